@@ -1,0 +1,86 @@
+package api
+
+import (
+	"encoding/json"
+
+	"github.com/roomloop/roomloop/frame"
+)
+
+// Reserved events (PROTOCOL.md §4).
+const (
+	evWelcome      = "$welcome"
+	evJoin         = "$join"
+	evJoined       = "$joined"
+	evLeave        = "$leave"
+	evLeft         = "$left"
+	evMemberJoined = "$member_joined"
+	evMemberLeft   = "$member_left"
+	evAck          = "$ack"
+	evError        = "$error"
+	evPing         = "$ping"
+	evPong         = "$pong"
+	evSeen         = "$seen"
+)
+
+// controlFrame builds a server control frame with a JSON payload (nil: none).
+func controlFrame(event, room, id string, payload any) *frame.Outgoing {
+	f := frame.Frame{Event: event, Room: room, ID: id}
+	if payload != nil {
+		b, err := json.Marshal(payload)
+		if err != nil {
+			panic("roomloop: control payload: " + err.Error()) // our own types: a bug
+		}
+		f.Kind, f.Payload = frame.JSONPayload, b
+	}
+	return frame.NewOutgoing(f)
+}
+
+type welcomePayload struct {
+	Session            string `json:"session"`
+	Resume             string `json:"resume"`
+	ResumeWindowMS     int64  `json:"resume_window_ms"`
+	HeartbeatMS        int64  `json:"heartbeat_ms"`
+	HeartbeatTimeoutMS int64  `json:"heartbeat_timeout_ms"`
+	Resumed            bool   `json:"resumed"`
+	LastSeq            uint64 `json:"last_seq"`
+}
+
+func (s *Server) welcome(c *Conn) *frame.Outgoing {
+	return controlFrame(evWelcome, "", "", welcomePayload{
+		Session:            c.id,
+		HeartbeatMS:        s.opts.HeartbeatInterval.Milliseconds(),
+		HeartbeatTimeoutMS: s.opts.HeartbeatTimeout.Milliseconds(),
+	})
+}
+
+type errorPayload struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// sendError answers a refused client frame; id and room are echoed when
+// they were valid.
+func (c *Conn) sendError(id, room, code, message string) {
+	_ = c.sendOut(controlFrame(evError, room, id, errorPayload{code, message}))
+}
+
+// ack confirms an accepted application frame that carried an id.
+func (c *Conn) ack(id string) {
+	if id != "" {
+		_ = c.sendOut(controlFrame(evAck, "", id, nil))
+	}
+}
+
+type joinedPayload struct {
+	Count     int      `json:"count"`
+	Members   []string `json:"members"`
+	Truncated bool     `json:"truncated"`
+}
+
+type reasonPayload struct {
+	Reason string `json:"reason"`
+}
+
+type memberPayload struct {
+	Session string `json:"session"`
+}

@@ -1,0 +1,73 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Error codes of $error frames (PROTOCOL.md §4).
+const (
+	CodeBadRequest    = "bad_request"
+	CodeForbidden     = "forbidden"
+	CodeNotMember     = "not_member"
+	CodeNoSuchSession = "no_such_session"
+	CodeTooManyRooms  = "too_many_rooms"
+	CodeRateLimited   = "rate_limited"
+	CodeDropped       = "dropped"
+	CodeInternal      = "internal"
+)
+
+// Sentinel errors of the server-side API.
+var (
+	// ErrNoSuchSession: no connected session has that id.
+	ErrNoSuchSession = errors.New("roomloop: no such session")
+	// ErrNotMember: the session is not in that room.
+	ErrNotMember = errors.New("roomloop: not a member of the room")
+	// ErrTooManyRooms: the session's or the server's room cap is reached.
+	ErrTooManyRooms = errors.New("roomloop: too many rooms")
+	// ErrInvalidRoom: the room name is empty or breaks the field rules.
+	ErrInvalidRoom = errors.New("roomloop: invalid room name")
+	// ErrClosed: the connection is closing or closed.
+	ErrClosed = errors.New("roomloop: connection closed")
+	// ErrSlowConsumer: the client's queue was full; it is being
+	// disconnected with 4002.
+	ErrSlowConsumer = errors.New("roomloop: slow consumer disconnected")
+	// ErrDropped: the client's queue was full; the frame was dropped and
+	// the client notified.
+	ErrDropped = errors.New("roomloop: frame dropped for a slow consumer")
+	// ErrServerStarted: Start was called twice.
+	ErrServerStarted = errors.New("roomloop: server already started")
+)
+
+// Error is a refusal a handler returns to answer the client with a
+// specific $error code. Any other error a handler returns is answered with
+// "internal" (its text is logged, not sent).
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error returns "code: message".
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// NewError returns an *Error with code and message.
+func NewError(code, message string) *Error { return &Error{Code: code, Message: message} }
+
+// Refusal is an HTTP refusal from Authorize, written before the upgrade.
+type Refusal struct {
+	Status int    // 401 or 403 (any 4xx or 5xx is sent as given)
+	Reason string // plain-text body
+}
+
+// Error returns the reason.
+func (r *Refusal) Error() string { return r.Reason }
+
+// Unauthorized returns a 401 refusal.
+func Unauthorized(reason string) *Refusal {
+	return &Refusal{Status: http.StatusUnauthorized, Reason: reason}
+}
+
+// Forbidden returns a 403 refusal.
+func Forbidden(reason string) *Refusal {
+	return &Refusal{Status: http.StatusForbidden, Reason: reason}
+}

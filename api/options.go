@@ -1,0 +1,163 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/roomloop/roomloop/frame"
+	"github.com/roomloop/roomloop/loop"
+)
+
+// SlowPolicy says what happens to an application frame for a client whose
+// outbound queue is full. Control frames are never dropped.
+type SlowPolicy = loop.SlowPolicy
+
+const (
+	// Disconnect closes a slow client with 4002 (the default).
+	Disconnect = loop.Disconnect
+	// Drop discards the frame (it takes no seq) and tells the client with a
+	// coalesced $error "dropped" notice.
+	Drop = loop.Drop
+)
+
+// Identity is what Authorize learns about a client.
+type Identity struct {
+	// SessionID is the public session id to use; empty means a random one.
+	// A SessionID already connected is refused with 409.
+	SessionID string
+	// Claims are kept on the Conn for handlers and CanJoin.
+	Claims map[string]any
+	// Rooms are joined at connect, each announced with $joined.
+	Rooms []string
+}
+
+// Options configures a Server. A nil *Options means all defaults; New
+// copies it, so later changes have no effect.
+type Options struct {
+	// Path accepts upgrades. Default "/ws".
+	Path string
+
+	// Authorize runs (on the worker pool, at most AuthTimeout) for every
+	// upgrade request before the upgrade. A non-nil error refuses it: a
+	// *Refusal gives its status and reason; any other error gives 401
+	// "unauthorized". Default: everyone is accepted with a random id.
+	Authorize func(r *http.Request) (Identity, error)
+	// CheckOrigin decides the Origin policy. Default: requests without an
+	// Origin header (non-browser clients), same-origin requests, and
+	// origins listed in AllowedOrigins are accepted; others get 403.
+	CheckOrigin func(r *http.Request) bool
+	// AllowedOrigins are origins ("https://app.example.com") accepted by
+	// the default CheckOrigin, compared exactly (case-insensitive).
+	AllowedOrigins []string
+	// CanJoin authorizes a client's $join; an error refuses it with
+	// $error "forbidden" carrying the error's text. Default: allow.
+	// It is not consulted for Identity.Rooms or Server.Join.
+	CanJoin func(c *Conn, room string) error
+	// OnConnect runs once a client has received $welcome and its initial
+	// rooms, before its first frame is handled.
+	OnConnect func(c *Conn)
+	// OnDisconnect runs once when a client's connection has ended and it
+	// has left its rooms.
+	OnDisconnect func(c *Conn, info CloseInfo)
+
+	// Limits bounds frame fields. Default frame.DefaultLimits().
+	Limits frame.Limits
+	// MaxMessageSize bounds a whole WebSocket message; larger ones are
+	// closed with 1009. Default 64 KiB.
+	MaxMessageSize int
+	// MaxRoomsPerConn caps the rooms one client is in. Default 64.
+	MaxRoomsPerConn int
+	// MaxRooms caps the rooms on the server. Default 1,000,000.
+	MaxRooms int
+	// MaxMembersListed caps the member list in $joined. Default 100.
+	MaxMembersListed int
+	// DisablePresence turns off $member_joined / $member_left.
+	DisablePresence bool
+
+	// SlowConsumer is the policy for full queues. Default Disconnect.
+	SlowConsumer SlowPolicy
+	// QueueFrames and QueueBytes bound each client's outbound queue.
+	// Defaults 1024 frames and 1 MiB.
+	QueueFrames int
+	QueueBytes  int
+
+	// HeartbeatInterval is how often the server pings. Default 25s.
+	HeartbeatInterval time.Duration
+	// HeartbeatTimeout drops a client that sent no frame for this long.
+	// Default 60s.
+	HeartbeatTimeout time.Duration
+	// HandshakeTimeout bounds receiving the upgrade request. Default 5s.
+	HandshakeTimeout time.Duration
+	// AuthTimeout bounds Authorize; past it the client gets 503. Default 2s.
+	AuthTimeout time.Duration
+	// CloseTimeout is how long the server waits for a client to answer its
+	// close frame before dropping the connection. Default 2s.
+	CloseTimeout time.Duration
+	// Tick is the least time between two flushes of a busy flusher.
+	// Default 1ms.
+	Tick time.Duration
+	// Workers bounds the goroutines running handlers. Default 256 per core.
+	Workers int
+
+	// Logger receives the server's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of Options fields that api itself applies.
+const (
+	DefaultMaxRoomsPerConn  = 64
+	DefaultMaxRooms         = 1_000_000
+	DefaultMaxMembersListed = 100
+)
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.Path == "" {
+		c.Path = loop.DefaultPath
+	}
+	if c.Limits == (frame.Limits{}) {
+		c.Limits = frame.DefaultLimits()
+	}
+	if c.MaxRoomsPerConn <= 0 {
+		c.MaxRoomsPerConn = DefaultMaxRoomsPerConn
+	}
+	if c.MaxRooms <= 0 {
+		c.MaxRooms = DefaultMaxRooms
+	}
+	if c.MaxMembersListed <= 0 {
+		c.MaxMembersListed = DefaultMaxMembersListed
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = loop.DefaultPingInterval
+	}
+	if c.HeartbeatTimeout <= 0 {
+		c.HeartbeatTimeout = loop.DefaultPingTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (o *Options) loopConfig() loop.Config {
+	cfg := loop.Config{
+		Path:             o.Path,
+		Tick:             o.Tick,
+		Workers:          o.Workers,
+		HandshakeTimeout: o.HandshakeTimeout,
+		AuthTimeout:      o.AuthTimeout,
+		CloseWait:        o.CloseTimeout,
+		PingInterval:     o.HeartbeatInterval,
+		PingTimeout:      o.HeartbeatTimeout,
+		QueueFrames:      o.QueueFrames,
+		QueueBytes:       o.QueueBytes,
+		Policy:           o.SlowConsumer,
+		Logger:           o.Logger,
+	}
+	cfg.Frames.MaxMessage = o.MaxMessageSize
+	return cfg
+}

@@ -1,0 +1,84 @@
+package api_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomloop/roomloop/api"
+)
+
+func TestJoinLeaveAndPresence(t *testing.T) {
+	ts := startServer(t, nil)
+	a := dial(t, ts, nil)
+	b := dial(t, ts, nil)
+
+	ja := a.join("lobby")
+	assert.Equal(t, 1, ja.Count)
+	assert.Equal(t, []string{a.id}, ja.Members)
+	assert.False(t, ja.Truncated)
+
+	jb := b.join("lobby")
+	assert.Equal(t, 2, jb.Count)
+	assert.ElementsMatch(t, []string{a.id, b.id}, jb.Members)
+
+	m := a.expect("$member_joined")
+	assert.Equal(t, "lobby", m.Room)
+	var mp struct{ Session string }
+	m.payload(t, &mp)
+	assert.Equal(t, b.id, mp.Session)
+
+	// Joining again answers $joined and announces nothing.
+	again := b.join("lobby")
+	assert.Equal(t, 2, again.Count)
+
+	b.send(map[string]any{"event": "$leave", "room": "lobby", "id": "l1"})
+	left := b.expect("$left")
+	assert.Equal(t, "l1", left.ID)
+	assert.Equal(t, "lobby", left.Room)
+	var lp struct{ Reason string }
+	left.payload(t, &lp)
+	assert.Equal(t, "left", lp.Reason)
+
+	m = a.expect("$member_left")
+	m.payload(t, &mp)
+	assert.Equal(t, b.id, mp.Session)
+
+	// Leaving a room one is not in.
+	b.send(map[string]any{"event": "$leave", "room": "lobby", "id": "l2"})
+	e, _ := b.expectError("not_member")
+	assert.Equal(t, "l2", e.ID)
+
+	// A disconnect announces $member_left too.
+	c := dial(t, ts, nil)
+	c.join("lobby")
+	m = a.expect("$member_joined")
+	require.NoError(t, c.ws.Close())
+	m = a.expect("$member_left")
+	m.payload(t, &mp)
+	assert.Equal(t, c.id, mp.Session)
+
+	ids, n := ts.Members("lobby", -1)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, []string{a.id}, ids)
+}
+
+func TestRoomCapPerConnection(t *testing.T) {
+	ts := startServer(t, &api.Options{MaxRoomsPerConn: 3})
+	a := dial(t, ts, nil)
+	for _, r := range []string{"r1", "r2", "r3"} {
+		a.join(r)
+	}
+	a.send(map[string]any{"event": "$join", "room": "r4", "id": "j4"})
+	e, _ := a.expectError("too_many_rooms")
+	assert.Equal(t, "j4", e.ID)
+	assert.Equal(t, "r4", e.Room)
+	assert.ElementsMatch(t, []string{"r1", "r2", "r3"}, ts.Rooms())
+
+	// Leaving one makes room for another.
+	a.send(map[string]any{"event": "$leave", "room": "r1"})
+	a.expect("$left")
+	a.join("r4")
+	assert.ElementsMatch(t, []string{"r2", "r3", "r4"}, ts.Rooms())
+}

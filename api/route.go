@@ -1,0 +1,129 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/roomloop/roomloop/frame"
+)
+
+// control handles the reserved events a client may send.
+func (s *Server) control(c *Conn, f *Frame) {
+	switch f.Event {
+	case evJoin:
+		s.clientJoin(c, f)
+	case evLeave:
+		if f.Room == "" {
+			c.sendError(f.ID, "", CodeBadRequest, "$leave needs a room")
+			return
+		}
+		if err := s.leave(c, f.Room, f.ID, "left"); err != nil {
+			c.sendError(f.ID, f.Room, codeOf(err), err.Error())
+		}
+	case evPing:
+		_ = c.sendOut(controlFrame(evPong, "", f.ID, nil))
+	case evSeen:
+		// Accepted; the replay buffer that it trims comes with resumption.
+	default:
+		c.sendError(f.ID, f.Room, CodeBadRequest, fmt.Sprintf("event %q is reserved", f.Event))
+	}
+}
+
+func (s *Server) clientJoin(c *Conn, f *Frame) {
+	if f.Room == "" {
+		c.sendError(f.ID, "", CodeBadRequest, "$join needs a room")
+		return
+	}
+	if s.opts.CanJoin != nil {
+		if err := s.opts.CanJoin(c, f.Room); err != nil {
+			c.sendError(f.ID, f.Room, CodeForbidden, err.Error())
+			return
+		}
+	}
+	if err := s.join(c, f.Room, f.ID); err != nil {
+		c.sendError(f.ID, f.Room, codeOf(err), err.Error())
+	}
+}
+
+// application handles a non-reserved client frame: membership first, then
+// the event's handler or the default route, inside the middleware.
+func (s *Server) application(c *Conn, f *Frame) {
+	if f.Room != "" && !c.InRoom(f.Room) {
+		c.sendError(f.ID, f.Room, CodeNotMember, "not a member of room "+f.Room)
+		return
+	}
+	hs := s.handlers.Load()
+	h, ok := hs.byEvent[f.Event]
+	if !ok {
+		h = hs.fallback
+	}
+	err := s.call(h, c, f)
+	switch {
+	case err == nil:
+		c.ack(f.ID)
+	default:
+		var e *Error
+		if errors.As(err, &e) {
+			c.sendError(f.ID, f.Room, e.Code, e.Message)
+			return
+		}
+		s.log.Error("handler failed", "event", f.Event, "session", c.id, "err", err)
+		c.sendError(f.ID, f.Room, CodeInternal, "the server failed to handle the frame")
+	}
+}
+
+// errPanicked stands for a handler that panicked.
+var errPanicked = errors.New("handler panicked")
+
+func (s *Server) call(h HandlerFunc, c *Conn, f *Frame) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("handler panicked", "event", f.Event, "session", c.id,
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = errPanicked
+		}
+	}()
+	return h(c, f)
+}
+
+// route is the default for events without a handler (PROTOCOL.md §5): a
+// room frame goes to the other members, a frame with "to" to that session.
+func (s *Server) route(c *Conn, f *Frame) error {
+	switch {
+	case f.Room != "":
+		fwd := *f
+		fwd.ID = ""
+		s.fanOut(f.Room, frame.NewOutgoing(fwd), func(m *Conn) bool { return m == c })
+		return nil
+	case f.To != "":
+		dst, ok := s.sess.get(f.To)
+		if !ok {
+			return NewError(CodeNoSuchSession, "no session "+f.To)
+		}
+		fwd := *f
+		fwd.ID = ""
+		if err := dst.Send(fwd); err != nil && err != ErrDropped {
+			return NewError(CodeNoSuchSession, "session "+f.To+" is disconnecting")
+		}
+		return nil
+	default:
+		return NewError(CodeBadRequest, fmt.Sprintf("no handler for event %q and no room or to", f.Event))
+	}
+}
+
+// codeOf maps the server-side API's errors to $error codes.
+func codeOf(err error) string {
+	switch {
+	case errors.Is(err, ErrNotMember):
+		return CodeNotMember
+	case errors.Is(err, ErrTooManyRooms):
+		return CodeTooManyRooms
+	case errors.Is(err, ErrNoSuchSession):
+		return CodeNoSuchSession
+	case errors.Is(err, ErrInvalidRoom):
+		return CodeBadRequest
+	default:
+		return CodeInternal
+	}
+}

@@ -1,0 +1,168 @@
+// Package api is roomloop's embeddable server: create a Server with New,
+// register handlers and middleware, Start it, and Shutdown to drain. It
+// speaks the roomloop protocol (docs/protocol.md) over WebSockets served by
+// an epoll event loop, with rooms, presence, direct messages and bounded
+// per-client queues.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/roomloop/roomloop/frame"
+	"github.com/roomloop/roomloop/loop"
+	"github.com/roomloop/roomloop/rooms"
+)
+
+// Frame is a roomloop frame (see the frame package).
+type Frame = frame.Frame
+
+// CloseInfo says how a connection ended (see OnDisconnect).
+type CloseInfo = loop.CloseInfo
+
+// Close codes the server sends (PROTOCOL.md §7).
+const (
+	CloseNormal       = 1000
+	CloseGoingAway    = 1001
+	ClosePolicy       = 1008
+	CloseKicked       = 4001
+	CloseSlowConsumer = loop.CloseSlowConsumer
+)
+
+// Server is a roomloop server. Its methods are safe for concurrent use;
+// Handle and Use may be called at any time and apply to frames handled
+// afterwards.
+type Server struct {
+	opts  Options
+	log   *slog.Logger
+	eng   *loop.Engine
+	rooms *rooms.Table[*Conn]
+	sess  sessions
+
+	handlers atomic.Pointer[handlerSet]
+	hmu      sync.Mutex // serializes Handle and Use
+
+	started atomic.Bool
+}
+
+// New returns a server configured by opts (nil: defaults).
+func New(opts *Options) *Server {
+	s := &Server{opts: opts.withDefaults()}
+	s.log = s.opts.Logger
+	s.rooms = rooms.New[*Conn](rooms.Options{MaxRooms: s.opts.MaxRooms})
+	s.sess.init()
+	s.handlers.Store(s.buildHandlers(nil, nil))
+	s.eng = loop.New(s.opts.loopConfig(), (*transport)(s))
+	return s
+}
+
+// Start listens on addr ("127.0.0.1:0" picks a port; see Addr) and serves
+// in the background until Shutdown.
+func (s *Server) Start(addr string) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return ErrServerStarted
+	}
+	return s.eng.Start(addr)
+}
+
+// Addr returns the address the server listens on (nil before Start).
+func (s *Server) Addr() net.Addr { return s.eng.Addr() }
+
+// Shutdown drains the server: no new connections; every client gets its
+// queued frames and then a close frame with 1001; once all have closed
+// (or ctx ends, which drops the rest and returns ctx's error) the server's
+// goroutines are gone. OnDisconnect runs for every client before it returns.
+func (s *Server) Shutdown(ctx context.Context) error { return s.eng.Shutdown(ctx) }
+
+// Conn returns the connected session with id.
+func (s *Server) Conn(id string) (*Conn, bool) { return s.sess.get(id) }
+
+// Send queues f for the session id (see Conn.Send).
+func (s *Server) Send(id string, f Frame) error {
+	c, ok := s.sess.get(id)
+	if !ok {
+		return ErrNoSuchSession
+	}
+	return c.Send(f)
+}
+
+// Broadcast sends f to every member of room except the sessions listed in
+// exclude, encoding it once. It returns how many clients it was queued for.
+func (s *Server) Broadcast(room string, f Frame, exclude ...string) int {
+	return s.fanOut(room, frame.NewOutgoing(f), func(c *Conn) bool {
+		for _, id := range exclude {
+			if c.id == id {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// Join puts session id into room as if it had sent $join (without
+// CanJoin): it gets $joined and the room gets $member_joined.
+func (s *Server) Join(id, room string) error {
+	c, ok := s.sess.get(id)
+	if !ok {
+		return ErrNoSuchSession
+	}
+	return s.join(c, room, "")
+}
+
+// Leave removes session id from room: it gets $left with reason
+// "removed" and the room gets $member_left.
+func (s *Server) Leave(id, room string) error {
+	c, ok := s.sess.get(id)
+	if !ok {
+		return ErrNoSuchSession
+	}
+	return s.leave(c, room, "", "removed")
+}
+
+// Kick ends session id with close code 4001 and reason.
+func (s *Server) Kick(id, reason string) error {
+	c, ok := s.sess.get(id)
+	if !ok {
+		return ErrNoSuchSession
+	}
+	c.Kick(reason)
+	return nil
+}
+
+// Members returns up to max session ids in room (max < 0: all) and the
+// room's member count.
+func (s *Server) Members(room string, max int) ([]string, int) {
+	buf := getMembers()
+	defer putMembers(buf)
+	members, n := s.rooms.AppendMembers((*buf)[:0], room, max)
+	*buf = members
+	ids := make([]string, len(members))
+	for i, c := range members {
+		ids[i] = c.id
+	}
+	return ids, n
+}
+
+// Rooms returns the names of all rooms.
+func (s *Server) Rooms() []string { return s.rooms.AppendRooms(nil) }
+
+// Stats is a snapshot of the server's load.
+type Stats struct {
+	Connections int   // open TCP connections, upgraded or not
+	Sessions    int   // connected sessions
+	Rooms       int   // rooms with at least one member
+	QueuedBytes int64 // bytes waiting in outbound queues
+}
+
+// Stats returns current counts.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Connections: s.eng.Conns(),
+		Sessions:    s.sess.len(),
+		Rooms:       s.rooms.Len(),
+		QueuedBytes: s.eng.QueuedBytes(),
+	}
+}

@@ -1,0 +1,100 @@
+// Command roomloop runs a roomloop WebSocket room server.
+//
+//	go run ./cmd/roomloop -addr 127.0.0.1:8080
+//
+// It serves the roomloop protocol at ws://ADDR/ws until SIGINT or SIGTERM,
+// then drains: every client gets close 1001 after its queued frames.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "roomloop:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("roomloop", flag.ContinueOnError)
+	var (
+		addr      = fs.String("addr", "127.0.0.1:8080", "listen address")
+		path      = fs.String("path", "/ws", "WebSocket path")
+		logLevel  = fs.String("log-level", "info", "debug, info, warn or error")
+		origins   = fs.String("allowed-origins", "", "comma-separated origins accepted besides same-origin, e.g. https://app.example.com")
+		slow      = fs.String("slow-consumer", "disconnect", "full-queue policy: disconnect (close 4002) or drop")
+		drain     = fs.Duration("drain-timeout", 30*time.Second, "how long shutdown waits for clients to close")
+		lim       = frame.DefaultLimits()
+		opts      api.Options
+		maxRooms  = fs.Int("max-rooms", api.DefaultMaxRooms, "rooms on the server")
+		perConn   = fs.Int("max-rooms-per-conn", api.DefaultMaxRoomsPerConn, "rooms per client")
+		listed    = fs.Int("max-members-listed", api.DefaultMaxMembersListed, "members listed in $joined")
+		noPresnce = fs.Bool("no-presence", false, "do not send $member_joined / $member_left")
+	)
+	fs.IntVar(&opts.MaxMessageSize, "max-message", 64<<10, "largest WebSocket message in bytes (larger: close 1009)")
+	fs.IntVar(&lim.MaxEvent, "max-event", lim.MaxEvent, "longest event name in bytes")
+	fs.IntVar(&lim.MaxRoom, "max-room", lim.MaxRoom, "longest room name in bytes")
+	fs.IntVar(&lim.MaxTo, "max-to", lim.MaxTo, "longest 'to' in bytes")
+	fs.IntVar(&lim.MaxID, "max-id", lim.MaxID, "longest 'id' in bytes")
+	fs.IntVar(&opts.QueueFrames, "queue-frames", 1024, "outbound queue bound per client, in frames")
+	fs.IntVar(&opts.QueueBytes, "queue-bytes", 1<<20, "outbound queue bound per client, in bytes")
+	fs.DurationVar(&opts.Tick, "tick", time.Millisecond, "least time between two flushes of a busy flusher")
+	fs.DurationVar(&opts.HeartbeatInterval, "heartbeat", 25*time.Second, "ping interval")
+	fs.DurationVar(&opts.HeartbeatTimeout, "heartbeat-timeout", 60*time.Second, "drop a client silent for this long")
+	fs.DurationVar(&opts.HandshakeTimeout, "handshake-timeout", 5*time.Second, "deadline for the upgrade request")
+	fs.IntVar(&opts.Workers, "workers", 0, "handler goroutines (0: 256 per core)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	switch *slow {
+	case "disconnect":
+		opts.SlowConsumer = api.Disconnect
+	case "drop":
+		opts.SlowConsumer = api.Drop
+	default:
+		return fmt.Errorf("-slow-consumer: %q is neither disconnect nor drop", *slow)
+	}
+	if *origins != "" {
+		opts.AllowedOrigins = strings.Split(*origins, ",")
+	}
+	opts.Path, opts.Limits, opts.Logger = *path, lim, log
+	opts.MaxRooms, opts.MaxRoomsPerConn, opts.MaxMembersListed = *maxRooms, *perConn, *listed
+	opts.DisablePresence = *noPresnce
+
+	srv := api.New(&opts)
+	if err := srv.Start(*addr); err != nil {
+		return err
+	}
+	log.Info("roomloop serving", "url", "ws://"+srv.Addr().String()+*path)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	log.Info("draining", "clients", srv.Stats().Sessions)
+	dctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	if err := srv.Shutdown(dctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

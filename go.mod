@@ -1,0 +1,17 @@
+module github.com/roomloop/roomloop
+
+go 1.26.8
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0
+	github.com/gorilla/websocket v1.5.3
+	github.com/lesismal/nbio v1.6.12
+	github.com/panjf2000/ants/v2 v2.12.1
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/sync v0.11.0 // indirect
+)

@@ -1,0 +1,175 @@
+// Package loop is roomloop's transport: one nbio epoll engine that accepts
+// TCP connections, performs the WebSocket upgrade, parses frames with
+// internal/wsproto, hands whole messages to a bounded worker pool in
+// per-connection order, and writes queued frames from per-core flushers,
+// many frames per write.
+//
+// No goroutine and no read buffer exist per connection: the engine reads
+// every socket into its pollers' shared buffers, and a connection buffers
+// bytes only while a frame or handshake is incomplete.
+package loop
+
+import (
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/roomloop/roomloop/internal/wsproto"
+)
+
+// SlowPolicy says what happens to an application frame for a connection
+// whose outbound queue is full.
+type SlowPolicy uint8
+
+const (
+	// Disconnect closes the connection with 4002 (slow consumer).
+	Disconnect SlowPolicy = iota
+	// Drop discards the frame and tells the client with a coalesced
+	// $error "dropped" notice.
+	Drop
+)
+
+// Config configures an Engine. Zero values take the defaults documented on
+// each field; New copies it.
+type Config struct {
+	// Path is the URL path that accepts upgrades. Default "/ws".
+	Path string
+	// Tick is the shortest interval between two flushes of one flusher
+	// while it is busy; an idle flusher writes at once. Default 1ms.
+	Tick time.Duration
+	// Flushers is the number of flusher goroutines. Default GOMAXPROCS.
+	Flushers int
+	// Pollers is the number of epoll loops. Default 1 per 4 cores, at least 1.
+	Pollers int
+	// Workers bounds the worker pool that runs handlers. Default 256 per core.
+	Workers int
+
+	// Head bounds the HTTP upgrade request. Default 8 KiB, 64 headers.
+	Head wsproto.HeadLimits
+	// Frames bounds WebSocket messages. Default 64 KiB, 4096 frames.
+	Frames wsproto.Limits
+	// HandshakeTimeout bounds the time from accept to a complete upgrade
+	// request. Default 5s.
+	HandshakeTimeout time.Duration
+	// AuthTimeout bounds the Upgrade hook; past it the client gets 503.
+	// Default 2s.
+	AuthTimeout time.Duration
+	// PingInterval is how often the server pings each connection.
+	// Default 25s.
+	PingInterval time.Duration
+	// PingTimeout drops a connection that sent no frame for this long.
+	// Default 60s.
+	PingTimeout time.Duration
+	// MessageTimeout bounds the time from a message's first byte to its
+	// last; a slower peer is closed with 1008. Default 10s.
+	MessageTimeout time.Duration
+	// CloseWait is how long the server waits for the peer's close frame
+	// after sending its own before it drops the TCP connection. Default 2s.
+	CloseWait time.Duration
+
+	// QueueFrames and QueueBytes bound each connection's outbound queue of
+	// application frames. Defaults 1024 frames, 1 MiB.
+	QueueFrames int
+	QueueBytes  int
+	// ControlFrames is the extra room kept for control ($-event) frames
+	// beyond QueueFrames; a connection that fills it too is closed with
+	// 4002. Default 64.
+	ControlFrames int
+	// Policy chooses what a full queue does to application frames.
+	// Default Disconnect.
+	Policy SlowPolicy
+	// MaxInflight bounds received messages waiting for the worker pool per
+	// connection; a peer that exceeds it is closed with 1008. Default 256.
+	MaxInflight int
+
+	// Logger receives the engine's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Default bounds, exported so the server and its docs state the same values.
+const (
+	DefaultPath             = "/ws"
+	DefaultTick             = time.Millisecond
+	DefaultHandshakeTimeout = 5 * time.Second
+	DefaultAuthTimeout      = 2 * time.Second
+	DefaultPingInterval     = 25 * time.Second
+	DefaultPingTimeout      = 60 * time.Second
+	DefaultCloseWait        = 2 * time.Second
+	DefaultMessageTimeout   = 10 * time.Second
+	DefaultQueueFrames      = 1024
+	DefaultQueueBytes       = 1 << 20
+	DefaultControlFrames    = 64
+	DefaultMaxInflight      = 256
+)
+
+// maxWriteChunk caps the bytes one flush hands to one connection; more
+// waits for the next flush.
+const maxWriteChunk = 256 << 10
+
+func (c Config) withDefaults() Config {
+	if c.Path == "" {
+		c.Path = DefaultPath
+	}
+	if c.Tick <= 0 {
+		c.Tick = DefaultTick
+	}
+	procs := runtime.GOMAXPROCS(0)
+	if c.Flushers <= 0 {
+		c.Flushers = procs
+	}
+	if c.Pollers <= 0 {
+		c.Pollers = max(1, procs/4)
+	}
+	if c.Workers <= 0 {
+		c.Workers = 256 * procs
+	}
+	if c.Head.MaxBytes <= 0 || c.Head.MaxHeaders <= 0 {
+		def := wsproto.DefaultHeadLimits()
+		if c.Head.MaxBytes <= 0 {
+			c.Head.MaxBytes = def.MaxBytes
+		}
+		if c.Head.MaxHeaders <= 0 {
+			c.Head.MaxHeaders = def.MaxHeaders
+		}
+	}
+	if c.Frames.MaxMessage <= 0 || c.Frames.MaxFrames <= 0 {
+		def := wsproto.DefaultLimits()
+		if c.Frames.MaxMessage <= 0 {
+			c.Frames.MaxMessage = def.MaxMessage
+		}
+		if c.Frames.MaxFrames <= 0 {
+			c.Frames.MaxFrames = def.MaxFrames
+		}
+	}
+	setDur := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	setDur(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	setDur(&c.AuthTimeout, DefaultAuthTimeout)
+	setDur(&c.PingInterval, DefaultPingInterval)
+	setDur(&c.PingTimeout, DefaultPingTimeout)
+	setDur(&c.CloseWait, DefaultCloseWait)
+	setDur(&c.MessageTimeout, DefaultMessageTimeout)
+	setInt := func(n *int, def int) {
+		if *n <= 0 {
+			*n = def
+		}
+	}
+	setInt(&c.QueueFrames, DefaultQueueFrames)
+	setInt(&c.QueueBytes, DefaultQueueBytes)
+	setInt(&c.ControlFrames, DefaultControlFrames)
+	setInt(&c.MaxInflight, DefaultMaxInflight)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// sweepEvery is how often the sweeper checks deadlines: a quarter of the
+// shortest deadline, between 10ms and 1s.
+func (c Config) sweepEvery() time.Duration {
+	d := min(c.PingInterval, c.PingTimeout, c.HandshakeTimeout, c.AuthTimeout, c.CloseWait) / 4
+	return min(max(d, 10*time.Millisecond), time.Second)
+}

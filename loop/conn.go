@@ -1,0 +1,127 @@
+package loop
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lesismal/nbio"
+
+	"github.com/roomloop/roomloop/frame"
+	"github.com/roomloop/roomloop/internal/wsproto"
+)
+
+// Connection states, in the only order they advance.
+const (
+	stateHandshake   int32 = iota // reading the upgrade request
+	stateAuthorizing              // Handler.Upgrade is running
+	stateOpen                     // WebSocket established
+	stateClosing                  // a close frame is queued or sent
+	stateRejecting                // an HTTP refusal was sent; draining input
+	stateClosed                   // the transport is gone
+)
+
+// Conn is one client connection. Its exported methods are safe for
+// concurrent use.
+type Conn struct {
+	eng   *Engine
+	id    uint64
+	nc    *nbio.Conn
+	shard *shard
+	slot  int32 // index in shard.conns, guarded by shard.mu
+	state atomic.Int32
+
+	remote  net.Addr
+	request *http.Request
+	codec   frame.Codec
+	value   atomic.Pointer[any]
+
+	// Read side: touched by the epoll loop, and by the worker that
+	// finishes the upgrade. Guarded by readMu.
+	readMu   sync.Mutex
+	parser   wsproto.Parser
+	pending  []byte // handshake bytes, or bytes that arrived while authorizing
+	readDone bool   // a protocol error or close frame ended reading
+
+	// Deadlines in unix nanoseconds, read by the sweeper.
+	lastRead     atomic.Int64 // last whole frame (or accept)
+	nextPing     atomic.Int64
+	deadline     atomic.Int64 // handshake, authorization or close-wait deadline; 0 none
+	partialSince atomic.Int64 // when the current partial message began; 0 none
+
+	// Write side.
+	dirty        atomic.Bool  // queued on its shard's dirty list
+	wantWritable atomic.Bool  // waiting for nbio to drain before writing more
+	unsent       atomic.Int64 // bytes handed to nbio not yet in the kernel
+
+	mu  sync.Mutex // guards out and in
+	out outbox
+	in  inbox
+}
+
+// ID returns a number unique among the engine's live connections.
+func (c *Conn) ID() uint64 { return c.id }
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// Request returns the upgrade request (valid from Upgrade on). Its body is
+// empty; hooks may read its URL, headers and context.
+func (c *Conn) Request() *http.Request { return c.request }
+
+// Codec returns the connection's codec (nil before Open).
+func (c *Conn) Codec() frame.Codec { return c.codec }
+
+// SetValue attaches v to the connection for the handler's own use.
+func (c *Conn) SetValue(v any) { c.value.Store(&v) }
+
+// Value returns what SetValue attached, or nil.
+func (c *Conn) Value() any {
+	if p := c.value.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Open reports whether the WebSocket is established and not closing.
+func (c *Conn) Open() bool { return c.state.Load() == stateOpen }
+
+// Close starts the close handshake with code and reason: frames already
+// queued are written first, then the close frame; the TCP connection is
+// dropped when the peer answers or after Config.CloseWait. Later calls do
+// nothing.
+func (c *Conn) Close(code uint16, reason string) {
+	c.closeWith(code, reason, false)
+}
+
+// closeWith queues the close frame; discard drops the queued frames first.
+func (c *Conn) closeWith(code uint16, reason string, discard bool) {
+	c.mu.Lock()
+	if c.out.closeQueued || c.state.Load() != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	c.out.closeQueued = true
+	c.out.closeCode = code
+	c.out.closeReason = reason
+	if discard {
+		c.out.discard(c.eng)
+	}
+	c.state.Store(stateClosing)
+	c.deadline.Store(time.Now().Add(c.eng.cfg.CloseWait).UnixNano())
+	c.mu.Unlock()
+	c.markDirty()
+}
+
+// write hands b to nbio, counting what it has not yet written.
+func (c *Conn) write(b []byte) {
+	c.unsent.Add(int64(len(b)))
+	if _, err := c.nc.Write(b); err != nil {
+		c.unsent.Store(0)
+	}
+}
+
+// drop closes the TCP connection at once.
+func (c *Conn) drop() { _ = c.nc.Close() }

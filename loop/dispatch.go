@@ -1,0 +1,225 @@
+package loop
+
+import (
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/roomloop/roomloop/frame"
+	"github.com/roomloop/roomloop/internal/wsproto"
+)
+
+// inbox holds a connection's received messages until a worker takes them.
+// Guarded by Conn.mu. At most one worker drains a connection at a time
+// (running), so its messages are handled in arrival order.
+type inbox struct {
+	msgs    []message
+	head    int
+	running bool
+	opened  bool      // Handler.Open ran (or is running); Closed is owed
+	closed  bool      // the transport is gone; Closed is pending
+	info    CloseInfo // how it ended
+}
+
+type message struct {
+	op   wsproto.Opcode
+	data []byte
+}
+
+// drainBatch is how many messages one worker turn handles before the
+// connection goes to the back of the backlog, so one busy peer cannot
+// hold a worker forever.
+const drainBatch = 64
+
+// deliver queues a message from the epoll loop.
+func (c *Conn) deliver(op wsproto.Opcode, data []byte) {
+	c.mu.Lock()
+	if len(c.in.msgs)-c.in.head >= c.eng.cfg.MaxInflight {
+		c.mu.Unlock()
+		c.readDone = true
+		c.Close(wsproto.ClosePolicy, "too many messages in flight")
+		return
+	}
+	c.in.msgs = append(c.in.msgs, message{op, data})
+	start := !c.in.running
+	c.in.running = true
+	c.mu.Unlock()
+	if start {
+		c.eng.submit(c)
+	}
+}
+
+// drain runs on a worker: it hands queued messages to the handler, then
+// Closed once the transport is gone and every message was handled.
+func (c *Conn) drain() {
+	h := c.eng.h
+	for range drainBatch {
+		c.mu.Lock()
+		if c.in.head < len(c.in.msgs) {
+			m := c.in.msgs[c.in.head]
+			c.in.msgs[c.in.head] = message{}
+			c.in.head++
+			if c.in.head == len(c.in.msgs) {
+				c.in.msgs, c.in.head = nil, 0
+			}
+			c.mu.Unlock()
+			c.eng.guard("message", func() { h.Message(c, m.op, m.data) })
+			continue
+		}
+		if c.in.closed && c.in.opened {
+			c.in.opened = false
+			info := c.in.info
+			c.mu.Unlock()
+			c.eng.guard("closed", func() { h.Closed(c, info) })
+			continue
+		}
+		c.in.running = false
+		c.mu.Unlock()
+		return
+	}
+	c.eng.backlog.push(c) // more to do: yield to others, keep running
+}
+
+// guard runs fn, turning a panic into a log line: a handler bug must not
+// take the server down.
+func (e *Engine) guard(what string, fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("handler panicked", "in", what, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	fn()
+}
+
+// upgradeJob runs Handler.Upgrade on a worker, bounded by AuthTimeout.
+type upgradeJob struct {
+	c  *Conn
+	up *wsproto.Upgrade
+}
+
+func (j *upgradeJob) run() {
+	c, e := j.c, j.c.eng
+	var once sync.Once
+	decided := func() (first bool) {
+		once.Do(func() { first = true })
+		return first
+	}
+	timer := time.AfterFunc(e.cfg.AuthTimeout, func() {
+		if decided() {
+			c.reject(&wsproto.HTTPError{Status: 503, Reason: "authorization timed out"})
+		}
+	})
+	var (
+		codec = frame.JSON
+		echo  bool
+		err   error
+	)
+	e.guard("upgrade", func() {
+		err = fmt.Errorf("upgrade hook panicked")
+		codec, echo, err = e.h.Upgrade(c, j.up)
+	})
+	timer.Stop()
+	if decided() {
+		if err == nil && e.draining.Load() {
+			err = &wsproto.HTTPError{Status: 503, Reason: "server shutting down"}
+		}
+		if err != nil {
+			c.reject(err)
+		} else {
+			j.accept(codec, echo)
+		}
+	}
+	c.drain()
+}
+
+// accept writes the 101 response, opens the connection, parses what the
+// client sent early, and runs Handler.Open.
+func (j *upgradeJob) accept(codec frame.Codec, echo bool) {
+	c := j.c
+	c.codec = codec
+	protocol := ""
+	if echo {
+		protocol = codec.Name()
+	}
+	c.readMu.Lock()
+	c.write(wsproto.AppendSwitching(nil, j.up.Key, protocol))
+	c.mu.Lock()
+	opened := c.state.CompareAndSwap(stateAuthorizing, stateOpen)
+	c.in.opened = opened
+	c.mu.Unlock()
+	if !opened {
+		c.readMu.Unlock()
+		return
+	}
+	c.deadline.Store(0)
+	early := c.pending
+	c.pending = nil
+	c.readMu.Unlock()
+
+	c.eng.guard("open", func() { c.eng.h.Open(c) })
+	if len(early) > 0 {
+		c.readMu.Lock()
+		c.feed(early)
+		c.readMu.Unlock()
+	}
+}
+
+// backlog holds work the pool had no free worker for. Workers take from
+// it after each task; the sweeper nudges the pool if work waits anyway.
+type backlog struct {
+	mu    sync.Mutex
+	tasks []any
+	head  int
+}
+
+func (b *backlog) push(t any) {
+	b.mu.Lock()
+	b.tasks = append(b.tasks, t)
+	b.mu.Unlock()
+}
+
+func (b *backlog) pop() any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.head == len(b.tasks) {
+		return nil
+	}
+	t := b.tasks[b.head]
+	b.tasks[b.head] = nil
+	b.head++
+	if b.head == len(b.tasks) {
+		b.tasks, b.head = b.tasks[:0], 0
+	}
+	return t
+}
+
+func (b *backlog) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.tasks) - b.head
+}
+
+// nudge is a task that only makes a worker look at the backlog.
+type nudge struct{}
+
+// submit hands a task (*Conn to drain, *upgradeJob) to the pool without
+// ever blocking; with every worker busy it waits in the backlog.
+func (e *Engine) submit(task any) {
+	if err := e.pool.Invoke(task); err != nil {
+		e.backlog.push(task)
+		_ = e.pool.Invoke(nudge{})
+	}
+}
+
+// work is the pool's function: run the task, then whatever waits.
+func (e *Engine) work(task any) {
+	for ; task != nil; task = e.backlog.pop() {
+		switch t := task.(type) {
+		case *Conn:
+			t.drain()
+		case *upgradeJob:
+			t.run()
+		}
+	}
+}

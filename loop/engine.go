@@ -1,0 +1,278 @@
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/lesismal/nbio"
+	"github.com/panjf2000/ants/v2"
+
+	"github.com/roomloop/roomloop/internal/wsproto"
+)
+
+// Engine accepts and serves WebSocket connections. Start it once; after
+// Shutdown it cannot be restarted. Its methods are safe for concurrent use.
+type Engine struct {
+	cfg Config
+	h   Handler
+	log *slog.Logger
+
+	nb      *nbio.Engine
+	ln      *listener
+	shards  []*shard
+	pool    *ants.PoolWithFunc
+	backlog backlog
+
+	nextID   atomic.Uint64
+	conns    atomic.Int64 // open TCP connections
+	queued   atomic.Int64 // bytes in outbound queues
+	draining atomic.Bool
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup // flushers and the sweeper
+}
+
+// ErrStarted is returned by a second Start.
+var ErrStarted = errors.New("loop: engine already started")
+
+// New returns an engine that will call h. cfg is copied with defaults.
+func New(cfg Config, h Handler) *Engine {
+	cfg = cfg.withDefaults()
+	e := &Engine{cfg: cfg, h: h, log: cfg.Logger, stop: make(chan struct{})}
+	e.shards = make([]*shard, cfg.Flushers)
+	for i := range e.shards {
+		e.shards[i] = newShard(e)
+	}
+	return e
+}
+
+// Config returns the engine's configuration with defaults applied.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Start listens on addr (host:port; port 0 picks one) and serves in the
+// background until Shutdown.
+func (e *Engine) Start(addr string) error {
+	if e.nb != nil {
+		return ErrStarted
+	}
+	pool, err := ants.NewPoolWithFunc(e.cfg.Workers, e.work, ants.WithNonblocking(true))
+	if err != nil {
+		return fmt.Errorf("loop: worker pool: %w", err)
+	}
+	e.pool = pool
+	e.nb = nbio.NewEngine(nbio.Config{
+		Name:    "roomloop",
+		Network: "tcp",
+		Addrs:   []string{addr},
+		NPoller: e.cfg.Pollers,
+		// The poller's shared read buffer; connections own none.
+		ReadBufferSize: 32 << 10,
+		// A backstop only: flushers never hand nbio more than one chunk
+		// while it still holds bytes, plus a close frame.
+		MaxWriteBufferSize: 2*maxWriteChunk + 4096,
+		Listen: func(network, address string) (net.Listener, error) {
+			inner, err := net.Listen(network, address)
+			if err != nil {
+				return nil, err
+			}
+			e.ln = newListener(inner, e.log)
+			return e.ln, nil
+		},
+	})
+	e.nb.OnOpen(e.onOpen)
+	e.nb.OnData(e.onData)
+	e.nb.OnClose(e.onClose)
+	e.nb.OnWrittenSize(e.onWritten)
+	if err := e.nb.Start(); err != nil {
+		pool.Release()
+		return fmt.Errorf("loop: listen %s: %w", addr, err)
+	}
+	for _, s := range e.shards {
+		e.wg.Add(1)
+		go func() { defer e.wg.Done(); s.run(e.stop) }()
+	}
+	e.wg.Add(1)
+	go func() { defer e.wg.Done(); e.sweep() }()
+	return nil
+}
+
+// Addr returns the listening address (nil before Start).
+func (e *Engine) Addr() net.Addr {
+	if e.ln == nil {
+		return nil
+	}
+	return e.ln.Addr()
+}
+
+// Conns returns the number of open TCP connections, in any state.
+func (e *Engine) Conns() int { return int(e.conns.Load()) }
+
+// QueuedBytes returns the bytes waiting in all outbound queues.
+func (e *Engine) QueuedBytes() int64 { return e.queued.Load() }
+
+// Each calls fn for every connection, in no particular order. fn must not
+// block; connections may come and go meanwhile.
+func (e *Engine) Each(fn func(*Conn)) {
+	var list []*Conn
+	for _, s := range e.shards {
+		list = s.snapshot(list[:0])
+		for _, c := range list {
+			fn(c)
+		}
+	}
+}
+
+func (e *Engine) onOpen(nc *nbio.Conn) {
+	id := e.nextID.Add(1)
+	c := new(Conn)
+	// Initialize under both locks: nbio hands the connection to its poller
+	// goroutine through epoll, which the race detector cannot see; every
+	// later reader takes one of these locks first.
+	c.readMu.Lock()
+	c.mu.Lock()
+	c.eng, c.id, c.nc, c.remote = e, id, nc, nc.RemoteAddr()
+	c.shard = e.shards[id%uint64(len(e.shards))]
+	c.parser = wsproto.NewParser(&e.cfg.Frames)
+	now := time.Now()
+	c.lastRead.Store(now.UnixNano())
+	c.deadline.Store(now.Add(e.cfg.HandshakeTimeout).UnixNano())
+	c.mu.Unlock()
+	c.readMu.Unlock()
+	nc.SetSession(c)
+	e.conns.Add(1)
+	c.shard.add(c)
+	if e.draining.Load() {
+		c.reject(&wsproto.HTTPError{Status: 503, Reason: "server shutting down"})
+	}
+}
+
+func (e *Engine) onClose(nc *nbio.Conn, _ error) {
+	c, _ := nc.Session().(*Conn)
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.state.Store(stateClosed)
+	o := &c.out
+	if !o.peerClosed {
+		if o.closeQueued {
+			c.in.info = CloseInfo{Code: o.closeCode, Reason: o.closeReason, ServerClosed: true}
+		} else {
+			c.in.info = CloseInfo{Code: CloseAbnormal}
+		}
+	}
+	o.discard(e)
+	o.pong = nil
+	c.in.closed = true
+	start := c.in.opened && !c.in.running
+	if start {
+		c.in.running = true
+	}
+	c.mu.Unlock()
+	c.shard.remove(c)
+	e.conns.Add(-1)
+	if start {
+		e.submit(c)
+	}
+}
+
+// onWritten runs when nbio writes bytes of c; once all are written, a
+// flush that waited for the socket is scheduled.
+func (e *Engine) onWritten(nc *nbio.Conn, _ []byte, n int) {
+	c, _ := nc.Session().(*Conn)
+	if c == nil {
+		return
+	}
+	if c.unsent.Add(-int64(n)) <= 0 && c.wantWritable.CompareAndSwap(true, false) {
+		c.markDirty()
+	}
+}
+
+// reject answers a handshake with an HTTP error and lingers: the write side
+// is shut so the peer reads the answer, and the rest it sends is discarded
+// until it closes or CloseWait passes (closing at once, with unread input,
+// would reset the connection and could destroy the answer).
+func (c *Conn) reject(err error) {
+	var he *wsproto.HTTPError
+	if !errors.As(err, &he) {
+		c.eng.log.Error("upgrade failed", "remote", c.remote.String(), "err", err)
+		he = &wsproto.HTTPError{Status: 500, Reason: "internal server error"}
+	}
+	for {
+		st := c.state.Load()
+		if st != stateHandshake && st != stateAuthorizing {
+			return
+		}
+		if c.state.CompareAndSwap(st, stateRejecting) {
+			break
+		}
+	}
+	c.deadline.Store(time.Now().Add(c.eng.cfg.CloseWait).UnixNano())
+	c.write(wsproto.AppendHTTPError(nil, he))
+	if c.unsent.Load() > 0 {
+		return // nbio still holds part of the answer; shut nothing yet
+	}
+	if raw, err := c.nc.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_WR) })
+	}
+}
+
+// closeAll starts the close handshake (1001) on every open connection and
+// refuses those still upgrading.
+func (e *Engine) closeAll() {
+	e.Each(func(c *Conn) {
+		switch c.state.Load() {
+		case stateOpen:
+			c.Close(wsproto.CloseGoingAway, "server shutting down")
+		case stateHandshake:
+			c.reject(&wsproto.HTTPError{Status: 503, Reason: "server shutting down"})
+		}
+	})
+}
+
+// Shutdown drains the server: it stops accepting, sends every open
+// connection a close frame with 1001 after its queued frames, waits for
+// the connections to close (each gets Config.CloseWait to answer), then
+// stops the engine and its goroutines. If ctx ends first, the remaining
+// connections are dropped and ctx's error is returned.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	if e.nb == nil || !e.draining.CompareAndSwap(false, true) {
+		return nil
+	}
+	e.ln.stopAccepting()
+	var err error
+	poll := time.NewTicker(5 * time.Millisecond)
+	for i := 0; e.conns.Load() > 0 && err == nil; i++ {
+		if i%10 == 0 {
+			// Again now and then: a connection may finish its upgrade
+			// after the first pass.
+			e.closeAll()
+		}
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-poll.C:
+		}
+	}
+	poll.Stop()
+	e.stopOnce.Do(func() { close(e.stop) })
+	e.wg.Wait()
+	e.nb.Stop() // drops whatever is left
+	// Let workers finish what they run, Closed callbacks included.
+	for e.pool.Running() > 0 || e.backlog.len() > 0 {
+		if e.pool.Running() == 0 {
+			e.work(e.backlog.pop())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_ = e.pool.ReleaseTimeout(5 * time.Second)
+	return err
+}

@@ -1,0 +1,166 @@
+package loop
+
+import (
+	"sync"
+	"time"
+)
+
+// shard owns a share of the connections: it keeps them in a registry for
+// sweeps and shutdown, and its flusher goroutine writes every connection
+// that has something pending. A connection belongs to one shard for life,
+// so its writes are serialized on that shard's flusher.
+type shard struct {
+	eng  *Engine
+	wake chan struct{} // capacity 1: "the dirty list became non-empty"
+
+	mu    sync.Mutex // guards conns and dirty
+	conns []*Conn
+	dirty []*Conn
+
+	spare []*Conn // flusher-owned: the drained list, reused
+	buf   []byte  // flusher-owned: the output buffer, reused
+}
+
+func newShard(e *Engine) *shard {
+	return &shard{eng: e, wake: make(chan struct{}, 1)}
+}
+
+// add registers c in the shard.
+func (s *shard) add(c *Conn) {
+	s.mu.Lock()
+	c.slot = int32(len(s.conns))
+	s.conns = append(s.conns, c)
+	s.mu.Unlock()
+}
+
+// remove unregisters c.
+func (s *shard) remove(c *Conn) {
+	s.mu.Lock()
+	if i := int(c.slot); i >= 0 && i < len(s.conns) && s.conns[i] == c {
+		last := len(s.conns) - 1
+		s.conns[i] = s.conns[last]
+		s.conns[i].slot = int32(i)
+		s.conns[last] = nil
+		s.conns = s.conns[:last]
+		c.slot = -1
+	}
+	s.mu.Unlock()
+}
+
+// snapshot appends the shard's connections to dst.
+func (s *shard) snapshot(dst []*Conn) []*Conn {
+	s.mu.Lock()
+	dst = append(dst, s.conns...)
+	s.mu.Unlock()
+	return dst
+}
+
+// markDirty schedules c for its shard's next flush, once.
+func (c *Conn) markDirty() {
+	if c.dirty.CompareAndSwap(false, true) {
+		c.shard.push(c)
+	}
+}
+
+func (s *shard) push(c *Conn) {
+	s.mu.Lock()
+	s.dirty = append(s.dirty, c)
+	first := len(s.dirty) == 1
+	s.mu.Unlock()
+	if first {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// run is the flusher: it sleeps until a connection is dirty, then writes
+// all dirty connections. A flush starts at once after an idle period and
+// at most once per tick while busy, so bursts coalesce into one write per
+// connection per tick.
+func (s *shard) run(stop <-chan struct{}) {
+	tick := s.eng.cfg.Tick
+	var last time.Time
+	for {
+		select {
+		case <-s.wake:
+		case <-stop:
+			return
+		}
+		if wait := tick - time.Since(last); wait > 0 {
+			time.Sleep(wait)
+		}
+		last = time.Now()
+		s.mu.Lock()
+		list := s.dirty
+		s.dirty = s.spare[:0]
+		s.mu.Unlock()
+		for i, c := range list {
+			s.flush(c)
+			list[i] = nil
+		}
+		s.spare = list[:0]
+	}
+}
+
+// flush writes what c has pending in one write. While nbio still holds
+// bytes of an earlier write, only a pending close frame is written; the
+// rest waits until nbio reports the socket drained (see onWritten).
+func (s *shard) flush(c *Conn) {
+	c.dirty.Store(false)
+	if c.state.Load() == stateClosed {
+		return
+	}
+	if c.unsent.Load() > 0 && !s.claimWritable(c) {
+		s.flushCloseOnly(c)
+		return
+	}
+	c.mu.Lock()
+	buf, taken := c.out.appendPending(s.buf[:0], c.codec)
+	more := c.out.n > 0
+	closeNow := c.out.closeSent && c.out.peerClosed
+	c.mu.Unlock()
+	if taken > 0 {
+		c.eng.queued.Add(-int64(taken))
+	}
+	if len(buf) > 0 {
+		c.write(buf)
+	}
+	s.keep(buf)
+	switch {
+	case closeNow:
+		c.drop()
+	case more:
+		c.markDirty()
+	}
+}
+
+// claimWritable registers c as waiting for nbio to drain, and reports
+// whether it drained meanwhile (then the caller may write after all).
+func (s *shard) claimWritable(c *Conn) bool {
+	c.wantWritable.Store(true)
+	return c.unsent.Load() <= 0 && c.wantWritable.CompareAndSwap(true, false)
+}
+
+// flushCloseOnly writes a queued close frame to a connection that is not
+// reading: its queued frames are dropped, since they cannot arrive anyway.
+func (s *shard) flushCloseOnly(c *Conn) {
+	c.mu.Lock()
+	if !c.out.closeQueued || c.out.closeSent {
+		c.mu.Unlock()
+		return
+	}
+	c.out.discard(c.eng)
+	buf := c.out.appendClose(s.buf[:0])
+	c.mu.Unlock()
+	c.write(buf)
+	s.keep(buf)
+}
+
+// keep retains buf for reuse unless it grew unusually large.
+func (s *shard) keep(buf []byte) {
+	if cap(buf) <= 2*maxWriteChunk {
+		s.buf = buf[:0]
+	}
+}

@@ -1,0 +1,161 @@
+package loop
+
+import (
+	"errors"
+	"time"
+
+	"github.com/lesismal/nbio"
+
+	"github.com/roomloop/roomloop/internal/wsproto"
+)
+
+// onData runs on an epoll loop with bytes just read from nc. data belongs
+// to the poller and is valid only during the call.
+func (e *Engine) onData(nc *nbio.Conn, data []byte) {
+	c, _ := nc.Session().(*Conn)
+	if c == nil {
+		return
+	}
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	switch c.state.Load() {
+	case stateHandshake:
+		c.readHandshake(data)
+	case stateAuthorizing:
+		c.holdEarly(data)
+	case stateOpen, stateClosing:
+		c.feed(data)
+	}
+}
+
+// readHandshake accumulates the upgrade request; once it is complete it
+// is parsed and handed to the worker pool for the Upgrade hook.
+func (c *Conn) readHandshake(data []byte) {
+	cfg := &c.eng.cfg
+	c.pending = append(c.pending, data...)
+	end, err := wsproto.HeadEnd(c.pending, cfg.Head)
+	if err != nil {
+		c.reject(err)
+		return
+	}
+	if end < 0 {
+		return
+	}
+	up, err := wsproto.ParseUpgrade(c.pending[:end], cfg.Path)
+	if err != nil {
+		c.reject(err)
+		return
+	}
+	up.Request.RemoteAddr = c.remote.String()
+	c.request = up.Request
+	c.pending = append([]byte(nil), c.pending[end:]...)
+	if len(c.pending) == 0 {
+		c.pending = nil
+	}
+	c.state.Store(stateAuthorizing)
+	c.deadline.Store(time.Now().Add(cfg.AuthTimeout + cfg.CloseWait).UnixNano())
+	c.mu.Lock()
+	c.in.running = true // the upgrade job owns the connection's worker turn
+	c.mu.Unlock()
+	c.eng.submit(&upgradeJob{c: c, up: up})
+}
+
+// holdEarly keeps bytes a client sent before its upgrade was answered, up
+// to one maximal message; they are parsed once the upgrade succeeds.
+func (c *Conn) holdEarly(data []byte) {
+	if len(c.pending)+len(data) > c.eng.cfg.Frames.MaxMessage+16 {
+		c.reject(&wsproto.HTTPError{Status: 400, Reason: "data sent before the upgrade was answered"})
+		return
+	}
+	c.pending = append(c.pending, data...)
+}
+
+// feed parses WebSocket frames. Called with readMu held.
+func (c *Conn) feed(data []byte) {
+	if c.readDone {
+		return
+	}
+	err := c.parser.Feed(data, (*reader)(c))
+	if err != nil {
+		c.readDone = true
+		var ce *wsproto.CloseError
+		if errors.As(err, &ce) {
+			c.Close(ce.Code, ce.Reason)
+		} else {
+			c.Close(wsproto.CloseProtocolError, "protocol error")
+		}
+		return
+	}
+	if c.parser.Partial() {
+		if c.partialSince.Load() == 0 {
+			c.partialSince.Store(time.Now().UnixNano())
+		}
+	} else if c.partialSince.Load() != 0 {
+		c.partialSince.Store(0)
+	}
+}
+
+// reader receives parsed frames for a Conn on its epoll loop.
+type reader Conn
+
+// OnMessage queues a whole message for the worker pool.
+func (r *reader) OnMessage(op wsproto.Opcode, payload []byte) {
+	c := (*Conn)(r)
+	c.lastRead.Store(time.Now().UnixNano())
+	if c.state.Load() != stateOpen {
+		return // closing: data after our close frame is discarded
+	}
+	data := make([]byte, len(payload))
+	copy(data, payload)
+	c.deliver(op, data)
+}
+
+// OnControl answers pings, notes pongs and completes close handshakes.
+func (r *reader) OnControl(op wsproto.Opcode, payload []byte) {
+	c := (*Conn)(r)
+	c.lastRead.Store(time.Now().UnixNano())
+	switch op {
+	case wsproto.OpPing:
+		if c.state.Load() == stateOpen {
+			c.queuePong(payload)
+		}
+	case wsproto.OpClose:
+		c.readDone = true
+		code, reason := wsproto.ParseClose(payload)
+		c.peerClose(code, reason)
+	}
+}
+
+// peerClose handles the peer's close frame: answer it (echoing its code)
+// unless we already sent ours, and drop TCP once both are exchanged.
+func (c *Conn) peerClose(code uint16, reason string) {
+	c.mu.Lock()
+	o := &c.out
+	o.peerClosed = true
+	if o.closeQueued {
+		c.in.info = CloseInfo{Code: o.closeCode, Reason: o.closeReason, ServerClosed: true}
+	} else {
+		c.in.info = CloseInfo{Code: code, Reason: reason, PeerClosed: true}
+		o.closeQueued = true
+		o.closeCode, o.closeReason = echoCode(code), ""
+		o.discard(c.eng)
+		c.state.Store(stateClosing)
+		c.deadline.Store(time.Now().Add(c.eng.cfg.CloseWait).UnixNano())
+	}
+	sent := o.closeSent
+	c.mu.Unlock()
+	if sent {
+		c.drop()
+		return
+	}
+	c.markDirty()
+}
+
+// echoCode is the code to answer a peer's close with: its own, or 1000
+// when it sent none.
+func echoCode(code uint16) uint16 {
+	if code == 1005 || code == 0 {
+		return wsproto.CloseNormal
+	}
+	return code
+}

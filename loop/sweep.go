@@ -1,0 +1,60 @@
+package loop
+
+import (
+	"time"
+
+	"github.com/roomloop/roomloop/internal/wsproto"
+)
+
+// sweep enforces every deadline from one goroutine: handshakes and
+// upgrades that take too long, heartbeats (a ping every PingInterval, a
+// drop after PingTimeout without a frame), messages that stay partial
+// longer than MessageTimeout, and peers that never answer our close frame.
+// It also nudges the pool if work waits in the backlog.
+func (e *Engine) sweep() {
+	t := time.NewTicker(e.cfg.sweepEvery())
+	defer t.Stop()
+	var list []*Conn
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+		}
+		now := time.Now().UnixNano()
+		for _, s := range e.shards {
+			list = s.snapshot(list[:0])
+			for i, c := range list {
+				e.check(c, now)
+				list[i] = nil
+			}
+		}
+		if e.backlog.len() > 0 {
+			_ = e.pool.Invoke(nudge{})
+		}
+	}
+}
+
+func (e *Engine) check(c *Conn, now int64) {
+	switch c.state.Load() {
+	case stateHandshake, stateAuthorizing, stateRejecting, stateClosing:
+		if d := c.deadline.Load(); d != 0 && now > d {
+			c.drop()
+		}
+	case stateOpen:
+		if now-c.lastRead.Load() > int64(e.cfg.PingTimeout) {
+			c.drop() // no close frame: the peer is not there to read it
+			return
+		}
+		if p := c.partialSince.Load(); p != 0 && now-p > int64(e.cfg.MessageTimeout) {
+			c.Close(wsproto.ClosePolicy, "message not completed in time")
+			return
+		}
+		if next := c.nextPing.Load(); now >= next {
+			c.nextPing.Store(now + int64(e.cfg.PingInterval))
+			if next != 0 {
+				c.queuePing()
+			}
+		}
+	}
+}
