@@ -78,7 +78,8 @@ func (c *Conn) drain() {
 		c.mu.Unlock()
 		return
 	}
-	c.eng.backlog.push(c) // more to do: yield to others, keep running
+	c.eng.pending.Add(1) // more to do: yield to others, keep running
+	c.eng.backlog.push(c)
 }
 
 // guard runs fn, turning a panic into a log line: a handler bug must not
@@ -204,8 +205,10 @@ func (b *backlog) len() int {
 type nudge struct{}
 
 // submit hands a task (*Conn to drain, *upgradeJob) to the pool without
-// ever blocking; with every worker busy it waits in the backlog.
+// ever blocking; with every worker busy it waits in the backlog. Every
+// submitted task is counted in pending until it has run.
 func (e *Engine) submit(task any) {
+	e.pending.Add(1)
 	if err := e.pool.Invoke(task); err != nil {
 		e.backlog.push(task)
 		_ = e.pool.Invoke(nudge{})
@@ -214,12 +217,17 @@ func (e *Engine) submit(task any) {
 
 // work is the pool's function: run the task, then whatever waits.
 func (e *Engine) work(task any) {
+	e.busy.Add(1)
+	defer e.busy.Add(-1)
 	for ; task != nil; task = e.backlog.pop() {
 		switch t := task.(type) {
 		case *Conn:
 			t.drain()
 		case *upgradeJob:
 			t.run()
+		case nudge:
+			continue
 		}
+		e.pending.Add(-1)
 	}
 }

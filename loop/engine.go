@@ -33,6 +33,8 @@ type Engine struct {
 	nextID   atomic.Uint64
 	conns    atomic.Int64 // open TCP connections
 	queued   atomic.Int64 // bytes in outbound queues
+	busy     atomic.Int64 // workers running tasks
+	pending  atomic.Int64 // tasks submitted and not yet run
 	draining atomic.Bool
 
 	stop     chan struct{}
@@ -267,8 +269,8 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	e.wg.Wait()
 	e.nb.Stop() // drops whatever is left
 	// Let workers finish what they run, Closed callbacks included.
-	for e.pool.Running() > 0 || e.backlog.len() > 0 {
-		if e.pool.Running() == 0 {
+	for e.pending.Load() > 0 {
+		if e.busy.Load() == 0 && e.backlog.len() > 0 {
 			e.work(e.backlog.pop())
 		}
 		time.Sleep(time.Millisecond)

@@ -1,0 +1,272 @@
+package loop_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lesismal/nbio/logging"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/roomloop/roomloop/frame"
+	"github.com/roomloop/roomloop/internal/wsproto"
+	"github.com/roomloop/roomloop/loop"
+)
+
+func TestMain(m *testing.M) {
+	logging.SetLevel(logging.LevelError)
+	goleak.VerifyTestMain(m, goleak.IgnoreCurrent())
+}
+
+// recorder is a Handler that accepts everyone and records what it sees.
+type recorder struct {
+	mu     sync.Mutex
+	msgs   []string
+	closed []loop.CloseInfo
+	opened chan *loop.Conn
+}
+
+func (r *recorder) Upgrade(*loop.Conn, *wsproto.Upgrade) (frame.Codec, bool, error) {
+	return frame.JSON, false, nil
+}
+func (r *recorder) Open(c *loop.Conn) { r.opened <- c }
+func (r *recorder) Message(_ *loop.Conn, _ wsproto.Opcode, data []byte) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, string(data))
+	r.mu.Unlock()
+}
+func (r *recorder) Closed(_ *loop.Conn, info loop.CloseInfo) {
+	r.mu.Lock()
+	r.closed = append(r.closed, info)
+	r.mu.Unlock()
+}
+
+func start(t *testing.T, cfg loop.Config) (*loop.Engine, *recorder) {
+	t.Helper()
+	rec := &recorder{opened: make(chan *loop.Conn, 16)}
+	e := loop.New(cfg, rec)
+	require.NoError(t, e.Start("127.0.0.1:0"))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, e.Shutdown(ctx))
+	})
+	return e, rec
+}
+
+// rawClient is a hand-driven WebSocket client.
+type rawClient struct {
+	t  *testing.T
+	nc net.Conn
+	br *bufio.Reader
+}
+
+const upgradeRequest = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+func dialRaw(t *testing.T, e *loop.Engine) *rawClient {
+	t.Helper()
+	nc, err := net.Dial("tcp", e.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = nc.Close() })
+	return &rawClient{t: t, nc: nc, br: bufio.NewReader(nc)}
+}
+
+func upgradeRaw(t *testing.T, e *loop.Engine) *rawClient {
+	t.Helper()
+	c := dialRaw(t, e)
+	c.write([]byte(upgradeRequest))
+	require.NoError(t, c.nc.SetReadDeadline(time.Now().Add(5*time.Second)))
+	status, err := c.br.ReadString('\n')
+	require.NoError(t, err)
+	require.Contains(t, status, "101")
+	for {
+		line, err := c.br.ReadString('\n')
+		require.NoError(t, err)
+		if line == "\r\n" {
+			return c
+		}
+	}
+}
+
+func (c *rawClient) write(b []byte) {
+	c.t.Helper()
+	_, err := c.nc.Write(b)
+	require.NoError(c.t, err)
+}
+
+func (c *rawClient) send(op wsproto.Opcode, payload []byte) {
+	c.write(wsproto.AppendClientFrame(nil, true, op, payload, [4]byte{1, 2, 3, 4}))
+}
+
+// readFrame reads one unmasked server frame.
+func (c *rawClient) readFrame(d time.Duration) (wsproto.Opcode, []byte, error) {
+	_ = c.nc.SetReadDeadline(time.Now().Add(d))
+	var h [2]byte
+	if _, err := io.ReadFull(c.br, h[:]); err != nil {
+		return 0, nil, err
+	}
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var b [2]byte
+		if _, err := io.ReadFull(c.br, b[:]); err != nil {
+			return 0, nil, err
+		}
+		n = uint64(binary.BigEndian.Uint16(b[:]))
+	case 127:
+		var b [8]byte
+		if _, err := io.ReadFull(c.br, b[:]); err != nil {
+			return 0, nil, err
+		}
+		n = binary.BigEndian.Uint64(b[:])
+	}
+	p := make([]byte, n)
+	_, err := io.ReadFull(c.br, p)
+	return wsproto.Opcode(h[0] & 0x0f), p, err
+}
+
+// expectClose reads until a close frame and returns its code.
+func (c *rawClient) expectClose(d time.Duration) uint16 {
+	c.t.Helper()
+	for {
+		op, p, err := c.readFrame(d)
+		require.NoError(c.t, err)
+		if op == wsproto.OpClose {
+			code, _ := wsproto.ParseClose(p)
+			return code
+		}
+	}
+}
+
+// expectEOF requires the server to drop the TCP connection within d.
+func (c *rawClient) expectEOF(d time.Duration) time.Duration {
+	c.t.Helper()
+	start := time.Now()
+	_ = c.nc.SetReadDeadline(start.Add(d))
+	_, err := io.Copy(io.Discard, c.br)
+	require.NoError(c.t, err, "connection still open after %v", d) // io.Copy: nil on EOF
+	return time.Since(start)
+}
+
+func TestHandshakeDeadline(t *testing.T) {
+	e, _ := start(t, loop.Config{HandshakeTimeout: 200 * time.Millisecond})
+	c := dialRaw(t, e)
+	c.write([]byte("GET /ws HTTP/1.1\r\nHost: x\r\n")) // and never the rest
+	took := c.expectEOF(2 * time.Second)
+	assert.Less(t, took, time.Second)
+}
+
+func TestHeartbeat(t *testing.T) {
+	e, rec := start(t, loop.Config{PingInterval: 100 * time.Millisecond, PingTimeout: 400 * time.Millisecond})
+	c := upgradeRaw(t, e)
+	<-rec.opened
+	op, _, err := c.readFrame(time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, wsproto.OpPing, op, "the server pings an idle client")
+	// No answer: dropped without a close frame after the timeout.
+	c.expectEOF(2 * time.Second)
+	require.Eventually(t, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.closed) == 1 && rec.closed[0].Code == loop.CloseAbnormal
+	}, time.Second, 10*time.Millisecond)
+}
+
+func TestPingAnsweredWithItsPayload(t *testing.T) {
+	e, rec := start(t, loop.Config{})
+	c := upgradeRaw(t, e)
+	<-rec.opened
+	c.send(wsproto.OpPing, []byte("abc"))
+	op, p, err := c.readFrame(time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, wsproto.OpPong, op)
+	assert.Equal(t, "abc", string(p))
+}
+
+func TestMessageDeadline(t *testing.T) {
+	e, rec := start(t, loop.Config{MessageTimeout: 200 * time.Millisecond})
+	c := upgradeRaw(t, e)
+	<-rec.opened
+	whole := wsproto.AppendClientFrame(nil, true, wsproto.OpText, []byte(strings.Repeat("x", 100)), [4]byte{})
+	c.write(whole[:20]) // the header and a little: then nothing
+	assert.EqualValues(t, wsproto.ClosePolicy, c.expectClose(2*time.Second))
+}
+
+func TestClientCloseIsEchoed(t *testing.T) {
+	e, rec := start(t, loop.Config{})
+	c := upgradeRaw(t, e)
+	<-rec.opened
+	c.send(wsproto.OpText, []byte("hello"))
+	c.write(wsproto.AppendClientFrame(nil, true, wsproto.OpClose, []byte{0x0f, 0xa0}, [4]byte{9, 9, 9, 9})) // 4000
+	assert.EqualValues(t, 4000, c.expectClose(time.Second))
+	c.expectEOF(time.Second)
+	require.Eventually(t, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.closed) == 1
+	}, time.Second, 10*time.Millisecond)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	assert.Equal(t, []string{"hello"}, rec.msgs, "a message before the close is still handled")
+	assert.True(t, rec.closed[0].PeerClosed)
+	assert.EqualValues(t, 4000, rec.closed[0].Code)
+}
+
+func TestServerCloseWaitsForPeer(t *testing.T) {
+	e, rec := start(t, loop.Config{CloseWait: 300 * time.Millisecond})
+	c := upgradeRaw(t, e)
+	lc := <-rec.opened
+	lc.Close(4001, "kicked")
+	assert.EqualValues(t, 4001, c.expectClose(time.Second))
+	// Data after the server's close is discarded; the client never answers
+	// the close, so the server drops TCP after CloseWait.
+	c.send(wsproto.OpText, []byte("late"))
+	took := c.expectEOF(2 * time.Second)
+	assert.Less(t, took, time.Second)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	assert.Empty(t, rec.msgs)
+}
+
+func TestProtocolErrorsClose(t *testing.T) {
+	cases := []struct {
+		name  string
+		frame []byte
+		code  uint16
+	}{
+		{"unmasked", []byte{0x81, 0x01, 'x'}, wsproto.CloseProtocolError},
+		{"rsv1 without extension", []byte{0xc1, 0x80, 0, 0, 0, 0}, wsproto.CloseProtocolError},
+		{"reserved opcode", wsproto.AppendClientFrame(nil, true, wsproto.Opcode(3), nil, [4]byte{}), wsproto.CloseProtocolError},
+		{"invalid utf8", wsproto.AppendClientFrame(nil, true, wsproto.OpText, []byte{0xff, 0xfe}, [4]byte{}), wsproto.CloseInvalidPayload},
+		{"huge length", []byte{0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, wsproto.CloseTooBig},
+	}
+	e, rec := start(t, loop.Config{})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := upgradeRaw(t, e)
+			<-rec.opened
+			c.write(tc.frame)
+			assert.Equal(t, tc.code, c.expectClose(time.Second))
+		})
+	}
+}
+
+func TestRefusedUpgradeGetsHTTPAnswer(t *testing.T) {
+	e, _ := start(t, loop.Config{})
+	c := dialRaw(t, e)
+	c.write([]byte(strings.Replace(upgradeRequest, "Version: 13", "Version: 12", 1)))
+	_ = c.nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	status, err := c.br.ReadString('\n')
+	require.NoError(t, err)
+	assert.Contains(t, status, "426")
+	c.expectEOF(3 * time.Second)
+}
