@@ -31,7 +31,9 @@ func (c *Conn) ID() string { return c.id }
 // Claims returns the claims Authorize gave (nil if none). Do not modify.
 func (c *Conn) Claims() map[string]any { return c.claims }
 
-// Request returns the upgrade request (its body is empty).
+// Request returns the upgrade request in Authorize, CanJoin at connect and
+// OnConnect; afterwards nil, so that idle clients do not keep their
+// headers. Copy what a handler needs later into Identity.Claims.
 func (c *Conn) Request() *http.Request { return c.lc.Request() }
 
 // RemoteAddr returns the client's address.

@@ -34,7 +34,7 @@ type Conn struct {
 	state atomic.Int32
 
 	remote  net.Addr
-	request *http.Request
+	request atomic.Pointer[http.Request] // held until Handler.Open returns
 	codec   frame.Codec
 	value   atomic.Pointer[any]
 
@@ -67,9 +67,10 @@ func (c *Conn) ID() uint64 { return c.id }
 // RemoteAddr returns the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 
-// Request returns the upgrade request (valid from Upgrade on). Its body is
-// empty; hooks may read its URL, headers and context.
-func (c *Conn) Request() *http.Request { return c.request }
+// Request returns the upgrade request during Handler.Upgrade and
+// Handler.Open, and nil afterwards: a connection does not keep its headers
+// (over a kilobyte) for life. Its body is empty.
+func (c *Conn) Request() *http.Request { return c.request.Load() }
 
 // Codec returns the connection's codec (nil before Open).
 func (c *Conn) Codec() frame.Codec { return c.codec }

@@ -126,6 +126,7 @@ func (j *upgradeJob) run() {
 			err = &wsproto.HTTPError{Status: 503, Reason: "server shutting down"}
 		}
 		if err != nil {
+			c.request.Store(nil)
 			c.reject(err)
 		} else {
 			j.accept(codec, echo)
@@ -159,6 +160,8 @@ func (j *upgradeJob) accept(codec frame.Codec, echo bool) {
 	c.readMu.Unlock()
 
 	c.eng.guard("open", func() { c.eng.h.Open(c) })
+	c.request.Store(nil)
+	j.up = nil
 	if len(early) > 0 {
 		c.readMu.Lock()
 		c.feed(early)

@@ -47,7 +47,7 @@ func (c *Conn) readHandshake(data []byte) {
 		return
 	}
 	up.Request.RemoteAddr = c.remote.String()
-	c.request = up.Request
+	c.request.Store(up.Request)
 	c.pending = append([]byte(nil), c.pending[end:]...)
 	if len(c.pending) == 0 {
 		c.pending = nil

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lesismal/nbio/logging"
+
 	"github.com/roomloop/roomloop/api"
 	"github.com/roomloop/roomloop/frame"
 )
@@ -65,6 +67,11 @@ func run(args []string) error {
 		return fmt.Errorf("-log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// nbio logs through its own package-level logger; only its errors
+	// matter unless we debug.
+	if level > slog.LevelDebug {
+		logging.SetLevel(logging.LevelError)
+	}
 	switch *slow {
 	case "disconnect":
 		opts.SlowConsumer = api.Disconnect
