@@ -237,3 +237,5 @@ func (c *client) quietFor(d time.Duration) {
 	require.Error(c.t, err, "unexpected frame %s", data)
 	// A read deadline breaks a gorilla conn for reading; callers use it last.
 }
+
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }

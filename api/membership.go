@@ -10,25 +10,25 @@ import (
 )
 
 // join adds c to room and answers $joined (echoing id); the other members
-// get $member_joined unless c was already in. Lock order: Conn.mu, then
-// the room table's shard lock.
+// get $member_joined unless c was already in. The answer and the
+// announcement are queued under c.mu (queueing never blocks), so that a
+// racing leave or disconnect of c cannot announce out of order. Lock
+// order: api Conn.mu, then the room table's shard lock.
 func (s *Server) join(c *Conn, room, id string) error {
 	if !s.validRoom(room) {
 		return ErrInvalidRoom
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.gone {
-		c.mu.Unlock()
 		return ErrClosed
 	}
 	already := slices.Contains(c.rooms, room)
 	if !already {
 		if len(c.rooms) >= s.opts.MaxRoomsPerConn {
-			c.mu.Unlock()
 			return ErrTooManyRooms
 		}
 		if _, _, err := s.rooms.Join(room, c); err != nil {
-			c.mu.Unlock()
 			if err == rooms.ErrTooManyRooms {
 				return ErrTooManyRooms
 			}
@@ -36,8 +36,6 @@ func (s *Server) join(c *Conn, room, id string) error {
 		}
 		c.rooms = append(c.rooms, room)
 	}
-	c.mu.Unlock()
-
 	ids, count := s.Members(room, s.opts.MaxMembersListed)
 	_ = c.sendOut(controlFrame(evJoined, room, id, joinedPayload{count, ids, count > len(ids)}))
 	if !already && !s.opts.DisablePresence {
@@ -49,14 +47,13 @@ func (s *Server) join(c *Conn, room, id string) error {
 // leave removes c from room and answers $left with reason.
 func (s *Server) leave(c *Conn, room, id, reason string) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	i := slices.Index(c.rooms, room)
 	if i < 0 {
-		c.mu.Unlock()
 		return ErrNotMember
 	}
 	c.rooms = slices.Delete(c.rooms, i, i+1)
 	s.rooms.Leave(room, c)
-	c.mu.Unlock()
 	_ = c.sendOut(controlFrame(evLeft, room, id, reasonPayload{reason}))
 	if !s.opts.DisablePresence {
 		s.announce(room, evMemberLeft, c)
@@ -67,18 +64,15 @@ func (s *Server) leave(c *Conn, room, id, reason string) error {
 // leaveAll removes an ended session from all its rooms, for good.
 func (s *Server) leaveAll(c *Conn) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.gone = true
-	left := c.rooms
-	c.rooms = nil
-	for _, room := range left {
+	for _, room := range c.rooms {
 		s.rooms.Leave(room, c)
-	}
-	c.mu.Unlock()
-	if !s.opts.DisablePresence {
-		for _, room := range left {
+		if !s.opts.DisablePresence {
 			s.announce(room, evMemberLeft, c)
 		}
 	}
+	c.rooms = nil
 }
 
 // announce tells room's other members that c joined or left.

@@ -55,6 +55,7 @@ type Conn struct {
 	dirty        atomic.Bool  // queued on its shard's dirty list
 	wantWritable atomic.Bool  // waiting for nbio to drain before writing more
 	unsent       atomic.Int64 // bytes handed to nbio not yet in the kernel
+	dropPending  atomic.Bool  // drop TCP once unsent reaches 0
 
 	mu  sync.Mutex // guards out and in
 	out outbox
@@ -124,5 +125,14 @@ func (c *Conn) write(b []byte) {
 	}
 }
 
-// drop closes the TCP connection at once.
+// drop closes the TCP connection at once, discarding what nbio holds.
 func (c *Conn) drop() { _ = c.nc.Close() }
+
+// dropWhenWritten closes the TCP connection once nbio has written all it
+// holds (our close frame among it); onWritten finishes the job otherwise.
+func (c *Conn) dropWhenWritten() {
+	c.dropPending.Store(true)
+	if c.unsent.Load() <= 0 && c.dropPending.CompareAndSwap(true, false) {
+		c.drop()
+	}
+}

@@ -35,6 +35,10 @@ const drainBatch = 64
 // deliver queues a message from the epoll loop.
 func (c *Conn) deliver(op wsproto.Opcode, data []byte) {
 	c.mu.Lock()
+	if c.in.closed {
+		c.mu.Unlock()
+		return
+	}
 	if len(c.in.msgs)-c.in.head >= c.eng.cfg.MaxInflight {
 		c.mu.Unlock()
 		c.readDone = true
@@ -145,7 +149,6 @@ func (j *upgradeJob) accept(codec frame.Codec, echo bool) {
 		protocol = codec.Name()
 	}
 	c.readMu.Lock()
-	c.write(wsproto.AppendSwitching(nil, j.up.Key, protocol))
 	c.mu.Lock()
 	opened := c.state.CompareAndSwap(stateAuthorizing, stateOpen)
 	c.in.opened = opened
@@ -154,19 +157,21 @@ func (j *upgradeJob) accept(codec frame.Codec, echo bool) {
 		c.readMu.Unlock()
 		return
 	}
+	c.write(wsproto.AppendSwitching(nil, j.up.Key, protocol))
 	c.deadline.Store(0)
+	// Bytes the client sent early are parsed before any that arrive later;
+	// their messages wait in the inbox until Open has run (this job holds
+	// the connection's worker turn).
 	early := c.pending
 	c.pending = nil
+	if len(early) > 0 {
+		c.feed(early)
+	}
 	c.readMu.Unlock()
 
 	c.eng.guard("open", func() { c.eng.h.Open(c) })
 	c.request.Store(nil)
 	j.up = nil
-	if len(early) > 0 {
-		c.readMu.Lock()
-		c.feed(early)
-		c.readMu.Unlock()
-	}
 }
 
 // backlog holds work the pool had no free worker for. Workers take from

@@ -36,6 +36,7 @@ type Engine struct {
 	busy     atomic.Int64 // workers running tasks
 	pending  atomic.Int64 // tasks submitted and not yet run
 	draining atomic.Bool
+	started  atomic.Bool
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -62,7 +63,7 @@ func (e *Engine) Config() Config { return e.cfg }
 // Start listens on addr (host:port; port 0 picks one) and serves in the
 // background until Shutdown.
 func (e *Engine) Start(addr string) error {
-	if e.nb != nil {
+	if !e.started.CompareAndSwap(false, true) {
 		return ErrStarted
 	}
 	pool, err := ants.NewPoolWithFunc(e.cfg.Workers, e.work, ants.WithNonblocking(true))
@@ -70,16 +71,17 @@ func (e *Engine) Start(addr string) error {
 		return fmt.Errorf("loop: worker pool: %w", err)
 	}
 	e.pool = pool
-	e.nb = nbio.NewEngine(nbio.Config{
+	nb := nbio.NewEngine(nbio.Config{
 		Name:    "roomloop",
 		Network: "tcp",
 		Addrs:   []string{addr},
 		NPoller: e.cfg.Pollers,
 		// The poller's shared read buffer; connections own none.
 		ReadBufferSize: 32 << 10,
-		// A backstop only: flushers never hand nbio more than one chunk
-		// while it still holds bytes, plus a close frame.
-		MaxWriteBufferSize: 2*maxWriteChunk + 4096,
+		// A backstop only: flushers hand nbio one write (at most a chunk,
+		// or one frame, which a queue bound limits) only when it holds
+		// nothing, and then at most a close frame more.
+		MaxWriteBufferSize: maxWriteChunk + max(e.cfg.QueueBytes, e.cfg.Frames.MaxMessage) + 64<<10,
 		Listen: func(network, address string) (net.Listener, error) {
 			inner, err := net.Listen(network, address)
 			if err != nil {
@@ -89,14 +91,16 @@ func (e *Engine) Start(addr string) error {
 			return e.ln, nil
 		},
 	})
-	e.nb.OnOpen(e.onOpen)
-	e.nb.OnData(e.onData)
-	e.nb.OnClose(e.onClose)
-	e.nb.OnWrittenSize(e.onWritten)
-	if err := e.nb.Start(); err != nil {
+	nb.OnOpen(e.onOpen)
+	nb.OnData(e.onData)
+	nb.OnClose(e.onClose)
+	nb.OnWrittenSize(e.onWritten)
+	if err := nb.Start(); err != nil {
 		pool.Release()
+		e.pool = nil
 		return fmt.Errorf("loop: listen %s: %w", addr, err)
 	}
+	e.nb = nb
 	for _, s := range e.shards {
 		e.wg.Add(1)
 		go func() { defer e.wg.Done(); s.run(e.stop) }()
@@ -193,7 +197,14 @@ func (e *Engine) onWritten(nc *nbio.Conn, _ []byte, n int) {
 	if c == nil {
 		return
 	}
-	if c.unsent.Add(-int64(n)) <= 0 && c.wantWritable.CompareAndSwap(true, false) {
+	if c.unsent.Add(-int64(n)) > 0 {
+		return
+	}
+	if c.dropPending.CompareAndSwap(true, false) {
+		c.drop()
+		return
+	}
+	if c.wantWritable.CompareAndSwap(true, false) {
 		c.markDirty()
 	}
 }
@@ -269,11 +280,14 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	e.wg.Wait()
 	e.nb.Stop() // drops whatever is left
 	// Let workers finish what they run, Closed callbacks included.
-	for e.pending.Load() > 0 {
+	for e.pending.Load() > 0 && ctx.Err() == nil {
 		if e.busy.Load() == 0 && e.backlog.len() > 0 {
 			e.work(e.backlog.pop())
 		}
 		time.Sleep(time.Millisecond)
+	}
+	if err == nil {
+		err = ctx.Err()
 	}
 	_ = e.pool.ReleaseTimeout(5 * time.Second)
 	return err

@@ -130,7 +130,7 @@ func (s *shard) flush(c *Conn) {
 	s.keep(buf)
 	switch {
 	case closeNow:
-		c.drop()
+		c.dropWhenWritten()
 	case more:
 		c.markDirty()
 	}
@@ -143,15 +143,15 @@ func (s *shard) claimWritable(c *Conn) bool {
 	return c.unsent.Load() <= 0 && c.wantWritable.CompareAndSwap(true, false)
 }
 
-// flushCloseOnly writes a queued close frame to a connection that is not
-// reading: its queued frames are dropped, since they cannot arrive anyway.
+// flushCloseOnly writes a queued close frame while nbio still holds bytes,
+// if no frame waits before it (a slow consumer's queue was discarded when
+// it was closed; other closes wait for their frames, within CloseWait).
 func (s *shard) flushCloseOnly(c *Conn) {
 	c.mu.Lock()
-	if !c.out.closeQueued || c.out.closeSent {
+	if !c.out.closeQueued || c.out.closeSent || c.out.n > 0 {
 		c.mu.Unlock()
 		return
 	}
-	c.out.discard(c.eng)
 	buf := c.out.appendClose(s.buf[:0])
 	c.mu.Unlock()
 	c.write(buf)

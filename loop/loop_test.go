@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 
 // recorder is a Handler that accepts everyone and records what it sees.
 type recorder struct {
+	delay  time.Duration // Upgrade and Open each take this long
 	mu     sync.Mutex
 	msgs   []string
 	closed []loop.CloseInfo
@@ -35,9 +36,10 @@ type recorder struct {
 }
 
 func (r *recorder) Upgrade(*loop.Conn, *wsproto.Upgrade) (frame.Codec, bool, error) {
+	time.Sleep(r.delay)
 	return frame.JSON, false, nil
 }
-func (r *recorder) Open(c *loop.Conn) { r.opened <- c }
+func (r *recorder) Open(c *loop.Conn) { time.Sleep(r.delay); r.opened <- c }
 func (r *recorder) Message(_ *loop.Conn, _ wsproto.Opcode, data []byte) {
 	r.mu.Lock()
 	r.msgs = append(r.msgs, string(data))
@@ -50,8 +52,12 @@ func (r *recorder) Closed(_ *loop.Conn, info loop.CloseInfo) {
 }
 
 func start(t *testing.T, cfg loop.Config) (*loop.Engine, *recorder) {
+	return startRecorder(t, cfg, &recorder{})
+}
+
+func startRecorder(t *testing.T, cfg loop.Config, rec *recorder) (*loop.Engine, *recorder) {
 	t.Helper()
-	rec := &recorder{opened: make(chan *loop.Conn, 16)}
+	rec.opened = make(chan *loop.Conn, 16)
 	e := loop.New(cfg, rec)
 	require.NoError(t, e.Start("127.0.0.1:0"))
 	t.Cleanup(func() {
@@ -269,4 +275,28 @@ func TestRefusedUpgradeGetsHTTPAnswer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, status, "426")
 	c.expectEOF(3 * time.Second)
+}
+
+// TestEarlyBytesKeepTheirOrder: bytes a client sends right behind its
+// upgrade request are parsed before bytes it sends later, even while the
+// upgrade and Open hooks are slow.
+func TestEarlyBytesKeepTheirOrder(t *testing.T) {
+	e, rec := startRecorder(t, loop.Config{}, &recorder{delay: 150 * time.Millisecond})
+	c := dialRaw(t, e)
+	first := wsproto.AppendClientFrame(nil, true, wsproto.OpText, []byte("one"), [4]byte{7, 7, 7, 7})
+	c.write(append([]byte(upgradeRequest), first[:4]...))
+	status, err := c.br.ReadString('\n')
+	require.NoError(t, err)
+	require.Contains(t, status, "101")
+	c.write(first[4:])
+	c.send(wsproto.OpText, []byte("two"))
+	<-rec.opened
+	require.Eventually(t, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.msgs) == 2
+	}, 2*time.Second, 10*time.Millisecond)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	assert.Equal(t, []string{"one", "two"}, rec.msgs)
 }

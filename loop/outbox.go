@@ -230,8 +230,12 @@ func (o *outbox) appendPending(buf []byte, codec frame.Codec) ([]byte, int) {
 		op = wsproto.OpBinary
 	}
 	taken := 0
-	for o.n > 0 && len(buf) < maxWriteChunk {
-		e := o.pop()
+	for o.n > 0 {
+		e := o.ring[o.head]
+		if len(buf) > 0 && len(buf)+o.peekLen(e, codec) > maxWriteChunk {
+			break // the next write takes it
+		}
+		o.pop()
 		var body []byte
 		if e.out == nil {
 			body = o.takeDropNotice().Body(codec)
@@ -250,6 +254,15 @@ func (o *outbox) appendPending(buf []byte, codec frame.Codec) ([]byte, int) {
 		buf = o.appendClose(buf)
 	}
 	return buf, taken
+}
+
+// peekLen is about the bytes e takes on the wire (the drop notice counts
+// as small).
+func (o *outbox) peekLen(e entry, codec frame.Codec) int {
+	if e.out == nil {
+		return 256
+	}
+	return len(e.out.Body(codec)) + 24
 }
 
 func (o *outbox) appendClose(buf []byte) []byte {

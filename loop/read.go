@@ -52,7 +52,9 @@ func (c *Conn) readHandshake(data []byte) {
 	if len(c.pending) == 0 {
 		c.pending = nil
 	}
-	c.state.Store(stateAuthorizing)
+	if !c.state.CompareAndSwap(stateHandshake, stateAuthorizing) {
+		return // refused meanwhile (shutdown)
+	}
 	c.deadline.Store(time.Now().Add(cfg.AuthTimeout + cfg.CloseWait).UnixNano())
 	c.mu.Lock()
 	c.in.running = true // the upgrade job owns the connection's worker turn
@@ -130,6 +132,10 @@ func (r *reader) OnControl(op wsproto.Opcode, payload []byte) {
 // unless we already sent ours, and drop TCP once both are exchanged.
 func (c *Conn) peerClose(code uint16, reason string) {
 	c.mu.Lock()
+	if c.in.closed {
+		c.mu.Unlock()
+		return
+	}
 	o := &c.out
 	o.peerClosed = true
 	if o.closeQueued {
@@ -145,7 +151,7 @@ func (c *Conn) peerClose(code uint16, reason string) {
 	sent := o.closeSent
 	c.mu.Unlock()
 	if sent {
-		c.drop()
+		c.dropWhenWritten()
 		return
 	}
 	c.markDirty()
