@@ -5,22 +5,30 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/loop"
+	"github.com/roomloop/roomloop/resume"
 )
 
-// Conn is one connected client session. Its methods are safe for
-// concurrent use.
+// Conn is one client session. It outlives the client's connections: when a
+// connection drops, the session is suspended for Options.ResumeWindow,
+// keeping its rooms and queueing its frames, and a new connection can
+// resume it. Its methods are safe for concurrent use.
 type Conn struct {
 	srv    *Server
-	lc     *loop.Conn
 	id     string
 	claims map[string]any
+	token  string // resume token; "" when resumption is off
+	stream *loop.Stream
 
-	mu    sync.Mutex // guards rooms and gone; taken before any rooms.Table lock
-	rooms []string
-	gone  bool // the session ended: no more joins
+	mu        sync.Mutex // guards the fields below; taken before any rooms.Table lock
+	lc        *loop.Conn // the connection now; nil while suspended
+	rooms     []string
+	gone      bool      // the session ended: no more joins
+	suspended time.Time // when it was suspended; zero while attached
+	dedupe    resume.Dedupe
 
 	initial []string // Identity.Rooms, joined by Open
 }
@@ -32,12 +40,33 @@ func (c *Conn) ID() string { return c.id }
 func (c *Conn) Claims() map[string]any { return c.claims }
 
 // Request returns the upgrade request in Authorize, CanJoin at connect and
-// OnConnect; afterwards nil, so that idle clients do not keep their
-// headers. Copy what a handler needs later into Identity.Claims.
-func (c *Conn) Request() *http.Request { return c.lc.Request() }
+// OnConnect/OnResume; afterwards nil, so that idle clients do not keep
+// their headers. Copy what a handler needs later into Identity.Claims.
+func (c *Conn) Request() *http.Request {
+	if lc := c.transport(); lc != nil {
+		return lc.Request()
+	}
+	return nil
+}
 
-// RemoteAddr returns the client's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.lc.RemoteAddr() }
+// RemoteAddr returns the address of the client's current connection, or
+// nil while the session is suspended.
+func (c *Conn) RemoteAddr() net.Addr {
+	if lc := c.transport(); lc != nil {
+		return lc.RemoteAddr()
+	}
+	return nil
+}
+
+// Connected reports whether the session has a connection now (false while
+// it is suspended or after it ended).
+func (c *Conn) Connected() bool { return c.transport() != nil }
+
+func (c *Conn) transport() *loop.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lc
+}
 
 // Rooms returns a copy of the rooms the client is in.
 func (c *Conn) Rooms() []string {
@@ -53,19 +82,24 @@ func (c *Conn) InRoom(room string) bool {
 	return slices.Contains(c.rooms, room)
 }
 
-// Send queues f for this client. The server sets its seq; f.From is sent
-// as given (empty for server-originated frames). It never blocks: with a
-// full queue it returns ErrSlowConsumer or ErrDropped per the server's
-// policy, and ErrClosed once the connection is closing.
+// Send queues f for this session. The server sets its seq; f.From is sent
+// as given (empty for server-originated frames). It never blocks. While the
+// session is suspended the frame waits for a resume. With a full queue it
+// returns ErrSlowConsumer or ErrDropped per the server's policy, and
+// ErrClosed once the session has ended.
 func (c *Conn) Send(f Frame) error {
 	return c.sendOut(frame.NewOutgoing(f))
 }
 
-// Kick ends the session with close code 4001 and reason.
-func (c *Conn) Kick(reason string) { c.lc.Close(CloseKicked, reason) }
+// Kick ends the session at once with close code 4001 and reason: it
+// leaves its rooms and cannot be resumed. Frames queued for its connection
+// before the call are still written, then the close frame.
+func (c *Conn) Kick(reason string) {
+	c.srv.endSession(c, CloseInfo{Code: CloseKicked, Reason: reason, ServerClosed: true})
+}
 
 func (c *Conn) sendOut(out *frame.Outgoing) error {
-	return mapSendErr(c.lc.Send(out))
+	return mapSendErr(c.stream.Send(out))
 }
 
 func mapSendErr(err error) error {

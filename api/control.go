@@ -43,14 +43,25 @@ type welcomePayload struct {
 	HeartbeatTimeoutMS int64  `json:"heartbeat_timeout_ms"`
 	Resumed            bool   `json:"resumed"`
 	LastSeq            uint64 `json:"last_seq"`
+	Reason             string `json:"reason,omitempty"`
 }
 
-func (s *Server) welcome(c *Conn) *frame.Outgoing {
-	return controlFrame(evWelcome, "", "", welcomePayload{
+// welcome builds the $welcome for c: resumed or not, the highest seq
+// assigned so far, and why a requested resume was refused.
+func (s *Server) welcome(c *Conn, resumed bool, last uint64, reason string) *frame.Outgoing {
+	p := welcomePayload{
 		Session:            c.id,
+		Resume:             c.token,
 		HeartbeatMS:        s.opts.HeartbeatInterval.Milliseconds(),
 		HeartbeatTimeoutMS: s.opts.HeartbeatTimeout.Milliseconds(),
-	})
+		Resumed:            resumed,
+		LastSeq:            last,
+		Reason:             reason,
+	}
+	if !s.opts.DisableResume {
+		p.ResumeWindowMS = s.opts.ResumeWindow.Milliseconds()
+	}
+	return controlFrame(evWelcome, "", "", p)
 }
 
 type errorPayload struct {

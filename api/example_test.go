@@ -46,12 +46,17 @@ func Example() {
 	}
 	defer ws.Close()
 	_ = ws.WriteJSON(map[string]any{"event": "shout", "room": "lobby", "id": "1", "payload": "hi"})
-	for range 4 { // $welcome, $joined, shouted, $ack
+	var welcome struct {
+		Payload struct{ Session string }
+	}
+	_ = ws.ReadJSON(&welcome) // $welcome (with a random resume token)
+	fmt.Println("session", welcome.Payload.Session)
+	for range 3 { // $joined, shouted, $ack
 		_, data, _ := ws.ReadMessage()
 		fmt.Println(string(data))
 	}
 	// Output:
-	// {"event":"$welcome","payload":{"session":"ada","resume":"","resume_window_ms":0,"heartbeat_ms":25000,"heartbeat_timeout_ms":60000,"resumed":false,"last_seq":0}}
+	// session ada
 	// {"seq":1,"event":"$joined","room":"lobby","payload":{"count":1,"members":["ada"],"truncated":false}}
 	// {"seq":2,"event":"shouted","room":"lobby","from":"ada","payload":"hi"}
 	// {"seq":3,"event":"$ack","id":"1"}

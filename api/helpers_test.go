@@ -239,3 +239,13 @@ func (c *client) quietFor(d time.Duration) {
 }
 
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// closeNormally does the client's side of a close handshake (1000) and
+// waits for the server's answer.
+func (c *client) closeNormally() {
+	c.t.Helper()
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye")
+	require.NoError(c.t, c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait)))
+	code := c.expectClose()
+	require.Equal(c.t, websocket.CloseNormalClosure, code)
+}

@@ -20,7 +20,7 @@ func TestIdleConnectionsNeedNoGoroutines(t *testing.T) {
 	if testing.Short() {
 		n = 1000
 	}
-	ts := startServer(t, &api.Options{DisablePresence: true})
+	ts := startServer(t, &api.Options{DisablePresence: true, ResumeWindow: 100 * time.Millisecond})
 	open := func(count int) []*websocket.Conn {
 		conns := make([]*websocket.Conn, count)
 		var wg sync.WaitGroup

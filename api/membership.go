@@ -61,11 +61,9 @@ func (s *Server) leave(c *Conn, room, id, reason string) error {
 	return nil
 }
 
-// leaveAll removes an ended session from all its rooms, for good.
-func (s *Server) leaveAll(c *Conn) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gone = true
+// leaveRoomsLocked removes an ended session from all its rooms, announced.
+// Called with c.mu held.
+func (s *Server) leaveRoomsLocked(c *Conn) {
 	for _, room := range c.rooms {
 		s.rooms.Leave(room, c)
 		if !s.opts.DisablePresence {
@@ -94,7 +92,7 @@ func (s *Server) fanOut(room string, out *frame.Outgoing, skip func(*Conn) bool)
 		if skip != nil && skip(m) {
 			continue
 		}
-		if m.lc.Send(out) == nil {
+		if m.stream.Send(out) == nil {
 			n++
 		}
 	}

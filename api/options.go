@@ -57,9 +57,30 @@ type Options struct {
 	// OnConnect runs once a client has received $welcome and its initial
 	// rooms, before its first frame is handled.
 	OnConnect func(c *Conn)
-	// OnDisconnect runs once when a client's connection has ended and it
-	// has left its rooms.
+	// OnDisconnect runs once when a session has ended (its client closed,
+	// was kicked, broke the protocol, or did not resume in time) and it has
+	// left its rooms. info is the close of its last connection.
 	OnDisconnect func(c *Conn, info CloseInfo)
+	// OnSuspend runs when a session's connection drops without a close
+	// handshake (or is closed with 1001 or 4002) and the session waits for
+	// a resume; OnResume when a new connection resumes it.
+	OnSuspend func(c *Conn, info CloseInfo)
+	OnResume  func(c *Conn)
+
+	// DisableResume turns session resumption off: a dropped connection
+	// ends its session at once, and no replay buffer is kept.
+	DisableResume bool
+	// ResumeWindow is how long a suspended session waits for its client.
+	// Default 30s.
+	ResumeWindow time.Duration
+	// ReplayFrames and ReplayBytes bound the frames a session keeps after
+	// writing them, for a resume (besides those still queued). Frames the
+	// client confirms with $seen are freed early. Defaults 256, 256 KiB.
+	ReplayFrames int
+	ReplayBytes  int
+	// DedupeWindow is how many recent client frame ids a session remembers
+	// to apply a resent frame once. Default 64.
+	DedupeWindow int
 
 	// Limits bounds frame fields. Default frame.DefaultLimits().
 	Limits frame.Limits
@@ -106,6 +127,10 @@ type Options struct {
 
 // Defaults of Options fields that api itself applies.
 const (
+	DefaultResumeWindow     = 30 * time.Second
+	DefaultReplayFrames     = 256
+	DefaultReplayBytes      = 256 << 10
+	DefaultDedupeWindow     = 64
 	DefaultMaxRoomsPerConn  = 64
 	DefaultMaxRooms         = 1_000_000
 	DefaultMaxMembersListed = 100
@@ -137,6 +162,18 @@ func (o *Options) withDefaults() Options {
 	if c.HeartbeatTimeout <= 0 {
 		c.HeartbeatTimeout = loop.DefaultPingTimeout
 	}
+	if c.ResumeWindow <= 0 {
+		c.ResumeWindow = DefaultResumeWindow
+	}
+	if c.ReplayFrames <= 0 {
+		c.ReplayFrames = DefaultReplayFrames
+	}
+	if c.ReplayBytes <= 0 {
+		c.ReplayBytes = DefaultReplayBytes
+	}
+	if c.DedupeWindow <= 0 {
+		c.DedupeWindow = DefaultDedupeWindow
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -159,5 +196,8 @@ func (o *Options) loopConfig() loop.Config {
 		Logger:           o.Logger,
 	}
 	cfg.Frames.MaxMessage = o.MaxMessageSize
+	if !o.DisableResume {
+		cfg.ReplayFrames, cfg.ReplayBytes = o.ReplayFrames, o.ReplayBytes
+	}
 	return cfg
 }

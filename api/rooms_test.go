@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -50,11 +52,11 @@ func TestJoinLeaveAndPresence(t *testing.T) {
 	e, _ := b.expectError("not_member")
 	assert.Equal(t, "l2", e.ID)
 
-	// A disconnect announces $member_left too.
+	// A client that closes (close handshake) ends its session: $member_left.
 	c := dial(t, ts, nil)
 	c.join("lobby")
 	m = a.expect("$member_joined")
-	require.NoError(t, c.ws.Close())
+	c.closeNormally()
 	m = a.expect("$member_left")
 	m.payload(t, &mp)
 	assert.Equal(t, c.id, mp.Session)
@@ -81,4 +83,30 @@ func TestRoomCapPerConnection(t *testing.T) {
 	a.expect("$left")
 	a.join("r4")
 	assert.ElementsMatch(t, []string{"r2", "r3", "r4"}, ts.Rooms())
+}
+
+// TestDroppedClientLeavesAfterResumeWindow: a dropped connection (no close
+// handshake) suspends the session, which stays in its rooms until the
+// resume window passes; then the room hears $member_left.
+func TestDroppedClientLeavesAfterResumeWindow(t *testing.T) {
+	var disconnected atomic.Int32
+	ts := startServer(t, &api.Options{ResumeWindow: 300 * time.Millisecond,
+		OnDisconnect: func(*api.Conn, api.CloseInfo) { disconnected.Add(1) }})
+	a, b := dial(t, ts, nil), dial(t, ts, nil)
+	a.join("lobby")
+	b.join("lobby")
+	a.expect("$member_joined")
+	require.NoError(t, b.ws.Close()) // TCP close, no close frame
+	require.Eventually(t, func() bool { return ts.Stats().Suspended == 1 }, wait, 5*time.Millisecond)
+	assert.Equal(t, 2, ts.Stats().Sessions, "a suspended session is still live")
+	ids, _ := ts.Members("lobby", -1)
+	assert.Len(t, ids, 2, "it keeps its rooms while suspended")
+	start := time.Now()
+	m := a.expect("$member_left")
+	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond)
+	var mp struct{ Session string }
+	m.payload(t, &mp)
+	assert.Equal(t, b.id, mp.Session)
+	assert.EqualValues(t, 1, disconnected.Load(), "OnDisconnect once, when the session ends")
+	assert.Zero(t, ts.Stats().Suspended)
 }

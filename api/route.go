@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -24,7 +25,14 @@ func (s *Server) control(c *Conn, f *Frame) {
 	case evPing:
 		_ = c.sendOut(controlFrame(evPong, "", f.ID, nil))
 	case evSeen:
-		// Accepted; the replay buffer that it trims comes with resumption.
+		var p struct {
+			Seq *uint64 `json:"seq"`
+		}
+		if f.Kind != frame.JSONPayload || json.Unmarshal(f.Payload, &p) != nil || p.Seq == nil {
+			c.sendError(f.ID, "", CodeBadRequest, `$seen needs a payload {"seq":N}`)
+			return
+		}
+		c.stream.Confirm(*p.Seq)
 	default:
 		c.sendError(f.ID, f.Room, CodeBadRequest, fmt.Sprintf("event %q is reserved", f.Event))
 	}
@@ -53,12 +61,28 @@ func (s *Server) application(c *Conn, f *Frame) {
 		c.sendError(f.ID, f.Room, CodeNotMember, "not a member of room "+f.Room)
 		return
 	}
+	// A frame with an id is applied once per session: a resent duplicate
+	// is acknowledged again and not applied; a refused frame frees its id.
+	if f.ID != "" {
+		c.mu.Lock()
+		fresh := c.dedupe.Reserve(f.ID, s.opts.DedupeWindow)
+		c.mu.Unlock()
+		if !fresh {
+			c.ack(f.ID)
+			return
+		}
+	}
 	hs := s.handlers.Load()
 	h, ok := hs.byEvent[f.Event]
 	if !ok {
 		h = hs.fallback
 	}
 	err := s.call(h, c, f)
+	if err != nil && f.ID != "" {
+		c.mu.Lock()
+		c.dedupe.Release(f.ID)
+		c.mu.Unlock()
+	}
 	switch {
 	case err == nil:
 		c.ack(f.ID)

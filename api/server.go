@@ -28,8 +28,10 @@ const (
 	CloseNormal       = 1000
 	CloseGoingAway    = 1001
 	ClosePolicy       = 1008
+	CloseAbnormal     = loop.CloseAbnormal // reported when no close frame was exchanged
 	CloseKicked       = 4001
 	CloseSlowConsumer = loop.CloseSlowConsumer
+	CloseReplaced     = loop.CloseReplaced
 )
 
 // Server is a roomloop server. Its methods are safe for concurrent use;
@@ -41,11 +43,13 @@ type Server struct {
 	eng   *loop.Engine
 	rooms *rooms.Table[*Conn]
 	sess  sessions
+	life  lifecycle
 
 	handlers atomic.Pointer[handlerSet]
 	hmu      sync.Mutex // serializes Handle and Use
 
 	started atomic.Bool
+	running atomic.Bool // started successfully; the expiry goroutine runs
 }
 
 // New returns a server configured by opts (nil: defaults).
@@ -54,6 +58,7 @@ func New(opts *Options) *Server {
 	s.log = s.opts.Logger
 	s.rooms = rooms.New[*Conn](rooms.Options{MaxRooms: s.opts.MaxRooms})
 	s.sess.init()
+	s.life.init()
 	s.handlers.Store(s.buildHandlers(nil, nil))
 	s.eng = loop.New(s.opts.loopConfig(), (*transport)(s))
 	return s
@@ -65,7 +70,12 @@ func (s *Server) Start(addr string) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return ErrServerStarted
 	}
-	return s.eng.Start(addr)
+	if err := s.eng.Start(addr); err != nil {
+		return err
+	}
+	s.running.Store(true)
+	go s.expire()
+	return nil
 }
 
 // Addr returns the address the server listens on (nil before Start).
@@ -73,9 +83,19 @@ func (s *Server) Addr() net.Addr { return s.eng.Addr() }
 
 // Shutdown drains the server: no new connections; every client gets its
 // queued frames and then a close frame with 1001; once all have closed
-// (or ctx ends, which drops the rest and returns ctx's error) the server's
-// goroutines are gone. OnDisconnect runs for every client before it returns.
-func (s *Server) Shutdown(ctx context.Context) error { return s.eng.Shutdown(ctx) }
+// (or ctx ends, which drops the rest and returns ctx's error) every session
+// ends (OnDisconnect runs for each) and the server's goroutines are gone.
+// Sessions do not survive the process: resuming on another node belongs
+// to a broker-backed deployment.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.eng.Shutdown(ctx)
+	if s.running.CompareAndSwap(true, false) {
+		close(s.life.stop)
+		<-s.life.done
+	}
+	s.endAll(CloseInfo{Code: CloseGoingAway, Reason: "server shut down", ServerClosed: true})
+	return err
+}
 
 // Conn returns the connected session with id.
 func (s *Server) Conn(id string) (*Conn, bool) { return s.sess.get(id) }
@@ -122,7 +142,8 @@ func (s *Server) Leave(id, room string) error {
 	return s.leave(c, room, "", "removed")
 }
 
-// Kick ends session id with close code 4001 and reason.
+// Kick ends session id at once, suspended or not, with close code 4001
+// and reason: it cannot be resumed.
 func (s *Server) Kick(id, reason string) error {
 	c, ok := s.sess.get(id)
 	if !ok {
@@ -152,9 +173,10 @@ func (s *Server) Rooms() []string { return s.rooms.AppendRooms(nil) }
 // Stats is a snapshot of the server's load.
 type Stats struct {
 	Connections int   // open TCP connections, upgraded or not
-	Sessions    int   // connected sessions
+	Sessions    int   // live sessions, connected or suspended
+	Suspended   int   // sessions waiting for a resume
 	Rooms       int   // rooms with at least one member
-	QueuedBytes int64 // bytes waiting in outbound queues
+	QueuedBytes int64 // frame bytes held in queues and replay buffers
 }
 
 // Stats returns current counts.
@@ -162,7 +184,14 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Connections: s.eng.Conns(),
 		Sessions:    s.sess.len(),
+		Suspended:   s.suspendedCount(),
 		Rooms:       s.rooms.Len(),
 		QueuedBytes: s.eng.QueuedBytes(),
 	}
+}
+
+func (s *Server) suspendedCount() int {
+	s.life.mu.Lock()
+	defer s.life.mu.Unlock()
+	return len(s.life.suspended)
 }

@@ -63,6 +63,20 @@ func (s *sessions) get(id string) (*Conn, bool) {
 
 func (s *sessions) len() int { return int(s.n.Load()) }
 
+// all returns every registered session.
+func (s *sessions) all() []*Conn {
+	var list []*Conn
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for _, c := range sh.m {
+			list = append(list, c)
+		}
+		sh.mu.RUnlock()
+	}
+	return list
+}
+
 // newSessionID returns "s-" and 80 random bits in lower-case base32: unique
 // across nodes without coordination.
 func newSessionID() string {

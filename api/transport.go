@@ -5,16 +5,29 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/internal/wsproto"
 	"github.com/roomloop/roomloop/loop"
+	"github.com/roomloop/roomloop/resume"
 )
 
 // transport is the Server as the loop sees it (loop.Handler).
 type transport Server
 
-// Upgrade checks the origin, picks the codec, and runs Authorize.
+// binding is what a transport carries: the session it serves, and, from
+// Upgrade to Open, the resume it asked for.
+type binding struct {
+	sess     *Conn
+	identity Identity
+	target   *Conn  // session to resume
+	lastSeq  uint64 // its client's last seq
+	reason   string // why a requested resume is refused
+}
+
+// Upgrade checks the origin, picks the codec, runs Authorize, and decides
+// between a resume and a fresh session.
 func (t *transport) Upgrade(lc *loop.Conn, up *wsproto.Upgrade) (frame.Codec, bool, error) {
 	s := (*Server)(t)
 	r := up.Request
@@ -25,9 +38,9 @@ func (t *transport) Upgrade(lc *loop.Conn, up *wsproto.Upgrade) (frame.Codec, bo
 	if err != nil {
 		return nil, false, err
 	}
-	id := Identity{}
+	b := &binding{}
 	if s.opts.Authorize != nil {
-		id, err = s.opts.Authorize(r)
+		b.identity, err = s.opts.Authorize(r)
 		if err != nil {
 			var ref *Refusal
 			if errors.As(err, &ref) {
@@ -37,24 +50,81 @@ func (t *transport) Upgrade(lc *loop.Conn, up *wsproto.Upgrade) (frame.Codec, bo
 			return nil, false, &wsproto.HTTPError{Status: http.StatusUnauthorized, Reason: "unauthorized"}
 		}
 	}
-	if id.SessionID == "" {
-		id.SessionID = newSessionID()
-	} else if _, taken := s.sess.get(id.SessionID); taken {
-		return nil, false, &wsproto.HTTPError{Status: http.StatusConflict, Reason: "session id already connected"}
+	if req, asked := resume.ParseRequest(r.URL.Query()); asked && !s.opts.DisableResume {
+		s.findResume(b, req)
 	}
-	lc.SetValue(&Conn{srv: s, lc: lc, id: id.SessionID, claims: id.Claims, initial: id.Rooms})
+	if want := b.identity.SessionID; want != "" {
+		if old, ok := s.sess.get(want); ok && old != b.target {
+			if old.Connected() {
+				return nil, false, &wsproto.HTTPError{Status: http.StatusConflict, Reason: "session id already connected"}
+			}
+			// A reconnect without a usable resume replaces the suspended session.
+			s.endSession(old, CloseInfo{Code: CloseNormal, Reason: "replaced by a new session", ServerClosed: true})
+		}
+	}
+	lc.SetValue(b)
 	return codec, echo, nil
 }
 
-// Open greets the client: $welcome, then its initial rooms, then OnConnect.
+// findResume validates a resume request into b.target, or says in
+// b.reason why it cannot be honoured.
+func (s *Server) findResume(b *binding, req resume.Request) {
+	sess := s.resumeTargetToken(req.Token)
+	switch {
+	case sess == nil:
+		b.reason = resume.ReasonUnknown
+		if id, ok := resume.SessionOf(req.Token); ok && s.recentlyEnded(id) {
+			b.reason = resume.ReasonExpired
+		}
+	case b.identity.SessionID != "" && b.identity.SessionID != sess.id:
+		b.reason = resume.ReasonUnknown // this user may not take that session
+	case req.Invalid:
+		b.reason = resume.ReasonInvalid
+	default:
+		b.target, b.lastSeq = sess, req.LastSeq
+	}
+}
+
+// resumeTargetToken returns the live session a resume token names.
+func (s *Server) resumeTargetToken(token string) *Conn {
+	id, ok := resume.SessionOf(token)
+	if !ok {
+		return nil
+	}
+	sess, ok := s.sess.get(id)
+	if !ok || sess.token == "" || !resume.Match(token, sess.token) {
+		return nil
+	}
+	return sess
+}
+
+// Open attaches the transport: to the session it resumes, or to a new one.
 func (t *transport) Open(lc *loop.Conn) {
 	s := (*Server)(t)
-	c := lc.Value().(*Conn)
-	if err := lc.SendFirst(s.welcome(c)); err != nil {
-		return
+	b := lc.Value().(*binding)
+	if b.target != nil {
+		if s.resumeSession(lc, b) {
+			return
+		}
+	}
+	id := b.identity.SessionID
+	if id == "" {
+		id = newSessionID()
+	}
+	c := &Conn{srv: s, id: id, claims: b.identity.Claims, lc: lc, initial: b.identity.Rooms,
+		stream: s.eng.NewStream()}
+	if !s.opts.DisableResume {
+		c.token = resume.NewToken(id)
 	}
 	if !s.sess.add(c) {
 		lc.Close(ClosePolicy, "session id already connected")
+		return
+	}
+	b.sess = c
+	reason := b.reason
+	if err := c.stream.Attach(lc, 0, func(last uint64) *frame.Outgoing {
+		return s.welcome(c, false, last, reason)
+	}); err != nil {
 		return
 	}
 	initial := c.initial
@@ -69,10 +139,57 @@ func (t *transport) Open(lc *loop.Conn) {
 	}
 }
 
+// resumeSession attaches lc to b.target after b.lastSeq. On a gap, an
+// invalid seq or an ended session it records the reason and reports false.
+func (s *Server) resumeSession(lc *loop.Conn, b *binding) bool {
+	c := b.target
+	c.mu.Lock()
+	if c.gone {
+		c.mu.Unlock()
+		b.reason = resume.ReasonExpired
+		return false
+	}
+	err := c.stream.Attach(lc, b.lastSeq, func(last uint64) *frame.Outgoing {
+		return s.welcome(c, true, last, "")
+	})
+	if err != nil {
+		c.mu.Unlock()
+		switch err {
+		case loop.ErrGap:
+			b.reason = resume.ReasonGap
+		case loop.ErrInvalidSeq:
+			b.reason = resume.ReasonInvalid
+		default:
+			b.reason = resume.ReasonExpired
+		}
+		// After a gap nobody can resume the session: end it, so its rooms
+		// hear it left. A fresh session that must reuse its id ends it too.
+		if err == loop.ErrGap || b.identity.SessionID == c.id {
+			s.endSession(c, CloseInfo{Code: CloseAbnormal, Reason: "resume gap"})
+		}
+		return false
+	}
+	wasSuspended := c.lc == nil
+	c.lc = lc
+	c.suspended = time.Time{}
+	c.mu.Unlock()
+	b.sess = c
+	if wasSuspended {
+		s.unsuspend(c)
+	}
+	if s.opts.OnResume != nil {
+		s.opts.OnResume(c)
+	}
+	return true
+}
+
 // Message decodes and handles one client message.
 func (t *transport) Message(lc *loop.Conn, op wsproto.Opcode, data []byte) {
 	s := (*Server)(t)
-	c := lc.Value().(*Conn)
+	c := lc.Value().(*binding).sess
+	if c == nil {
+		return
+	}
 	codec := lc.Codec()
 	if (op == wsproto.OpBinary) != codec.Binary() {
 		lc.Close(wsproto.CloseUnsupportedData, "wrong message type for "+codec.Name())
@@ -97,14 +214,50 @@ func (t *transport) Message(lc *loop.Conn, op wsproto.Opcode, data []byte) {
 	s.application(c, &f)
 }
 
-// Closed ends the session: it leaves its rooms and OnDisconnect runs.
+// Closed suspends the session if its connection dropped (no close
+// handshake, 1001 drain, 4002 slow consumer) and resumption is on, and
+// ends it otherwise. A connection replaced by a resume changes nothing.
 func (t *transport) Closed(lc *loop.Conn, info loop.CloseInfo) {
 	s := (*Server)(t)
-	c := lc.Value().(*Conn)
-	s.sess.remove(c)
-	s.leaveAll(c)
-	if s.opts.OnDisconnect != nil {
-		s.opts.OnDisconnect(c, info)
+	c := lc.Value().(*binding).sess
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	if c.lc != lc {
+		c.mu.Unlock()
+		return
+	}
+	c.lc = nil
+	c.stream.Detach(lc)
+	if c.gone { // ended while this connection closed
+		c.mu.Unlock()
+		c.stream.End()
+		return
+	}
+	if s.opts.DisableResume || !resumable(info) {
+		c.mu.Unlock()
+		s.endSession(c, info)
+		return
+	}
+	c.suspended = time.Now()
+	c.mu.Unlock()
+	s.suspend(c)
+	if s.opts.OnSuspend != nil {
+		s.opts.OnSuspend(c, info)
+	}
+}
+
+// resumable reports whether a connection's end leaves its session waiting
+// for a resume rather than ending it.
+func resumable(info loop.CloseInfo) bool {
+	switch {
+	case info.Code == loop.CloseAbnormal:
+		return true
+	case info.ServerClosed:
+		return info.Code == CloseGoingAway || info.Code == CloseSlowConsumer
+	default:
+		return false
 	}
 }
 

@@ -75,6 +75,10 @@ type Config struct {
 	// beyond QueueFrames; a connection that fills it too is closed with
 	// 4002. Default 64.
 	ControlFrames int
+	// ReplayFrames and ReplayBytes bound the frames a stream keeps after
+	// writing them, for a resume. Zero keeps none (no resumption).
+	ReplayFrames int
+	ReplayBytes  int
 	// Policy chooses what a full queue does to application frames.
 	// Default Disconnect.
 	Policy SlowPolicy

@@ -57,9 +57,10 @@ type Conn struct {
 	unsent       atomic.Int64 // bytes handed to nbio not yet in the kernel
 	dropPending  atomic.Bool  // drop TCP once unsent reaches 0
 
-	mu  sync.Mutex // guards out and in
-	out outbox
-	in  inbox
+	mu     sync.Mutex // guards ctl, in and stream
+	ctl    control
+	in     inbox
+	stream *Stream // the session stream this transport writes, once attached
 }
 
 // ID returns a number unique among the engine's live connections.
@@ -90,31 +91,11 @@ func (c *Conn) Value() any {
 // Open reports whether the WebSocket is established and not closing.
 func (c *Conn) Open() bool { return c.state.Load() == stateOpen }
 
-// Close starts the close handshake with code and reason: frames already
-// queued are written first, then the close frame; the TCP connection is
-// dropped when the peer answers or after Config.CloseWait. Later calls do
-// nothing.
-func (c *Conn) Close(code uint16, reason string) {
-	c.closeWith(code, reason, false)
-}
-
-// closeWith queues the close frame; discard drops the queued frames first.
-func (c *Conn) closeWith(code uint16, reason string, discard bool) {
+// Stream returns the stream attached to this transport, or nil.
+func (c *Conn) Stream() *Stream {
 	c.mu.Lock()
-	if c.out.closeQueued || c.state.Load() != stateOpen {
-		c.mu.Unlock()
-		return
-	}
-	c.out.closeQueued = true
-	c.out.closeCode = code
-	c.out.closeReason = reason
-	if discard {
-		c.out.discard(c.eng)
-	}
-	c.state.Store(stateClosing)
-	c.deadline.Store(time.Now().Add(c.eng.cfg.CloseWait).UnixNano())
-	c.mu.Unlock()
-	c.markDirty()
+	defer c.mu.Unlock()
+	return c.stream
 }
 
 // write hands b to nbio, counting what it has not yet written.
@@ -124,6 +105,8 @@ func (c *Conn) write(b []byte) {
 		c.unsent.Store(0)
 	}
 }
+
+func nowNano() int64 { return time.Now().UnixNano() }
 
 // drop closes the TCP connection at once, discarding what nbio holds.
 func (c *Conn) drop() { _ = c.nc.Close() }

@@ -167,7 +167,7 @@ func (e *Engine) onClose(nc *nbio.Conn, _ error) {
 	}
 	c.mu.Lock()
 	c.state.Store(stateClosed)
-	o := &c.out
+	o := &c.ctl
 	if !o.peerClosed {
 		if o.closeQueued {
 			c.in.info = CloseInfo{Code: o.closeCode, Reason: o.closeReason, ServerClosed: true}
@@ -175,8 +175,7 @@ func (e *Engine) onClose(nc *nbio.Conn, _ error) {
 			c.in.info = CloseInfo{Code: CloseAbnormal}
 		}
 	}
-	o.discard(e)
-	o.pong = nil
+	o.pong, o.preamble = nil, nil
 	c.in.closed = true
 	start := c.in.opened && !c.in.running
 	if start {

@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -104,9 +105,11 @@ func (s *shard) run(stop <-chan struct{}) {
 	}
 }
 
-// flush writes what c has pending in one write. While nbio still holds
-// bytes of an earlier write, only a pending close frame is written; the
-// rest waits until nbio reports the socket drained (see onWritten).
+// flush writes what c has pending in one write: its control frames, then
+// its stream's frames, then the close frame once the frames it owes before
+// it are out. While nbio still holds bytes of an earlier write, only a
+// close frame that owes nothing is written; the rest waits until nbio
+// reports the socket drained (see onWritten).
 func (s *shard) flush(c *Conn) {
 	c.dirty.Store(false)
 	if c.state.Load() == stateClosed {
@@ -117,12 +120,24 @@ func (s *shard) flush(c *Conn) {
 		return
 	}
 	c.mu.Lock()
-	buf, taken := c.out.appendPending(s.buf[:0], c.codec)
-	more := c.out.n > 0
-	closeNow := c.out.closeSent && c.out.peerClosed
+	buf := c.ctl.appendControl(s.buf[:0], c.codec)
+	st, o := c.stream, &c.ctl
+	closing, now, upTo := o.closeQueued && !o.closeSent, o.closeNow, uint64(math.MaxUint64)
+	if o.closeQueued {
+		upTo = o.closeUpTo // frames queued after Close wait for a resume
+	}
 	c.mu.Unlock()
-	if taken > 0 {
-		c.eng.queued.Add(-int64(taken))
+
+	more := false
+	if st != nil && !now {
+		buf, more = st.appendFor(c, buf, upTo)
+	}
+	closeNow := false
+	if closing && !more {
+		c.mu.Lock()
+		buf = c.ctl.appendClose(buf)
+		closeNow = c.ctl.peerClosed
+		c.mu.Unlock()
 	}
 	if len(buf) > 0 {
 		c.write(buf)
@@ -144,15 +159,15 @@ func (s *shard) claimWritable(c *Conn) bool {
 }
 
 // flushCloseOnly writes a queued close frame while nbio still holds bytes,
-// if no frame waits before it (a slow consumer's queue was discarded when
-// it was closed; other closes wait for their frames, within CloseWait).
+// if it owes no stream frame first (a detached transport owes none).
 func (s *shard) flushCloseOnly(c *Conn) {
 	c.mu.Lock()
-	if !c.out.closeQueued || c.out.closeSent || c.out.n > 0 {
+	o := &c.ctl
+	if !o.closeQueued || o.closeSent || (!o.closeNow && c.stream.owes(c, o.closeUpTo)) {
 		c.mu.Unlock()
 		return
 	}
-	buf := c.out.appendClose(s.buf[:0])
+	buf := o.appendClose(s.buf[:0])
 	c.mu.Unlock()
 	c.write(buf)
 	s.keep(buf)

@@ -136,17 +136,16 @@ func (c *Conn) peerClose(code uint16, reason string) {
 		c.mu.Unlock()
 		return
 	}
-	o := &c.out
+	o := &c.ctl
 	o.peerClosed = true
 	if o.closeQueued {
 		c.in.info = CloseInfo{Code: o.closeCode, Reason: o.closeReason, ServerClosed: true}
 	} else {
 		c.in.info = CloseInfo{Code: code, Reason: reason, PeerClosed: true}
-		o.closeQueued = true
+		o.closeQueued, o.closeNow = true, true
 		o.closeCode, o.closeReason = echoCode(code), ""
-		o.discard(c.eng)
 		c.state.Store(stateClosing)
-		c.deadline.Store(time.Now().Add(c.eng.cfg.CloseWait).UnixNano())
+		c.deadline.Store(nowNano() + int64(c.eng.cfg.CloseWait))
 	}
 	sent := o.closeSent
 	c.mu.Unlock()

@@ -1,0 +1,122 @@
+package api
+
+import (
+	"sync"
+	"time"
+)
+
+// lifecycle tracks suspended sessions until they resume or their window
+// passes, and remembers recently ended ids so a late resume hears
+// "expired" rather than "unknown".
+type lifecycle struct {
+	mu        sync.Mutex
+	suspended map[*Conn]struct{}
+	ended     map[string]struct{}
+	endedRing []string // oldest first, at endedNext
+	endedNext int
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+// maxEndedIDs bounds the ids remembered as ended.
+const maxEndedIDs = 1 << 16
+
+func (l *lifecycle) init() {
+	l.suspended = make(map[*Conn]struct{})
+	l.ended = make(map[string]struct{})
+	l.stop = make(chan struct{})
+	l.done = make(chan struct{})
+}
+
+func (s *Server) suspend(c *Conn) {
+	s.life.mu.Lock()
+	s.life.suspended[c] = struct{}{}
+	s.life.mu.Unlock()
+}
+
+func (s *Server) unsuspend(c *Conn) {
+	s.life.mu.Lock()
+	delete(s.life.suspended, c)
+	s.life.mu.Unlock()
+}
+
+func (s *Server) recentlyEnded(id string) bool {
+	s.life.mu.Lock()
+	defer s.life.mu.Unlock()
+	_, ok := s.life.ended[id]
+	return ok
+}
+
+// endSession ends c once: it leaves its rooms (announced), it can no
+// longer be resumed, and OnDisconnect runs. A connection it still has is
+// closed with info's code after the frames queued for it; its stream is
+// freed when that connection is gone (see Closed), else at once.
+func (s *Server) endSession(c *Conn, info CloseInfo) {
+	c.mu.Lock()
+	if c.gone {
+		c.mu.Unlock()
+		return
+	}
+	c.gone = true
+	lc := c.lc
+	s.leaveRoomsLocked(c)
+	c.mu.Unlock()
+	s.sess.remove(c)
+	s.life.mu.Lock()
+	delete(s.life.suspended, c)
+	if len(s.life.endedRing) < maxEndedIDs {
+		s.life.endedRing = append(s.life.endedRing, c.id)
+	} else {
+		delete(s.life.ended, s.life.endedRing[s.life.endedNext])
+		s.life.endedRing[s.life.endedNext] = c.id
+		s.life.endedNext = (s.life.endedNext + 1) % maxEndedIDs
+	}
+	s.life.ended[c.id] = struct{}{}
+	s.life.mu.Unlock()
+	if lc != nil {
+		lc.Close(info.Code, info.Reason)
+	} else {
+		c.stream.End()
+	}
+	if s.opts.OnDisconnect != nil {
+		s.opts.OnDisconnect(c, info)
+	}
+}
+
+// expire ends suspended sessions whose window has passed, every quarter
+// window (at least every second), until Shutdown.
+func (s *Server) expire() {
+	defer close(s.life.done)
+	every := min(max(s.opts.ResumeWindow/4, 10*time.Millisecond), time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var due []*Conn
+	for {
+		select {
+		case <-s.life.stop:
+			return
+		case now := <-t.C:
+			due = due[:0]
+			s.life.mu.Lock()
+			for c := range s.life.suspended {
+				c.mu.Lock()
+				if !c.suspended.IsZero() && now.Sub(c.suspended) >= s.opts.ResumeWindow {
+					due = append(due, c)
+				}
+				c.mu.Unlock()
+			}
+			s.life.mu.Unlock()
+			for i, c := range due {
+				s.endSession(c, CloseInfo{Code: CloseAbnormal, Reason: "resume window passed"})
+				due[i] = nil
+			}
+		}
+	}
+}
+
+// endAll ends every remaining session (after the engine has stopped).
+func (s *Server) endAll(info CloseInfo) {
+	for _, c := range s.sess.all() {
+		s.endSession(c, info)
+	}
+}

@@ -1,0 +1,187 @@
+package api_test
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomloop/roomloop/api"
+)
+
+func resumeQuery(s *session) url.Values {
+	return url.Values{"resume": {s.token}, "last_seq": {strconv.FormatUint(s.lastSeq, 10)}}
+}
+
+// TestResumeRace: two connections resume one token at once; exactly one
+// ends up serving the session, the other is closed with 4003.
+func TestResumeRace(t *testing.T) {
+	ts := startServer(t, &api.Options{DisablePresence: true})
+	addr := ts.Addr().String()
+	s := newSession(t, addr)
+	_ = s.ws.Close()
+	require.Eventually(t, func() bool { return ts.Stats().Suspended == 1 }, wait, 5*time.Millisecond)
+
+	var wg sync.WaitGroup
+	conns := make([]*websocket.Conn, 2)
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws, w, _ := connect(t, addr, resumeQuery(s))
+			assert.True(t, w.Resumed)
+			conns[i] = ws
+		}()
+	}
+	wg.Wait()
+	closed := make(chan int, 2)
+	for _, ws := range conns {
+		go func() {
+			_ = ws.SetReadDeadline(time.Now().Add(2 * time.Second))
+			_, _, err := ws.ReadMessage()
+			if ce, ok := err.(*websocket.CloseError); ok {
+				closed <- ce.Code
+				return
+			}
+			closed <- 0 // still open: the read timed out
+		}()
+	}
+	codes := []int{<-closed, <-closed}
+	assert.ElementsMatch(t, []int{api.CloseReplaced, 0}, codes, "one replaced, one serving")
+	assert.Equal(t, 1, ts.Stats().Sessions)
+}
+
+// TestResumeTakesOverHalfOpen: the old transport is still attached (its
+// packets vanish), the client resumes on a new one; the old one is closed
+// and the client misses nothing.
+func TestResumeTakesOverHalfOpen(t *testing.T) {
+	ts := startServer(t, &api.Options{DisablePresence: true})
+	addr := ts.Addr().String()
+	px := newProxy(t, addr)
+	s := newSession(t, px.addr())
+	s.join("r")
+	px.freeze()
+	for i := range 20 {
+		ts.Broadcast("r", api.Frame{Event: "n", Room: "r", Kind: 1, Payload: []byte(strconv.Itoa(i))})
+	}
+	w := s.resume(addr)
+	require.True(t, w.Resumed)
+	for i := range 20 {
+		m := s.expect("n")
+		assert.Equal(t, strconv.Itoa(i), string(m.Payload))
+	}
+	require.Eventually(t, func() bool { return ts.Stats().Connections == 1 }, wait, 10*time.Millisecond,
+		"the half-open transport is closed")
+}
+
+// TestResentFramesAppliedOnce: a client resends, after resuming, frames
+// whose acks it did not process; each is acked again and delivered once.
+func TestResentFramesAppliedOnce(t *testing.T) {
+	ts := startServer(t, &api.Options{DisablePresence: true})
+	addr := ts.Addr().String()
+	px := newProxy(t, addr)
+	s := newSession(t, px.addr())
+	other := dial(t, ts, nil)
+	s.join("r")
+	other.join("r")
+	for i := range 5 {
+		s.send(map[string]any{"event": "say", "room": "r", "id": "m" + strconv.Itoa(i), "payload": i})
+	}
+	for i := range 5 {
+		assert.JSONEq(t, strconv.Itoa(i), string(other.expect("say").Payload))
+	}
+	require.Eventually(t, func() bool { f, _ := ts.Conn(s.id); return f != nil }, wait, time.Millisecond)
+	px.sever() // before the client processed its acks
+	require.True(t, s.resume(addr).Resumed)
+	for i := range 5 {
+		s.send(map[string]any{"event": "say", "room": "r", "id": "m" + strconv.Itoa(i), "payload": i})
+	}
+	acks := 0
+	for acks < 10 { // five from before the cut (replayed) and five again
+		if s.expect("$ack").ID != "" {
+			acks++
+		}
+	}
+	other.send(map[string]any{"event": "$ping", "id": "p"})
+	assert.Equal(t, "$pong", other.next().Event, "nothing was delivered twice")
+}
+
+// TestSessionHooksOncePerSession: OnConnect and OnDisconnect fire once per
+// session however many transports it had; OnSuspend/OnResume per drop.
+func TestSessionHooksOncePerSession(t *testing.T) {
+	var connects, disconnects, suspends, resumes atomic.Int32
+	ts := startServer(t, &api.Options{
+		OnConnect:    func(*api.Conn) { connects.Add(1) },
+		OnDisconnect: func(*api.Conn, api.CloseInfo) { disconnects.Add(1) },
+		OnSuspend:    func(*api.Conn, api.CloseInfo) { suspends.Add(1) },
+		OnResume:     func(*api.Conn) { resumes.Add(1) },
+	})
+	addr := ts.Addr().String()
+	s := newSession(t, addr)
+	for range 3 {
+		_ = s.ws.Close()
+		require.Eventually(t, func() bool { return ts.Stats().Suspended == 1 }, wait, 5*time.Millisecond)
+		require.True(t, s.resume(addr).Resumed)
+	}
+	require.NoError(t, s.ws.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(wait)))
+	require.Eventually(t, func() bool { return disconnects.Load() == 1 }, wait, 5*time.Millisecond)
+	assert.EqualValues(t, 1, connects.Load())
+	assert.EqualValues(t, 3, suspends.Load())
+	assert.EqualValues(t, 3, resumes.Load())
+	assert.Zero(t, ts.Stats().Sessions)
+}
+
+// TestResumeRunsAuthorize: a client whose access was revoked cannot resume.
+func TestResumeRunsAuthorize(t *testing.T) {
+	var revoked atomic.Bool
+	ts := startServer(t, &api.Options{Authorize: func(r *http.Request) (api.Identity, error) {
+		if revoked.Load() {
+			return api.Identity{}, api.Forbidden("access revoked")
+		}
+		return api.Identity{}, nil
+	}})
+	addr := ts.Addr().String()
+	s := newSession(t, addr)
+	_ = s.ws.Close()
+	revoked.Store(true)
+	u := url.URL{Scheme: "ws", Host: addr, Path: "/ws", RawQuery: resumeQuery(s).Encode()}
+	_, resp, err := websocket.DefaultDialer.Dial(u.String(), nil)
+	require.ErrorIs(t, err, websocket.ErrBadHandshake)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+}
+
+// TestSeenFreesReplayBuffer: frames the client confirms with $seen are
+// freed; a later resume from before them is then a gap.
+func TestSeenFreesReplayBuffer(t *testing.T) {
+	ts := startServer(t, &api.Options{DisablePresence: true})
+	addr := ts.Addr().String()
+	s := newSession(t, addr)
+	s.join("r")
+	for i := range 10 {
+		ts.Broadcast("r", api.Frame{Event: "n", Room: "r", Kind: 1, Payload: []byte(strconv.Itoa(i))})
+		s.expect("n")
+	}
+	before := ts.Stats().QueuedBytes
+	s.send(map[string]any{"event": "$seen", "payload": map[string]uint64{"seq": s.lastSeq}})
+	s.send(map[string]any{"event": "$ping", "id": "p"})
+	s.expect("$pong")
+	assert.Less(t, ts.Stats().QueuedBytes, before, "confirmed frames are freed")
+
+	_ = s.ws.Close()
+	require.Eventually(t, func() bool { return ts.Stats().Suspended == 1 }, wait, 5*time.Millisecond)
+	s.lastSeq = 3 // pretend to have processed less than confirmed
+	_, w, m := connect(t, addr, resumeQuery(s))
+	var wr welcomeReason
+	m.payload(t, &wr.Payload)
+	assert.False(t, w.Resumed)
+	assert.Equal(t, "gap", wr.Payload.Reason)
+}

@@ -1,0 +1,302 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomloop/roomloop/api"
+)
+
+// session is a client that keeps its resume token and the highest seq it
+// has processed, and records every frame it processed.
+type session struct {
+	t       *testing.T
+	ws      *websocket.Conn
+	id      string
+	token   string
+	lastSeq uint64
+	frames  []msg // every frame after $welcome, in order
+}
+
+// connect dials addr (a proxy or the server) and reads $welcome.
+func connect(t *testing.T, addr string, query url.Values) (*websocket.Conn, welcome, msg) {
+	t.Helper()
+	u := url.URL{Scheme: "ws", Host: addr, Path: "/ws", RawQuery: query.Encode()}
+	ws, resp, err := websocket.DefaultDialer.Dial(u.String(), nil)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	t.Cleanup(func() { _ = ws.Close() })
+	require.NoError(t, ws.SetReadDeadline(time.Now().Add(wait)))
+	var m msg
+	require.NoError(t, ws.ReadJSON(&m))
+	require.Equal(t, "$welcome", m.Event)
+	var w welcome
+	m.payload(t, &w)
+	return ws, w, m
+}
+
+func newSession(t *testing.T, addr string) *session {
+	ws, w, _ := connect(t, addr, nil)
+	require.NotEmpty(t, w.Resume)
+	require.Positive(t, w.ResumeWindowMS)
+	return &session{t: t, ws: ws, id: w.Session, token: w.Resume}
+}
+
+// resume reconnects through addr after the highest processed seq and
+// returns the $welcome payload.
+func (s *session) resume(addr string) welcome {
+	s.t.Helper()
+	ws, w, m := connect(s.t, addr, url.Values{"resume": {s.token}, "last_seq": {strconv.FormatUint(s.lastSeq, 10)}})
+	_ = s.ws.Close()
+	s.ws = ws
+	if w.Resumed {
+		require.Equal(s.t, s.id, w.Session)
+		require.Equal(s.t, s.token, w.Resume, "the token lasts the session's life")
+		require.GreaterOrEqual(s.t, w.LastSeq, s.lastSeq)
+	} else {
+		s.id, s.token, s.lastSeq = w.Session, w.Resume, 0
+	}
+	_ = m
+	return w
+}
+
+// read processes the next frame; a transport error is returned, not fatal.
+func (s *session) read() (msg, error) {
+	_ = s.ws.SetReadDeadline(time.Now().Add(wait))
+	var m msg
+	_, data, err := s.ws.ReadMessage()
+	if err != nil {
+		return m, err
+	}
+	require.NoError(s.t, json.Unmarshal(data, &m))
+	require.Equal(s.t, s.lastSeq+1, m.Seq, "seq after %d: %s", s.lastSeq, data)
+	s.lastSeq = m.Seq
+	s.frames = append(s.frames, m)
+	return m, nil
+}
+
+func (s *session) expect(event string) msg {
+	s.t.Helper()
+	m, err := s.read()
+	require.NoError(s.t, err)
+	require.Equal(s.t, event, m.Event, "payload %s", m.Payload)
+	return m
+}
+
+func (s *session) send(v any) {
+	s.t.Helper()
+	require.NoError(s.t, s.ws.WriteJSON(v))
+}
+
+func (s *session) join(room string) {
+	s.send(map[string]any{"event": "$join", "room": room})
+	s.expect("$joined")
+}
+
+type welcomeReason struct {
+	Payload struct {
+		Reason  string `json:"reason"`
+		Resumed bool   `json:"resumed"`
+	} `json:"payload"`
+}
+
+// TestResumeAfterCutMidStream: a client in two rooms is cut mid-stream,
+// traffic goes on during the outage, and after resuming it has processed
+// exactly seq 1…N with every published payload, once and in order.
+func TestResumeAfterCutMidStream(t *testing.T) {
+	ts := startServer(t, &api.Options{DisablePresence: true})
+	addr := ts.Addr().String()
+	px := newProxy(t, addr)
+	sub := newSession(t, px.addr())
+	sub.join("a")
+	sub.join("b")
+
+	const total = 300
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		for i := range total {
+			room := []string{"a", "b"}[i%2]
+			ts.Broadcast(room, api.Frame{Event: "tick", Room: room, Kind: 1, Payload: []byte(strconv.Itoa(i))})
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	got := map[string][]int{}
+	record := func(m msg) {
+		if m.Event == "tick" {
+			n, err := strconv.Atoi(string(m.Payload))
+			require.NoError(t, err)
+			got[m.Room] = append(got[m.Room], n)
+		}
+	}
+	for count := 0; count < 60; count++ {
+		m, err := sub.read()
+		require.NoError(t, err)
+		record(m)
+	}
+	px.sever()
+	time.Sleep(20 * time.Millisecond) // the outage: publishing goes on
+	w := sub.resume(addr)
+	require.True(t, w.Resumed)
+	for len(got["a"])+len(got["b"]) < total {
+		m, err := sub.read()
+		require.NoError(t, err)
+		record(m)
+	}
+	<-published
+	for r, want := 0, 0; r < 2; r++ {
+		room := []string{"a", "b"}[r]
+		seq := []int{}
+		for n := r; n < total; n += 2 {
+			seq = append(seq, n)
+			want++
+		}
+		assert.Equal(t, seq, got[room], "room %s: every payload once, in order", room)
+	}
+}
+
+// TestResumeManyClientsCutRepeatedly: 200 clients in one room, each cut at
+// random moments three times while a publisher keeps going; every client
+// ends with every publication exactly once, in order, with no seq gap.
+func TestResumeManyClientsCutRepeatedly(t *testing.T) {
+	const clients, cuts, total = 200, 3, 400
+	ts := startServer(t, &api.Options{DisablePresence: true, ReplayFrames: 4096, ReplayBytes: 4 << 20})
+	addr := ts.Addr().String()
+	type peer struct {
+		px *proxy
+		s  *session
+	}
+	peers := make([]*peer, clients)
+	for i := range peers {
+		px := newProxy(t, addr)
+		s := newSession(t, px.addr())
+		s.join("room")
+		peers[i] = &peer{px, s}
+	}
+	go func() {
+		for i := range total {
+			ts.Broadcast("room", api.Frame{Event: "n", Room: "room", Kind: 1, Payload: []byte(strconv.Itoa(i))})
+			if i%20 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	var resumes atomic.Int64
+	var wg sync.WaitGroup
+	for i, p := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(i), 7))
+			cutAt := map[int]bool{}
+			for range cuts {
+				cutAt[rng.IntN(total)] = true
+			}
+			next := 0
+			for next < total {
+				m, err := p.s.read()
+				if err != nil {
+					w := p.s.resume(p.px.addr())
+					if !w.Resumed {
+						t.Errorf("client %d: resume refused", i)
+						return
+					}
+					resumes.Add(1)
+					continue
+				}
+				if m.Event != "n" {
+					continue
+				}
+				if n, _ := strconv.Atoi(string(m.Payload)); n != next {
+					t.Errorf("client %d: got %d, want %d", i, n, next)
+					return
+				}
+				next++
+				if cutAt[next] {
+					delete(cutAt, next)
+					p.px.sever()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d clients received %d frames each across %d resumes", clients, total, resumes.Load())
+	assert.Positive(t, resumes.Load())
+}
+
+func TestResumeRefusals(t *testing.T) {
+	ts := startServer(t, &api.Options{ResumeWindow: 200 * time.Millisecond, DisablePresence: true,
+		ReplayFrames: 8, QueueFrames: 8})
+	addr := ts.Addr().String()
+	reason := func(q url.Values) (welcome, string) {
+		_, w, m := connect(t, addr, q)
+		var wr welcomeReason
+		m.payload(t, &wr.Payload)
+		return w, wr.Payload.Reason
+	}
+
+	t.Run("unknown token", func(t *testing.T) {
+		w, r := reason(url.Values{"resume": {"s-nobody.AAAAAAAAAAAAAAAAAAAAAA"}, "last_seq": {"0"}})
+		assert.False(t, w.Resumed)
+		assert.Equal(t, "unknown", r)
+		assert.NotEmpty(t, w.Session, "a fresh session")
+	})
+	t.Run("wrong secret", func(t *testing.T) {
+		s := newSession(t, addr)
+		w, r := reason(url.Values{"resume": {s.id + ".AAAAAAAAAAAAAAAAAAAAAA"}, "last_seq": {"0"}})
+		assert.False(t, w.Resumed)
+		assert.Equal(t, "unknown", r)
+		assert.NotEqual(t, s.id, w.Session)
+	})
+	t.Run("invalid last_seq", func(t *testing.T) {
+		for _, bad := range []string{"-1", "abc", "18446744073709551616", "99"} {
+			s := newSession(t, addr)
+			w, r := reason(url.Values{"resume": {s.token}, "last_seq": {bad}})
+			assert.False(t, w.Resumed, bad)
+			assert.Equal(t, "invalid", r, bad)
+		}
+	})
+	t.Run("expired", func(t *testing.T) {
+		s := newSession(t, addr)
+		_ = s.ws.Close()
+		require.Eventually(t, func() bool {
+			_, ok := ts.Conn(s.id)
+			return !ok
+		}, wait, 10*time.Millisecond, "the window passes and the session ends")
+		w, r := reason(url.Values{"resume": {s.token}, "last_seq": {"0"}})
+		assert.False(t, w.Resumed)
+		assert.Equal(t, "expired", r)
+		assert.NotEqual(t, s.id, w.Session, "a new session")
+		assert.NotEqual(t, s.token, w.Resume)
+	})
+	t.Run("gap", func(t *testing.T) {
+		s := newSession(t, addr)
+		s.join("r")
+		_ = s.ws.Close()
+		require.Eventually(t, func() bool { return ts.Stats().Suspended >= 1 }, wait, 5*time.Millisecond)
+		for i := range 200 { // far more than the bound while suspended
+			ts.Broadcast("r", api.Frame{Event: "x", Room: "r", Kind: 1, Payload: []byte(fmt.Sprint(i))})
+		}
+		w, r := reason(url.Values{"resume": {s.token}, "last_seq": {strconv.FormatUint(s.lastSeq, 10)}})
+		assert.False(t, w.Resumed)
+		assert.Equal(t, "gap", r)
+	})
+	t.Run("kicked", func(t *testing.T) {
+		s := newSession(t, addr)
+		require.NoError(t, ts.Kick(s.id, "bye"))
+		w, r := reason(url.Values{"resume": {s.token}, "last_seq": {"0"}})
+		assert.False(t, w.Resumed)
+		assert.Equal(t, "expired", r)
+	})
+}

@@ -1,0 +1,414 @@
+package loop
+
+import (
+	"encoding/json"
+	"errors"
+	"sync"
+
+	"github.com/roomloop/roomloop/frame"
+	"github.com/roomloop/roomloop/internal/wsproto"
+)
+
+// Errors of Stream.
+var (
+	// ErrClosed: the stream has ended; nothing was queued.
+	ErrClosed = errors.New("loop: stream ended")
+	// ErrSlowConsumer: the queue was full and the policy is Disconnect. The
+	// transport is being closed with 4002 and the stream detached (the
+	// frame is kept for a resume).
+	ErrSlowConsumer = errors.New("loop: slow consumer disconnected")
+	// ErrDropped: the queue was full and the policy is Drop; the frame was
+	// not queued and the client will get a "dropped" notice.
+	ErrDropped = errors.New("loop: frame dropped, queue full")
+	// ErrGap: a frame after the requested seq is no longer held.
+	ErrGap = errors.New("loop: replay gap")
+	// ErrInvalidSeq: the requested seq is above the stream's highest.
+	ErrInvalidSeq = errors.New("loop: seq above the highest assigned")
+)
+
+// Close codes the loop itself sends.
+const (
+	CloseSlowConsumer = 4002
+	CloseReplaced     = 4003
+)
+
+// maxDropRooms caps the room names listed in one "dropped" notice.
+const maxDropRooms = 16
+
+// entry is one frame of a stream. out is nil for a "dropped" notice until
+// it is first written (then it holds the notice, so a replay repeats it).
+type entry struct {
+	out     *frame.Outgoing
+	size    int32 // body bytes, as accounted
+	control bool
+}
+
+// Stream is one session's outbound frames. It gives each frame the next
+// seq (1, 2, 3, …), queues it for the attached transport, and keeps frames
+// already written, up to Config.ReplayFrames/ReplayBytes, so that a new
+// transport can resume after any seq still held. It outlives transports: a
+// frame sent while none is attached waits for the next. The queue and the
+// replay buffer are one ring; nothing is allocated while it is empty.
+// Its methods are safe for concurrent use.
+type Stream struct {
+	eng *Engine
+
+	mu    sync.Mutex
+	conn  *Conn // attached transport; nil while suspended
+	codec frame.Codec
+	ring  []entry // power-of-two capacity; nil while empty
+	head  int     // ring index of seq first
+	n     int
+	first uint64 // seq of the oldest entry held (last+1 when none)
+	last  uint64 // highest seq assigned
+	sent  uint64 // highest seq written to the attached transport, or confirmed
+
+	queuedApp   int // application frames with seq > sent
+	queuedBytes int // their bytes
+	queuedCtl   int // control frames with seq > sent
+	heldBytes   int // bytes of every entry held
+
+	dropped    int
+	dropRooms  []string
+	dropNotice bool
+	ended      bool
+}
+
+// NewStream returns an empty stream whose first frame will be seq 1.
+func (e *Engine) NewStream() *Stream {
+	return &Stream{eng: e, first: 1, codec: frame.JSON}
+}
+
+// Send queues out and gives it the stream's next seq. It never blocks.
+// With a transport attached and its queue full (Config.QueueFrames,
+// QueueBytes), application frames meet the policy: ErrDropped (not
+// queued) or ErrSlowConsumer (queued, transport closed with 4002, stream
+// detached). Control frames are never dropped, but filling their reserve
+// (Config.ControlFrames) also closes the transport with 4002. Without a
+// transport the frame is held for a resume, within the replay bound.
+func (s *Stream) Send(out *frame.Outgoing) error {
+	cfg := &s.eng.cfg
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	size := len(out.Body(s.codec))
+	control := out.Control()
+	conn := s.conn
+	var err error
+	if conn != nil {
+		full := false
+		if control {
+			full = s.queuedCtl >= cfg.ControlFrames
+		} else {
+			full = s.queuedApp >= cfg.QueueFrames || s.queuedBytes+size > cfg.QueueBytes
+		}
+		if full && !control && cfg.Policy == Drop {
+			notify := s.noteDrop(out.Frame().Room)
+			s.mu.Unlock()
+			if notify {
+				conn.markDirty()
+			}
+			return ErrDropped
+		}
+		if full {
+			s.conn = nil // suspended from here on; the frame is kept
+			err = ErrSlowConsumer
+		}
+	}
+	s.push(entry{out: out, size: int32(size), control: control})
+	s.trim()
+	s.mu.Unlock()
+	switch {
+	case err != nil:
+		conn.closeDetached(CloseSlowConsumer, "slow consumer")
+	case conn != nil:
+		conn.markDirty()
+	}
+	return err
+}
+
+// noteDrop counts a dropped frame and queues a notice unless one waits
+// already. It reports whether a notice was queued. Called with s.mu held.
+func (s *Stream) noteDrop(room string) bool {
+	s.dropped++
+	if room != "" && len(s.dropRooms) < maxDropRooms && !contains(s.dropRooms, room) {
+		s.dropRooms = append(s.dropRooms, room)
+	}
+	if s.dropNotice {
+		return false
+	}
+	s.dropNotice = true
+	s.push(entry{control: true})
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// push appends e as seq last+1.
+func (s *Stream) push(e entry) {
+	if s.n == len(s.ring) {
+		s.grow()
+	}
+	s.ring[(s.head+s.n)&(len(s.ring)-1)] = e
+	s.n++
+	s.last++
+	s.heldBytes += int(e.size)
+	s.eng.queued.Add(int64(e.size))
+	if e.control {
+		s.queuedCtl++
+	} else {
+		s.queuedApp++
+		s.queuedBytes += int(e.size)
+	}
+}
+
+func (s *Stream) grow() {
+	if s.ring == nil {
+		s.ring = *smallRings.Get().(*[]entry)
+		s.head = 0
+		return
+	}
+	bigger := make([]entry, 2*len(s.ring))
+	for i := 0; i < s.n; i++ {
+		bigger[i] = s.ring[(s.head+i)&(len(s.ring)-1)]
+	}
+	s.ring, s.head = bigger, 0
+}
+
+// popFirst forgets the oldest entry.
+func (s *Stream) popFirst() {
+	e := &s.ring[s.head]
+	s.heldBytes -= int(e.size)
+	s.eng.queued.Add(-int64(e.size))
+	if s.first > s.sent { // it was never written: it leaves the queue too
+		if e.control {
+			s.queuedCtl--
+		} else {
+			s.queuedApp--
+			s.queuedBytes -= int(e.size)
+		}
+		s.sent = s.first
+	}
+	*e = entry{}
+	s.head = (s.head + 1) & (len(s.ring) - 1)
+	s.n--
+	s.first++
+	if s.n == 0 {
+		s.release()
+	}
+}
+
+// trim enforces the replay bound: written frames beyond ReplayFrames or
+// ReplayBytes are forgotten oldest first; without a transport, queued ones
+// too once the queue bound is exceeded as well (a later resume gets a gap).
+func (s *Stream) trim() {
+	cfg := &s.eng.cfg
+	for s.n > 0 {
+		kept := int(s.sent - min(s.sent, s.first-1)) // written entries held
+		keptBytes := s.heldBytes - s.queuedBytes
+		overReplay := kept > cfg.ReplayFrames || keptBytes > cfg.ReplayBytes
+		if s.first <= s.sent && overReplay {
+			s.popFirst()
+			continue
+		}
+		if s.conn == nil && (s.n > cfg.ReplayFrames+cfg.QueueFrames+cfg.ControlFrames ||
+			s.heldBytes > cfg.ReplayBytes+cfg.QueueBytes) {
+			s.popFirst()
+			continue
+		}
+		return
+	}
+}
+
+// release gives an empty ring back.
+func (s *Stream) release() {
+	if len(s.ring) == smallRing {
+		r := s.ring
+		smallRings.Put(&r)
+	}
+	s.ring, s.head = nil, 0
+}
+
+// smallRings recycles the smallest ring size, the one almost every stream
+// uses, so a burst to an idle session allocates nothing.
+var smallRings = sync.Pool{New: func() any { r := make([]entry, smallRing); return &r }}
+
+const smallRing = 8
+
+// Last returns the highest seq assigned so far.
+func (s *Stream) Last() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+// Attach makes c the stream's transport, resuming after seq lastSeq: frames
+// up to lastSeq are dropped as confirmed and every later one is written to
+// c, in order, after the preamble that welcome returns (called with the
+// stream's highest seq, under its lock, so the two agree). A transport
+// attached before is closed with 4003. It fails with ErrInvalidSeq if
+// lastSeq is above the highest seq, ErrGap if a frame after lastSeq is no
+// longer held, ErrClosed if the stream ended.
+func (s *Stream) Attach(c *Conn, lastSeq uint64, welcome func(last uint64) *frame.Outgoing) error {
+	s.mu.Lock()
+	switch {
+	case s.ended:
+		s.mu.Unlock()
+		return ErrClosed
+	case lastSeq > s.last:
+		s.mu.Unlock()
+		return ErrInvalidSeq
+	case lastSeq+1 < s.first:
+		s.mu.Unlock()
+		return ErrGap
+	}
+	for s.n > 0 && s.first <= lastSeq {
+		s.popFirst()
+	}
+	// Everything held after lastSeq is owed to the new transport.
+	s.sent = lastSeq
+	s.queuedApp, s.queuedBytes, s.queuedCtl = 0, 0, 0
+	for i := 0; i < s.n; i++ {
+		e := &s.ring[(s.head+i)&(len(s.ring)-1)]
+		if e.control {
+			s.queuedCtl++
+		} else {
+			s.queuedApp++
+			s.queuedBytes += int(e.size)
+		}
+	}
+	old := s.conn
+	s.conn = c
+	s.codec = c.codec
+	pre := welcome(s.last)
+	s.mu.Unlock()
+
+	c.mu.Lock()
+	c.stream = s
+	c.ctl.preamble = pre
+	c.mu.Unlock()
+	if old != nil && old != c {
+		old.closeDetached(CloseReplaced, "replaced by a resumed connection")
+	}
+	c.markDirty()
+	return nil
+}
+
+// Detach ends c's attachment, if it is the attached transport: the stream
+// holds what follows for a resume.
+func (s *Stream) Detach(c *Conn) {
+	s.mu.Lock()
+	if s.conn == c {
+		s.conn = nil
+		s.trim()
+	}
+	s.mu.Unlock()
+}
+
+// Attached returns the transport attached now, or nil.
+func (s *Stream) Attached() *Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn
+}
+
+// Confirm frees frames up to seq, which the client has processed ($seen).
+// Frames not yet written are never freed.
+func (s *Stream) Confirm(seq uint64) {
+	s.mu.Lock()
+	for s.n > 0 && s.first <= min(seq, s.sent) {
+		s.popFirst()
+	}
+	s.mu.Unlock()
+}
+
+// End frees everything; later Sends fail with ErrClosed.
+func (s *Stream) End() {
+	s.mu.Lock()
+	s.ended = true
+	s.conn = nil
+	for s.n > 0 {
+		s.popFirst()
+	}
+	s.mu.Unlock()
+}
+
+// Held returns the frames and body bytes the stream holds.
+func (s *Stream) Held() (frames, bytes int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n, s.heldBytes
+}
+
+// owes reports whether frames up to seq upTo wait to be written to c.
+// A nil stream owes nothing.
+func (s *Stream) owes(c *Conn, upTo uint64) bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn == c && s.sent < min(upTo, s.last)
+}
+
+// appendFor appends to buf, as WebSocket frames in c's codec, the frames
+// up to seq upTo not yet written to c, up to maxWriteChunk bytes, and
+// marks them written. It reports whether such frames remain. It writes
+// nothing unless c is the attached transport. Called by c's flusher.
+func (s *Stream) appendFor(c *Conn, buf []byte, upTo uint64) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != c {
+		return buf, false
+	}
+	codec := c.codec
+	op := wsproto.OpText
+	if codec.Binary() {
+		op = wsproto.OpBinary
+	}
+	start := len(buf)
+	end := min(upTo, s.last)
+	for s.sent < end {
+		seq := s.sent + 1
+		e := &s.ring[(s.head+int(seq-s.first))&(len(s.ring)-1)]
+		if e.out == nil {
+			e.out = s.takeDropNotice()
+		}
+		body := e.out.Body(codec)
+		if len(buf) > start && len(buf)+len(body)+24 > start+maxWriteChunk {
+			break // the next write takes it
+		}
+		buf = wsproto.AppendHeader(buf, op, codec.MessageLen(seq, body))
+		buf = codec.AppendMessage(buf, seq, body)
+		s.sent = seq
+		if e.control {
+			s.queuedCtl--
+		} else {
+			s.queuedApp--
+			s.queuedBytes -= int(e.size)
+		}
+	}
+	s.trim()
+	return buf, s.sent < end
+}
+
+// takeDropNotice builds the coalesced "dropped" $error and resets the count.
+func (s *Stream) takeDropNotice() *frame.Outgoing {
+	payload, _ := json.Marshal(struct {
+		Code    string   `json:"code"`
+		Message string   `json:"message"`
+		Count   int      `json:"count"`
+		Rooms   []string `json:"rooms"`
+	}{"dropped", "frames dropped: the client reads too slowly", s.dropped, s.dropRooms})
+	s.dropped, s.dropRooms, s.dropNotice = 0, nil, false
+	return frame.NewOutgoing(frame.Frame{Event: "$error", Kind: frame.JSONPayload, Payload: payload})
+}
