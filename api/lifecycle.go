@@ -99,16 +99,17 @@ func (s *Server) expire() {
 			due = due[:0]
 			s.life.mu.Lock()
 			for c := range s.life.suspended {
-				c.mu.Lock()
-				if !c.suspended.IsZero() && now.Sub(c.suspended) >= s.opts.ResumeWindow {
-					due = append(due, c)
-				}
-				c.mu.Unlock()
+				due = append(due, c)
 			}
 			s.life.mu.Unlock()
 			for i, c := range due {
-				s.endSession(c, CloseInfo{Code: CloseAbnormal, Reason: "resume window passed"})
 				due[i] = nil
+				c.mu.Lock()
+				late := !c.suspended.IsZero() && now.Sub(c.suspended) >= s.opts.ResumeWindow
+				c.mu.Unlock()
+				if late {
+					s.endSession(c, CloseInfo{Code: CloseAbnormal, Reason: "resume window passed"})
+				}
 			}
 		}
 	}

@@ -98,18 +98,7 @@ func (c *Conn) Stream() *Stream {
 	return c.stream
 }
 
-// write hands b to nbio, counting what it has not yet written.
-func (c *Conn) write(b []byte) {
-	c.unsent.Add(int64(len(b)))
-	if _, err := c.nc.Write(b); err != nil {
-		c.unsent.Store(0)
-	}
-}
-
 func nowNano() int64 { return time.Now().UnixNano() }
-
-// drop closes the TCP connection at once, discarding what nbio holds.
-func (c *Conn) drop() { _ = c.nc.Close() }
 
 // dropWhenWritten closes the TCP connection once nbio has written all it
 // holds (our close frame among it); onWritten finishes the job otherwise.

@@ -8,7 +8,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/lesismal/nbio"
@@ -196,16 +195,7 @@ func (e *Engine) onWritten(nc *nbio.Conn, _ []byte, n int) {
 	if c == nil {
 		return
 	}
-	if c.unsent.Add(-int64(n)) > 0 {
-		return
-	}
-	if c.dropPending.CompareAndSwap(true, false) {
-		c.drop()
-		return
-	}
-	if c.wantWritable.CompareAndSwap(true, false) {
-		c.markDirty()
-	}
+	c.written(n)
 }
 
 // reject answers a handshake with an HTTP error and lingers: the write side
@@ -227,14 +217,13 @@ func (c *Conn) reject(err error) {
 			break
 		}
 	}
+	c.eng.log.Debug("upgrade refused", "remote", c.remote.String(), "status", he.Status, "reason", he.Reason)
 	c.deadline.Store(time.Now().Add(c.eng.cfg.CloseWait).UnixNano())
 	c.write(wsproto.AppendHTTPError(nil, he))
 	if c.unsent.Load() > 0 {
 		return // nbio still holds part of the answer; shut nothing yet
 	}
-	if raw, err := c.nc.SyscallConn(); err == nil {
-		_ = raw.Control(func(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_WR) })
-	}
+	c.shutWrite()
 }
 
 // closeAll starts the close handshake (1001) on every open connection and

@@ -58,6 +58,11 @@ func run(args []string) error {
 	fs.DurationVar(&opts.HeartbeatTimeout, "heartbeat-timeout", 60*time.Second, "drop a client silent for this long")
 	fs.DurationVar(&opts.HandshakeTimeout, "handshake-timeout", 5*time.Second, "deadline for the upgrade request")
 	fs.IntVar(&opts.Workers, "workers", 0, "handler goroutines (0: 256 per core)")
+	fs.BoolVar(&opts.DisableResume, "no-resume", false, "end sessions when their connection drops")
+	fs.DurationVar(&opts.ResumeWindow, "resume-window", api.DefaultResumeWindow, "how long a suspended session waits for its client")
+	fs.IntVar(&opts.ReplayFrames, "replay-frames", api.DefaultReplayFrames, "written frames kept per session for a resume")
+	fs.IntVar(&opts.ReplayBytes, "replay-bytes", api.DefaultReplayBytes, "written bytes kept per session for a resume")
+	fs.IntVar(&opts.DedupeWindow, "dedupe-window", api.DefaultDedupeWindow, "client frame ids remembered per session")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

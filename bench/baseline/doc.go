@@ -1,0 +1,13 @@
+// Package baseline is the goroutine-model server that roomloop is measured
+// against: a room server built the way typical gorilla/websocket servers
+// are, with one read goroutine and one write goroutine per connection, a
+// buffered send channel of 256 frames (a full channel drops the client),
+// 1 KiB read and write buffers, and a hub that keeps rooms in a map behind
+// one mutex.
+//
+// It speaks the subset of the roomloop.json protocol that the benchmark
+// scenarios use ($welcome, $join/$joined, room broadcast excluding the
+// sender, direct messages via "to", $ping/$pong), and writes frames that
+// are byte-compatible with roomloop's JSON codec, so that one load
+// generator drives both servers.
+package baseline

@@ -1,0 +1,154 @@
+package baseline
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Options configures a Server; a nil *Options or zero fields mean the
+// defaults given on each field.
+type Options struct {
+	Path             string        // upgrade path; default "/ws"
+	BufferSize       int           // gorilla read and write buffer size; default 1024
+	SendQueue        int           // send channel capacity; default 256
+	MaxMessageSize   int64         // read limit; default 64 KiB
+	MaxMembersListed int           // members listed in $joined; default 100
+	PingInterval     time.Duration // server ping interval; default 25s
+	PingTimeout      time.Duration // read deadline; default 60s
+}
+
+// withDefaults returns a copy of o with defaults filled in.
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.Path == "" {
+		c.Path = "/ws"
+	}
+	if c.BufferSize <= 0 {
+		c.BufferSize = 1024
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = 256
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = 64 << 10
+	}
+	if c.MaxMembersListed <= 0 {
+		c.MaxMembersListed = 100
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 25 * time.Second
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = 60 * time.Second
+	}
+	return c
+}
+
+// welcomePayload is the payload of $welcome (resumption is not offered).
+type welcomePayload struct {
+	Session            string `json:"session"`
+	Resume             string `json:"resume"`
+	ResumeWindowMS     int64  `json:"resume_window_ms"`
+	HeartbeatMS        int64  `json:"heartbeat_ms"`
+	HeartbeatTimeoutMS int64  `json:"heartbeat_timeout_ms"`
+	Resumed            bool   `json:"resumed"`
+	LastSeq            uint64 `json:"last_seq"`
+}
+
+// Server is the goroutine-model room server. Its methods are safe for
+// concurrent use.
+type Server struct {
+	opts     Options
+	hub      *hub
+	upgrader websocket.Upgrader
+	http     *http.Server
+	ln       net.Listener
+	wg       sync.WaitGroup // the pumps of every client
+}
+
+// New returns a Server with opts (nil: defaults); Start runs it.
+func New(opts *Options) *Server {
+	s := &Server{opts: opts.withDefaults(), hub: newHub()}
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  s.opts.BufferSize,
+		WriteBufferSize: s.opts.BufferSize,
+		Subprotocols:    []string{"roomloop.json"},
+		CheckOrigin:     func(*http.Request) bool { return true },
+	}
+	mux := http.NewServeMux()
+	mux.Handle(s.opts.Path, s)
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return s
+}
+
+// Start listens on addr and serves in the background.
+func (s *Server) Start(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	go func() { _ = s.http.Serve(ln) }()
+	return nil
+}
+
+// Addr returns the listening address (nil before Start).
+func (s *Server) Addr() net.Addr {
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// ServeHTTP upgrades a request, sends $welcome and starts the client's
+// read and write goroutines.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	c := &client{
+		s: s, id: newSessionID(), conn: conn,
+		send:  make(chan []byte, s.opts.SendQueue),
+		done:  make(chan struct{}),
+		rooms: make(map[string]struct{}),
+	}
+	welcome := controlBody("$welcome", "", "", welcomePayload{
+		Session:            c.id,
+		HeartbeatMS:        s.opts.PingInterval.Milliseconds(),
+		HeartbeatTimeoutMS: s.opts.PingTimeout.Milliseconds(),
+	})
+	_ = conn.SetWriteDeadline(time.Now().Add(writeWait))
+	if err := conn.WriteMessage(websocket.TextMessage, appendMessage(nil, 0, welcome)); err != nil {
+		_ = conn.Close()
+		return
+	}
+	if !s.hub.register(c, &s.wg) {
+		_ = conn.Close()
+		return
+	}
+	go c.readPump()
+	go c.writePump()
+}
+
+// Close stops accepting, drops every client and waits for their
+// goroutines to end.
+func (s *Server) Close() error {
+	err := s.http.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	for _, c := range s.hub.closeAll() {
+		c.drop()
+	}
+	s.wg.Wait()
+	return err
+}

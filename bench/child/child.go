@@ -1,0 +1,153 @@
+// Package child starts a server implementation as a child process (the
+// benchmark binary re-executed with "server"), reads its address, asks it
+// for its runtime stats, samples it through /proc, and stops it.
+package child
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/roomloop/roomloop/bench/procstat"
+	"github.com/roomloop/roomloop/bench/serve"
+)
+
+// Spec says how to start a server process.
+type Spec struct {
+	Exe  string   // the benchmark binary
+	Args []string // arguments before the server's own, e.g. ["server"]
+	Impl string   // serve.Roomloop or serve.Baseline
+	// CPUs, when not empty, pins the process with taskset -c CPUs.
+	CPUs string
+	// Env is added to the child's environment.
+	Env []string
+}
+
+// Server is a running server process. Its methods are safe for
+// concurrent use.
+type Server struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan string
+	addr  string
+	mu    sync.Mutex // serializes Stats
+	wait  chan error // receives Wait's result once
+}
+
+// Start starts the server process and waits (at most 15s) for its
+// "LISTEN <addr>" line.
+func Start(sp Spec) (*Server, error) {
+	args := append(append([]string{}, sp.Args...), "-impl", sp.Impl, "-addr", "127.0.0.1:0")
+	name := sp.Exe
+	if sp.CPUs != "" {
+		args = append([]string{"-c", sp.CPUs, sp.Exe}, args...)
+		name = "taskset"
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), sp.Env...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &Server{cmd: cmd, stdin: stdin, lines: make(chan string, 16), wait: make(chan error, 1)}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			s.lines <- sc.Text()
+		}
+		close(s.lines)
+		s.wait <- cmd.Wait()
+	}()
+	line, err := s.next(15 * time.Second)
+	if err != nil || !strings.HasPrefix(line, "LISTEN ") {
+		s.kill()
+		return nil, fmt.Errorf("child: %s server did not start: %q %v", sp.Impl, line, err)
+	}
+	s.addr = strings.TrimPrefix(line, "LISTEN ")
+	return s, nil
+}
+
+// next returns the next stdout line.
+func (s *Server) next(timeout time.Duration) (string, error) {
+	select {
+	case line, ok := <-s.lines:
+		if !ok {
+			return "", errors.New("child: server exited")
+		}
+		return line, nil
+	case <-time.After(timeout):
+		return "", errors.New("child: no answer from server")
+	}
+}
+
+// Addr returns the server's listening address.
+func (s *Server) Addr() string { return s.addr }
+
+// PID returns the server's process id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// Sample reads the server's RSS, threads and CPU time from /proc.
+func (s *Server) Sample() (procstat.Sample, error) { return procstat.Read(s.PID()) }
+
+// Stats asks the server for its runtime stats (it collects garbage first).
+func (s *Server) Stats() (serve.Stats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var st serve.Stats
+	if _, err := io.WriteString(s.stdin, "STATS\n"); err != nil {
+		return st, err
+	}
+	line, err := s.next(30 * time.Second)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal([]byte(line), &st); err != nil {
+		return st, fmt.Errorf("child: bad STATS answer %q: %w", line, err)
+	}
+	return st, nil
+}
+
+// Stop closes the server's stdin, which stops it, and waits at most 10s
+// before killing it.
+func (s *Server) Stop() error {
+	_ = s.stdin.Close()
+	go func() {
+		for range s.lines { // drain so the reader reaches Wait
+		}
+	}()
+	select {
+	case err := <-s.wait:
+		return err
+	case <-time.After(10 * time.Second):
+		s.kill()
+		return errors.New("child: server did not stop in 10s; killed")
+	}
+}
+
+// kill kills the process and reaps it.
+func (s *Server) kill() {
+	_ = s.cmd.Process.Kill()
+	go func() {
+		for range s.lines {
+		}
+	}()
+	select {
+	case <-s.wait:
+	case <-time.After(5 * time.Second):
+	}
+}

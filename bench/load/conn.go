@@ -1,0 +1,185 @@
+package load
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+
+	"github.com/lesismal/nbio"
+
+	"github.com/roomloop/roomloop/internal/wsproto"
+)
+
+// Conn is one client connection. Its receive state is touched only by the
+// nbio poller that owns it (or before the connection is added to it);
+// Send and Close are safe for concurrent use.
+type Conn struct {
+	pool    *Pool
+	nc      *nbio.Conn
+	session atomic.Pointer[string] // from $welcome
+	closed  atomic.Bool
+
+	// Receive state, owned by the poller; rmu orders the first feed (on
+	// the dialing goroutine) before the poller's.
+	rmu     sync.Mutex
+	buf     []byte // an incomplete frame
+	msg     []byte // a fragmented message being assembled
+	frag    bool
+	lastSeq uint64
+
+	// Index is the connection's position in its OpenN batch; scenarios use
+	// it to pick roles.
+	Index int
+	// N and T are scratch state for scenarios (a counter and a time).
+	N, T atomic.Int64
+}
+
+// Session returns the session id from $welcome ("" before it arrived).
+func (c *Conn) Session() string {
+	if p := c.session.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Send writes msg as one masked text frame.
+func (c *Conn) Send(msg []byte) error {
+	return c.write(wsproto.OpText, msg)
+}
+
+// write writes one masked frame.
+func (c *Conn) write(op wsproto.Opcode, payload []byte) error {
+	var mask [4]byte
+	binary.LittleEndian.PutUint32(mask[:], rand.Uint32())
+	b := wsproto.AppendClientFrame(make([]byte, 0, len(payload)+14), true, op, payload, mask)
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// Close sends a close frame (1000) and lets the server end the TCP
+// connection; Pool.Close drops whatever is left.
+func (c *Conn) Close() {
+	if c.closed.Swap(true) {
+		return
+	}
+	_ = c.write(wsproto.OpClose, []byte{0x03, 0xE8})
+}
+
+// feed parses server frames from data (a read from the socket).
+func (c *Conn) feed(data []byte) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	aliased := false
+	if len(c.buf) > 0 {
+		c.buf = append(c.buf, data...)
+		data, aliased = c.buf, true
+	}
+	for len(data) >= 2 {
+		b0, b1 := data[0], data[1]
+		if b1&0x80 != 0 {
+			c.pool.stats.Malformed.Add(1) // a masked server frame
+			c.drop()
+			return
+		}
+		n, hl := uint64(b1&0x7F), 2
+		switch n {
+		case 126:
+			if len(data) < 4 {
+				break
+			}
+			n, hl = uint64(binary.BigEndian.Uint16(data[2:])), 4
+		case 127:
+			if len(data) < 10 {
+				break
+			}
+			n, hl = binary.BigEndian.Uint64(data[2:]), 10
+		}
+		if (b1&0x7F == 126 && hl != 4) || (b1&0x7F == 127 && hl != 10) || uint64(len(data)-hl) < n {
+			break
+		}
+		c.frame(b0, data[hl:hl+int(n)])
+		data = data[hl+int(n):]
+	}
+	switch {
+	case len(data) == 0:
+		if cap(c.buf) > 64<<10 {
+			c.buf = nil
+		} else {
+			c.buf = c.buf[:0]
+		}
+	case aliased:
+		c.buf = c.buf[:copy(c.buf, data)]
+	default:
+		c.buf = append(c.buf[:0], data...)
+	}
+}
+
+// frame handles one complete frame.
+func (c *Conn) frame(b0 byte, payload []byte) {
+	fin, op := b0&0x80 != 0, wsproto.Opcode(b0&0x0F)
+	switch op {
+	case wsproto.OpPing:
+		_ = c.write(wsproto.OpPong, payload)
+	case wsproto.OpPong:
+	case wsproto.OpClose:
+		if len(payload) >= 2 {
+			c.pool.stats.closeCode(binary.BigEndian.Uint16(payload))
+		}
+		if !c.closed.Swap(true) {
+			_ = c.write(wsproto.OpClose, payload[:min(len(payload), 2)])
+		}
+		c.drop()
+	case wsproto.OpText, wsproto.OpBinary:
+		if !fin {
+			c.msg, c.frag = append(c.msg[:0], payload...), true
+			return
+		}
+		c.message(payload)
+	case wsproto.OpContinuation:
+		c.msg = append(c.msg, payload...)
+		if fin {
+			c.frag = false
+			c.message(c.msg)
+			if cap(c.msg) > 64<<10 {
+				c.msg = nil
+			}
+		}
+	default:
+		c.pool.stats.Malformed.Add(1)
+	}
+}
+
+// message handles one whole text message: $welcome here, everything
+// else through the pool's handler, after checking seq.
+func (c *Conn) message(b []byte) {
+	var m Msg
+	if !parseMsg(b, &m) {
+		c.pool.stats.Malformed.Add(1)
+		return
+	}
+	c.pool.stats.Received.Add(1)
+	if m.Seq == 0 {
+		if string(m.Event) == "$welcome" {
+			s := Str(m.Payload, `"session":`)
+			c.session.Store(&s)
+			c.pool.welcomed(c)
+			return
+		}
+		c.pool.stats.SeqErrors.Add(1)
+	} else {
+		if m.Seq != c.lastSeq+1 {
+			c.pool.stats.SeqErrors.Add(1)
+		}
+		c.lastSeq = m.Seq
+	}
+	if h := c.pool.cfg.Handler; h != nil {
+		h(c, &m)
+	}
+}
+
+// drop closes the TCP connection.
+func (c *Conn) drop() {
+	c.closed.Store(true)
+	_ = c.nc.Close()
+}

@@ -1,0 +1,64 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/roomloop/roomloop/bench/runner"
+	"github.com/roomloop/roomloop/bench/serve"
+)
+
+// Markdown writes one table per scenario: metric | roomloop | baseline |
+// ratio roomloop/baseline, each cell the median over rounds with the
+// min–max spread, and any errors under the table.
+func Markdown(w io.Writer, rounds []runner.Round) {
+	a, b := serve.Roomloop, serve.Baseline
+	for _, t := range tables(rounds) {
+		fmt.Fprintf(w, "### %s\n\n", t.scenario)
+		fmt.Fprintf(w, "| metric | %s | %s | ratio %s/%s |\n|---|---:|---:|---:|\n", a, b, a, b)
+		for _, m := range t.metrics {
+			sa, sb := summarize(t.values[m][a]), summarize(t.values[m][b])
+			ratio := "–"
+			if sa.N > 0 && sb.N > 0 && sb.Median != 0 {
+				ratio = strconv.FormatFloat(sa.Median/sb.Median, 'f', 2, 64)
+			}
+			fmt.Fprintf(w, "| %s (%s) | %s | %s | %s |\n", m, t.units[m], cell(sa), cell(sb), ratio)
+		}
+		for _, impl := range []string{a, b} {
+			for _, e := range t.errs[impl] {
+				fmt.Fprintf(w, "| **error** (%s) | %s | | |\n", impl, strings.ReplaceAll(e, "|", "/"))
+			}
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// cell formats a median with its spread.
+func cell(s Stat) string {
+	if s.N == 0 {
+		return "–"
+	}
+	if s.N == 1 || s.Min == s.Max {
+		return num(s.Median)
+	}
+	return num(s.Median) + " (" + num(s.Min) + "–" + num(s.Max) + ")"
+}
+
+// num formats v with about three significant digits.
+func num(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case v == math.Trunc(v) && a < 1e6:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case a >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case a >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case a >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
+}

@@ -1,0 +1,101 @@
+// Package runner runs scenarios against both server implementations,
+// each in a fresh child process per scenario and round, alternating the
+// order of the implementations from round to round.
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/roomloop/roomloop/bench/child"
+	"github.com/roomloop/roomloop/bench/scenario"
+	"github.com/roomloop/roomloop/bench/serve"
+)
+
+// Config configures Run.
+type Config struct {
+	Exe        string   // the benchmark binary, re-executed as the server
+	ServerArgs []string // e.g. ["server"]
+	ServerCPUs string   // taskset CPU list for the server; "" for none
+	Scenarios  []string
+	Rounds     int
+	Params     scenario.Params
+	Timeout    time.Duration // per scenario run; default 5 minutes
+	Log        io.Writer     // progress lines; nil for none
+}
+
+// Round is one scenario run against one implementation.
+type Round struct {
+	Scenario string            `json:"scenario"`
+	Impl     string            `json:"impl"`
+	Round    int               `json:"round"`
+	Start    time.Time         `json:"start"`
+	Seconds  float64           `json:"seconds"`
+	Metrics  []scenario.Metric `json:"metrics,omitempty"`
+	Err      string            `json:"error,omitempty"`
+}
+
+// Run runs every scenario for every round against both implementations.
+// A failed run is recorded in its Round, not returned; Run returns an
+// error only for an unknown scenario or a cancelled ctx.
+func Run(ctx context.Context, cfg Config) ([]Round, error) {
+	if cfg.Rounds <= 0 {
+		cfg.Rounds = 1
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Minute
+	}
+	var out []Round
+	for _, name := range cfg.Scenarios {
+		fn, ok := scenario.ByName(name)
+		if !ok {
+			return out, fmt.Errorf("runner: unknown scenario %q", name)
+		}
+		for r := range cfg.Rounds {
+			impls := serve.Impls
+			if r%2 == 1 {
+				impls[0], impls[1] = impls[1], impls[0]
+			}
+			for _, impl := range impls {
+				if err := ctx.Err(); err != nil {
+					return out, err
+				}
+				rd := runOne(ctx, cfg, fn, name, impl, r+1)
+				if cfg.Log != nil {
+					status := "ok"
+					if rd.Err != "" {
+						status = "error: " + rd.Err
+					}
+					fmt.Fprintf(cfg.Log, "%-12s %-8s round %d: %.1fs %s\n", name, impl, r+1, rd.Seconds, status)
+				}
+				out = append(out, rd)
+			}
+		}
+	}
+	return out, nil
+}
+
+// runOne starts a server, runs fn against it and stops the server.
+func runOne(ctx context.Context, cfg Config, fn scenario.Func, name, impl string, round int) Round {
+	rd := Round{Scenario: name, Impl: impl, Round: round, Start: time.Now()}
+	defer func() { rd.Seconds = time.Since(rd.Start).Seconds() }()
+	srv, err := child.Start(child.Spec{Exe: cfg.Exe, Args: cfg.ServerArgs, Impl: impl, CPUs: cfg.ServerCPUs})
+	if err != nil {
+		rd.Err = err.Error()
+		return rd
+	}
+	sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	res, err := fn(sctx, srv, cfg.Params)
+	cancel()
+	rd.Metrics = res.Metrics
+	if err != nil {
+		rd.Err = err.Error()
+	}
+	if err := srv.Stop(); err != nil && rd.Err == "" {
+		rd.Err = "server stop: " + err.Error()
+	}
+	rd.Seconds = time.Since(rd.Start).Seconds()
+	return rd
+}

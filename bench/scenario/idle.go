@@ -1,0 +1,69 @@
+package scenario
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/roomloop/roomloop/bench/load"
+)
+
+// idleRooms is how many rooms the idle connections are spread over.
+const idleRooms = 100
+
+// Idle opens IdleConns connections, each joined to one of 100 rooms, and
+// reports what they cost the server: RSS and heap per connection (after a
+// GC, against the same readings before connecting), goroutines and OS
+// threads.
+func Idle(ctx context.Context, t Target, p Params) (Result, error) {
+	var r Result
+	before, err := t.Stats()
+	if err != nil {
+		return r, err
+	}
+	s0, err := t.Sample()
+	if err != nil {
+		return r, err
+	}
+	var joined atomic.Int64
+	pool, err := newPool(t, func(c *load.Conn, m *load.Msg) {
+		if string(m.Event) == "$joined" {
+			joined.Add(1)
+		}
+	})
+	if err != nil {
+		return r, err
+	}
+	defer closePool(pool, &r)
+	start := time.Now()
+	conns, err := pool.OpenN(ctx, p.IdleConns, p.Dialers)
+	if err != nil {
+		return r, err
+	}
+	for i, c := range conns {
+		if err := c.Send([]byte(`{"event":"$join","room":"idle-` + strconv.Itoa(i%idleRooms) + `"}`)); err != nil {
+			return r, err
+		}
+	}
+	if err := waitCount(ctx, "joined", joined.Load, int64(len(conns)), 60*time.Second); err != nil {
+		return r, err
+	}
+	setup := time.Since(start)
+	time.Sleep(time.Second) // let the server settle
+	after, err := t.Stats()
+	if err != nil {
+		return r, err
+	}
+	s1, err := t.Sample()
+	if err != nil {
+		return r, err
+	}
+	n := float64(len(conns))
+	r.add("server RSS per connection", "KiB", (float64(s1.RSS)-float64(s0.RSS))/n/1024)
+	r.add("server heap in use per connection", "KiB", (float64(after.HeapInuse)-float64(before.HeapInuse))/n/1024)
+	r.add("server goroutines", "count", float64(after.Goroutines))
+	r.add("server OS threads", "count", float64(s1.Threads))
+	r.add("connect + join time", "s", setup.Seconds())
+	return r, nil
+}

@@ -1,0 +1,108 @@
+// Package scenario holds the benchmark scenarios. Each drives one running
+// server (the Target) with the load generator and returns named metrics;
+// the runner calls each against both implementations.
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/roomloop/roomloop/bench/load"
+	"github.com/roomloop/roomloop/bench/procstat"
+	"github.com/roomloop/roomloop/bench/serve"
+)
+
+// Target is the server under test, in its own process.
+type Target interface {
+	Addr() string
+	// Sample reads the server process's RSS, threads and CPU from /proc.
+	Sample() (procstat.Sample, error)
+	// Stats asks the server for its runtime stats (after a GC).
+	Stats() (serve.Stats, error)
+}
+
+// Metric is one measured number.
+type Metric struct {
+	Name  string  `json:"name"`
+	Unit  string  `json:"unit"`
+	Value float64 `json:"value"`
+}
+
+// Result is what one scenario run measured.
+type Result struct {
+	Metrics []Metric `json:"metrics"`
+}
+
+// add appends a metric; a value that is not finite (a rate over a CPU
+// time too small to measure) is left out.
+func (r *Result) add(name, unit string, v float64) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return
+	}
+	r.Metrics = append(r.Metrics, Metric{name, unit, v})
+}
+
+// Func runs a scenario against t.
+type Func func(ctx context.Context, t Target, p Params) (Result, error)
+
+// Names lists the scenarios in the order "all" runs them.
+func Names() []string {
+	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer"}
+}
+
+// ByName returns the scenario called name.
+func ByName(name string) (Func, bool) {
+	switch name {
+	case "idle":
+		return Idle, true
+	case "broadcast":
+		return Broadcast, true
+	case "echo":
+		return Echo, true
+	case "connect":
+		return Connect, true
+	case "slowconsumer":
+		return SlowConsumer, true
+	}
+	return nil, false
+}
+
+// newPool starts a load pool for t with handler h.
+func newPool(t Target, h func(*load.Conn, *load.Msg)) (*load.Pool, error) {
+	return load.New(load.Config{Addr: t.Addr(), Handler: h})
+}
+
+// closePool closes p and reports the protocol errors its clients saw as
+// metrics, so that a server that loses or garbles frames shows in the
+// table.
+func closePool(p *load.Pool, r *Result) {
+	_ = p.Close(5 * time.Second)
+	st := p.Stats()
+	r.add("client-seen protocol errors (malformed + seq gaps)", "count", float64(st.Malformed.Load()+st.SeqErrors.Load()))
+}
+
+// serverCPU returns the server's CPU seconds so far.
+func serverCPU(t Target) (float64, error) {
+	s, err := t.Sample()
+	return s.CPU, err
+}
+
+// waitCount waits until get() reaches want, or fails after timeout.
+func waitCount(ctx context.Context, what string, get func() int64, want int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for get() < want {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %d of %d after %v", what, get(), want, timeout)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return nil
+}
+
+// ms converts a duration to milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,57 @@
+package serve
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Run starts cfg's server, writes "LISTEN <addr>" to out, answers each
+// "STATS" line of in with a JSON line of Stats, and stops the server when
+// in ends or ctx is done.
+func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
+	s, err := Start(cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(out, "LISTEN %s\n", s.Addr()); err != nil {
+		_ = s.Close()
+		return err
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	enc := json.NewEncoder(out)
+	for {
+		select {
+		case <-ctx.Done():
+			return s.Close()
+		case line, ok := <-lines:
+			if !ok {
+				return s.Close()
+			}
+			switch strings.TrimSpace(line) {
+			case "STATS":
+				if err := enc.Encode(ReadStats()); err != nil {
+					_ = s.Close()
+					return err
+				}
+			case "":
+			default:
+				fmt.Fprintf(out, "ERROR unknown command %q\n", line)
+			}
+		}
+	}
+}

@@ -1,0 +1,101 @@
+// Package serve runs one server implementation under test (roomloop or
+// the goroutine-model baseline) in the current process and answers a
+// small line protocol on stdin: "STATS" prints a JSON line of Stats; end
+// of input stops the server.
+package serve
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/bench/baseline"
+)
+
+// The implementations Start knows.
+const (
+	Roomloop = "roomloop"
+	Baseline = "baseline"
+)
+
+// Impls lists the implementations in their default order.
+var Impls = [...]string{Roomloop, Baseline}
+
+// Config selects and configures the implementation.
+type Config struct {
+	Impl string // Roomloop or Baseline
+	Addr string // listen address, e.g. 127.0.0.1:0
+	// Resume keeps roomloop's session resumption on (replay buffers); the
+	// baseline has none, so it is off by default.
+	Resume bool
+	// QueueFrames and QueueBytes bound roomloop's per-client queue.
+	QueueFrames, QueueBytes int
+}
+
+// Server is a started implementation.
+type Server interface {
+	Addr() string
+	Close() error
+}
+
+// Start starts the implementation cfg names.
+func Start(cfg Config) (Server, error) {
+	switch cfg.Impl {
+	case Roomloop:
+		return startRoomloop(cfg)
+	case Baseline:
+		s := baseline.New(nil)
+		if err := s.Start(cfg.Addr); err != nil {
+			return nil, err
+		}
+		return baselineServer{s}, nil
+	}
+	return nil, fmt.Errorf("serve: unknown implementation %q (want %s or %s)", cfg.Impl, Roomloop, Baseline)
+}
+
+// roomloopServer adapts *api.Server.
+type roomloopServer struct{ s *api.Server }
+
+// startRoomloop starts roomloop without presence and with large queues.
+func startRoomloop(cfg Config) (Server, error) {
+	qf, qb := cfg.QueueFrames, cfg.QueueBytes
+	if qf <= 0 {
+		qf = 4096
+	}
+	if qb <= 0 {
+		qb = 4 << 20
+	}
+	s := api.New(&api.Options{
+		DisablePresence: true,
+		DisableResume:   !cfg.Resume,
+		QueueFrames:     qf,
+		QueueBytes:      qb,
+		Logger:          slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err := s.Start(cfg.Addr); err != nil {
+		return nil, err
+	}
+	return roomloopServer{s}, nil
+}
+
+// Addr returns the listening address.
+func (r roomloopServer) Addr() string { return r.s.Addr().String() }
+
+// Close drains and stops the server, waiting at most 5 seconds.
+func (r roomloopServer) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return r.s.Shutdown(ctx)
+}
+
+// baselineServer adapts *baseline.Server.
+type baselineServer struct{ s *baseline.Server }
+
+// Addr returns the listening address.
+func (b baselineServer) Addr() string { return b.s.Addr().String() }
+
+// Close stops the server.
+func (b baselineServer) Close() error { return b.s.Close() }

@@ -1,0 +1,44 @@
+// Command roomloop-bench benchmarks roomloop against a goroutine-model
+// baseline server.
+//
+//	roomloop-bench run -scenario all|idle|broadcast|echo|connect|slowconsumer [-quick] [-rounds N] [-out DIR]
+//	roomloop-bench server -impl roomloop|baseline -addr 127.0.0.1:0
+//	roomloop-bench load -scenario NAME -addr HOST:PORT [-pid PID]
+//
+// "run" starts each implementation as a child process ("server"), drives
+// it with the in-process load generator, and prints Markdown tables. See
+// bench/README.md.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	os.Exit(dispatch(os.Args[1:]))
+}
+
+// dispatch runs a subcommand and returns the exit status.
+func dispatch(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: roomloop-bench run|server|load [flags]")
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "server":
+		err = serverMain(args[1:])
+	case "load":
+		err = loadMain(args[1:])
+	case "run":
+		err = runMain(args[1:])
+	default:
+		err = fmt.Errorf("unknown subcommand %q (want run, server or load)", args[0])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "roomloop-bench:", err)
+		return 1
+	}
+	return 0
+}
