@@ -19,9 +19,12 @@ import (
 type Conn struct {
 	srv    *Server
 	id     string
+	user   string // Identity.User: who may resume it
 	claims map[string]any
 	token  string // resume token; "" when resumption is off
 	stream *loop.Stream
+
+	handling sync.Mutex // held while one client frame is handled; taken before mu
 
 	mu        sync.Mutex // guards the fields below; taken before any rooms.Table lock
 	lc        *loop.Conn // the connection now; nil while suspended

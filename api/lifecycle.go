@@ -28,6 +28,8 @@ func (l *lifecycle) init() {
 	l.done = make(chan struct{})
 }
 
+// suspend and unsuspend keep the set of suspended sessions; both are
+// called with c.mu held, so the set agrees with c.lc and c.gone.
 func (s *Server) suspend(c *Conn) {
 	s.life.mu.Lock()
 	s.life.suspended[c] = struct{}{}
@@ -52,16 +54,20 @@ func (s *Server) recentlyEnded(id string) bool {
 // closed with info's code after the frames queued for it; its stream is
 // freed when that connection is gone (see Closed), else at once.
 func (s *Server) endSession(c *Conn, info CloseInfo) {
+	s.endSessionIf(c, info, nil)
+}
+
+// endSessionIf is endSession when cond, checked under c.mu, holds (nil:
+// always). It reports whether it ended the session.
+func (s *Server) endSessionIf(c *Conn, info CloseInfo, cond func(*Conn) bool) bool {
 	c.mu.Lock()
-	if c.gone {
+	if c.gone || (cond != nil && !cond(c)) {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	c.gone = true
 	lc := c.lc
 	s.leaveRoomsLocked(c)
-	c.mu.Unlock()
-	s.sess.remove(c)
 	s.life.mu.Lock()
 	delete(s.life.suspended, c)
 	if len(s.life.endedRing) < maxEndedIDs {
@@ -73,14 +79,26 @@ func (s *Server) endSession(c *Conn, info CloseInfo) {
 	}
 	s.life.ended[c.id] = struct{}{}
 	s.life.mu.Unlock()
+	c.mu.Unlock()
+	s.sess.remove(c)
 	if lc != nil {
-		lc.Close(info.Code, info.Reason)
+		lc.Close(wireCode(info.Code), info.Reason)
 	} else {
 		c.stream.End()
 	}
 	if s.opts.OnDisconnect != nil {
 		s.opts.OnDisconnect(c, info)
 	}
+	return true
+}
+
+// wireCode is a close code that may be sent: 1005 and 1006 only describe
+// closes, so a session ended for such a reason is closed with 1000.
+func wireCode(code uint16) uint16 {
+	if code == CloseAbnormal || code == 1005 || code == 0 {
+		return CloseNormal
+	}
+	return code
 }
 
 // expire ends suspended sessions whose window has passed, every quarter
@@ -104,12 +122,11 @@ func (s *Server) expire() {
 			s.life.mu.Unlock()
 			for i, c := range due {
 				due[i] = nil
-				c.mu.Lock()
-				late := !c.suspended.IsZero() && now.Sub(c.suspended) >= s.opts.ResumeWindow
-				c.mu.Unlock()
-				if late {
-					s.endSession(c, CloseInfo{Code: CloseAbnormal, Reason: "resume window passed"})
-				}
+				// Checked again under the session's lock: a resume may
+				// have attached it since.
+				s.endSessionIf(c, CloseInfo{Code: CloseAbnormal, Reason: "resume window passed"}, func(c *Conn) bool {
+					return c.lc == nil && !c.suspended.IsZero() && now.Sub(c.suspended) >= s.opts.ResumeWindow
+				})
 			}
 		}
 	}

@@ -24,8 +24,13 @@ const (
 // Identity is what Authorize learns about a client.
 type Identity struct {
 	// SessionID is the public session id to use; empty means a random one.
-	// A SessionID already connected is refused with 409.
+	// A SessionID already connected is refused with 409; a suspended one
+	// is ended and replaced.
 	SessionID string
+	// User names who the client is, for resumption: a session can only be
+	// resumed by a request that Authorize gives the same User (a leaked
+	// token is useless to anyone else). Empty matches only empty.
+	User string
 	// Claims are kept on the Conn for handlers and CanJoin.
 	Claims map[string]any
 	// Rooms are joined at connect, each announced with $joined.

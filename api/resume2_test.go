@@ -185,3 +185,24 @@ func TestSeenFreesReplayBuffer(t *testing.T) {
 	assert.False(t, w.Resumed)
 	assert.Equal(t, "gap", wr.Payload.Reason)
 }
+
+// TestTokenOnlyResumesForItsUser: a leaked token does not let another
+// authorized user take the session.
+func TestTokenOnlyResumesForItsUser(t *testing.T) {
+	ts := startServer(t, &api.Options{Authorize: func(r *http.Request) (api.Identity, error) {
+		return api.Identity{User: r.URL.Query().Get("user")}, nil
+	}})
+	addr := ts.Addr().String()
+	ws, w, _ := connect(t, addr, url.Values{"user": {"alice"}})
+	_ = ws.Close()
+	q := url.Values{"user": {"mallory"}, "resume": {w.Resume}, "last_seq": {"0"}}
+	_, w2, m := connect(t, addr, q)
+	var wr welcomeReason
+	m.payload(t, &wr.Payload)
+	assert.False(t, w2.Resumed)
+	assert.Equal(t, "unknown", wr.Payload.Reason)
+	q.Set("user", "alice")
+	_, w3, _ := connect(t, addr, q)
+	assert.True(t, w3.Resumed, "alice herself resumes")
+	assert.Equal(t, w.Session, w3.Session)
+}

@@ -76,8 +76,9 @@ func (s *Server) findResume(b *binding, req resume.Request) {
 		if id, ok := resume.SessionOf(req.Token); ok && s.recentlyEnded(id) {
 			b.reason = resume.ReasonExpired
 		}
-	case b.identity.SessionID != "" && b.identity.SessionID != sess.id:
-		b.reason = resume.ReasonUnknown // this user may not take that session
+	case b.identity.SessionID != "" && b.identity.SessionID != sess.id,
+		b.identity.User != sess.user:
+		b.reason = resume.ReasonUnknown // this client may not take that session
 	case req.Invalid:
 		b.reason = resume.ReasonInvalid
 	default:
@@ -111,8 +112,8 @@ func (t *transport) Open(lc *loop.Conn) {
 	if id == "" {
 		id = newSessionID()
 	}
-	c := &Conn{srv: s, id: id, claims: b.identity.Claims, lc: lc, initial: b.identity.Rooms,
-		stream: s.eng.NewStream()}
+	c := &Conn{srv: s, id: id, user: b.identity.User, claims: b.identity.Claims, lc: lc,
+		initial: b.identity.Rooms, stream: s.eng.NewStream()}
 	if !s.opts.DisableResume {
 		c.token = resume.NewToken(id)
 	}
@@ -153,7 +154,6 @@ func (s *Server) resumeSession(lc *loop.Conn, b *binding) bool {
 		return s.welcome(c, true, last, "")
 	})
 	if err != nil {
-		c.mu.Unlock()
 		switch err {
 		case loop.ErrGap:
 			b.reason = resume.ReasonGap
@@ -162,21 +162,25 @@ func (s *Server) resumeSession(lc *loop.Conn, b *binding) bool {
 		default:
 			b.reason = resume.ReasonExpired
 		}
-		// After a gap nobody can resume the session: end it, so its rooms
-		// hear it left. A fresh session that must reuse its id ends it too.
-		if err == loop.ErrGap || b.identity.SessionID == c.id {
-			s.endSession(c, CloseInfo{Code: CloseAbnormal, Reason: "resume gap"})
+		suspended := c.lc == nil
+		c.mu.Unlock()
+		// A suspended session that cannot be resumed after a gap never
+		// will be: end it, so its rooms hear it left. A live one goes on
+		// (the request was stale). A fresh session that must reuse the
+		// id replaces it.
+		switch {
+		case b.identity.SessionID == c.id:
+			s.endSession(c, CloseInfo{Code: CloseReplaced, Reason: "replaced by a new session", ServerClosed: true})
+		case err == loop.ErrGap && suspended:
+			s.endSessionIf(c, CloseInfo{Code: CloseAbnormal, Reason: "resume gap"}, func(c *Conn) bool { return c.lc == nil })
 		}
 		return false
 	}
-	wasSuspended := c.lc == nil
 	c.lc = lc
 	c.suspended = time.Time{}
+	s.unsuspend(c)
 	c.mu.Unlock()
 	b.sess = c
-	if wasSuspended {
-		s.unsuspend(c)
-	}
 	if s.opts.OnResume != nil {
 		s.opts.OnResume(c)
 	}
@@ -207,6 +211,15 @@ func (t *transport) Message(lc *loop.Conn, op wsproto.Opcode, data []byte) {
 	}
 	f.From = c.id
 	f.Seq = 0
+	// One frame of a session at a time, across its transports, and only
+	// from the current one: frames a replaced transport had not handled
+	// yet are dropped (their sender resends what was not acknowledged),
+	// so a resent frame never overtakes or doubles its original.
+	c.handling.Lock()
+	defer c.handling.Unlock()
+	if c.transport() != lc {
+		return
+	}
 	if f.IsControl() {
 		s.control(c, &f)
 		return
@@ -241,8 +254,8 @@ func (t *transport) Closed(lc *loop.Conn, info loop.CloseInfo) {
 		return
 	}
 	c.suspended = time.Now()
-	c.mu.Unlock()
 	s.suspend(c)
+	c.mu.Unlock()
 	if s.opts.OnSuspend != nil {
 		s.opts.OnSuspend(c, info)
 	}

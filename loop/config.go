@@ -12,6 +12,7 @@ package loop
 import (
 	"log/slog"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/roomloop/roomloop/internal/wsproto"
@@ -85,6 +86,14 @@ type Config struct {
 	// MaxInflight bounds received messages waiting for the worker pool per
 	// connection; a peer that exceeds it is closed with 1008. Default 256.
 	MaxInflight int
+
+	// MaxConns caps open TCP connections; more are answered 503 and
+	// closed. Default: the open-file limit less 5% and 64 spare, so the
+	// process never runs out of descriptors.
+	MaxConns int
+	// MaxConnsPerIP caps open TCP connections from one address (503 past
+	// it). Default 0: no cap (behind a proxy every client has its address).
+	MaxConnsPerIP int
 
 	// Logger receives the engine's logs. Default slog.Default().
 	Logger *slog.Logger
@@ -165,10 +174,24 @@ func (c Config) withDefaults() Config {
 	setInt(&c.QueueBytes, DefaultQueueBytes)
 	setInt(&c.ControlFrames, DefaultControlFrames)
 	setInt(&c.MaxInflight, DefaultMaxInflight)
+	if c.MaxConns <= 0 {
+		c.MaxConns = defaultMaxConns()
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	return c
+}
+
+// defaultMaxConns leaves 5% and 64 descriptors of the open-file limit for
+// everything else the process opens.
+func defaultMaxConns() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == 0 {
+		return 10_000
+	}
+	n := int(min(lim.Cur, 1<<30))
+	return max(n-n/20-64, 16)
 }
 
 // sweepEvery is how often the sweeper checks deadlines: a quarter of the

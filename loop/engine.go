@@ -28,6 +28,7 @@ type Engine struct {
 	shards  []*shard
 	pool    *ants.PoolWithFunc
 	backlog backlog
+	perIP   perIP
 
 	nextID   atomic.Uint64
 	conns    atomic.Int64 // open TCP connections
@@ -49,6 +50,7 @@ var ErrStarted = errors.New("loop: engine already started")
 func New(cfg Config, h Handler) *Engine {
 	cfg = cfg.withDefaults()
 	e := &Engine{cfg: cfg, h: h, log: cfg.Logger, stop: make(chan struct{})}
+	e.perIP.limit = cfg.MaxConnsPerIP
 	e.shards = make([]*shard, cfg.Flushers)
 	for i := range e.shards {
 		e.shards[i] = newShard(e)
@@ -152,10 +154,15 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 	c.mu.Unlock()
 	c.readMu.Unlock()
 	nc.SetSession(c)
-	e.conns.Add(1)
+	n := e.conns.Add(1)
 	c.shard.add(c)
-	if e.draining.Load() {
+	switch {
+	case e.draining.Load():
 		c.reject(&wsproto.HTTPError{Status: 503, Reason: "server shutting down"})
+	case n > int64(e.cfg.MaxConns):
+		c.reject(&wsproto.HTTPError{Status: 503, Reason: "server at its connection limit"})
+	case !e.perIP.add(c):
+		c.reject(&wsproto.HTTPError{Status: 503, Reason: "too many connections from this address"})
 	}
 }
 
@@ -183,6 +190,7 @@ func (e *Engine) onClose(nc *nbio.Conn, _ error) {
 	c.mu.Unlock()
 	c.shard.remove(c)
 	e.conns.Add(-1)
+	e.perIP.remove(c)
 	if start {
 		e.submit(c)
 	}

@@ -300,3 +300,39 @@ func TestEarlyBytesKeepTheirOrder(t *testing.T) {
 	defer rec.mu.Unlock()
 	assert.Equal(t, []string{"one", "two"}, rec.msgs)
 }
+
+// readStatus reads the HTTP status line the server answers a raw client.
+func (c *rawClient) readStatus() string {
+	c.t.Helper()
+	_ = c.nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	status, err := c.br.ReadString('\n')
+	require.NoError(c.t, err)
+	return status
+}
+
+func TestConnectionCaps(t *testing.T) {
+	t.Run("global", func(t *testing.T) {
+		e, rec := start(t, loop.Config{MaxConns: 2})
+		upgradeRaw(t, e)
+		upgradeRaw(t, e)
+		<-rec.opened
+		<-rec.opened
+		c := dialRaw(t, e)
+		c.write([]byte(upgradeRequest))
+		assert.Contains(t, c.readStatus(), "503")
+		c.expectEOF(3 * time.Second)
+	})
+	t.Run("per address", func(t *testing.T) {
+		e, rec := start(t, loop.Config{MaxConnsPerIP: 1})
+		first := upgradeRaw(t, e)
+		<-rec.opened
+		c := dialRaw(t, e)
+		c.write([]byte(upgradeRequest))
+		assert.Contains(t, c.readStatus(), "503")
+		c.expectEOF(3 * time.Second)
+		// Once the first closes, the address may connect again.
+		_ = first.nc.Close()
+		require.Eventually(t, func() bool { return e.Conns() == 0 }, 5*time.Second, 10*time.Millisecond)
+		upgradeRaw(t, e)
+	})
+}

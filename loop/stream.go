@@ -63,9 +63,10 @@ type Stream struct {
 	last  uint64 // highest seq assigned
 	sent  uint64 // highest seq written to the attached transport, or confirmed
 
-	queuedApp   int // application frames with seq > sent
-	queuedBytes int // their bytes
-	queuedCtl   int // control frames with seq > sent
+	backlog     uint64 // frames up to this seq were owed at Attach: not counted below
+	queuedApp   int    // application frames with seq > max(sent, backlog)
+	queuedBytes int    // their bytes
+	queuedCtl   int    // control frames with seq > max(sent, backlog)
 	heldBytes   int // bytes of every entry held
 
 	dropped    int
@@ -190,11 +191,8 @@ func (s *Stream) popFirst() {
 	s.heldBytes -= int(e.size)
 	s.eng.queued.Add(-int64(e.size))
 	if s.first > s.sent { // it was never written: it leaves the queue too
-		if e.control {
-			s.queuedCtl--
-		} else {
-			s.queuedApp--
-			s.queuedBytes -= int(e.size)
+		if s.first > s.backlog {
+			s.unqueue(e)
 		}
 		s.sent = s.first
 	}
@@ -204,6 +202,16 @@ func (s *Stream) popFirst() {
 	s.first++
 	if s.n == 0 {
 		s.release()
+	}
+}
+
+// unqueue takes e out of the live queue counts.
+func (s *Stream) unqueue(e *entry) {
+	if e.control {
+		s.queuedCtl--
+	} else {
+		s.queuedApp--
+		s.queuedBytes -= int(e.size)
 	}
 }
 
@@ -274,18 +282,13 @@ func (s *Stream) Attach(c *Conn, lastSeq uint64, welcome func(last uint64) *fram
 	for s.n > 0 && s.first <= lastSeq {
 		s.popFirst()
 	}
-	// Everything held after lastSeq is owed to the new transport.
+	// Everything held after lastSeq is owed to the new transport. That
+	// backlog is bounded already (trim) and does not count against the
+	// live queue, or a resume with a backlog would be a slow consumer at
+	// once.
 	s.sent = lastSeq
+	s.backlog = s.last
 	s.queuedApp, s.queuedBytes, s.queuedCtl = 0, 0, 0
-	for i := 0; i < s.n; i++ {
-		e := &s.ring[(s.head+i)&(len(s.ring)-1)]
-		if e.control {
-			s.queuedCtl++
-		} else {
-			s.queuedApp++
-			s.queuedBytes += int(e.size)
-		}
-	}
 	old := s.conn
 	s.conn = c
 	s.codec = c.codec
@@ -390,11 +393,8 @@ func (s *Stream) appendFor(c *Conn, buf []byte, upTo uint64) ([]byte, bool) {
 		buf = wsproto.AppendHeader(buf, op, codec.MessageLen(seq, body))
 		buf = codec.AppendMessage(buf, seq, body)
 		s.sent = seq
-		if e.control {
-			s.queuedCtl--
-		} else {
-			s.queuedApp--
-			s.queuedBytes -= int(e.size)
+		if seq > s.backlog {
+			s.unqueue(e)
 		}
 	}
 	s.trim()
