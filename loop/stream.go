@@ -67,7 +67,7 @@ type Stream struct {
 	queuedApp   int    // application frames with seq > max(sent, backlog)
 	queuedBytes int    // their bytes
 	queuedCtl   int    // control frames with seq > max(sent, backlog)
-	heldBytes   int // bytes of every entry held
+	heldBytes   int    // bytes of every entry held
 
 	dropped    int
 	dropRooms  []string
