@@ -125,6 +125,12 @@ type Options struct {
 	Tick time.Duration
 	// Workers bounds the goroutines running handlers. Default 256 per core.
 	Workers int
+	// MaxConns caps open connections (HTTP 503 past it). Default: the
+	// open-file limit less 5% and 64.
+	MaxConns int
+	// MaxConnsPerIP caps open connections from one address (503). Default
+	// 0: no cap (behind a proxy all clients share its address).
+	MaxConnsPerIP int
 
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
@@ -198,6 +204,8 @@ func (o *Options) loopConfig() loop.Config {
 		QueueFrames:      o.QueueFrames,
 		QueueBytes:       o.QueueBytes,
 		Policy:           o.SlowConsumer,
+		MaxConns:         o.MaxConns,
+		MaxConnsPerIP:    o.MaxConnsPerIP,
 		Logger:           o.Logger,
 	}
 	cfg.Frames.MaxMessage = o.MaxMessageSize

@@ -206,3 +206,19 @@ func TestTokenOnlyResumesForItsUser(t *testing.T) {
 	assert.True(t, w3.Resumed, "alice herself resumes")
 	assert.Equal(t, w.Session, w3.Session)
 }
+
+// TestPongConfirmsReceivedFrames: frames written before a ping the client
+// answered leave the replay buffer, so an idle session holds none.
+func TestPongConfirmsReceivedFrames(t *testing.T) {
+	ts := startServer(t, &api.Options{DisablePresence: true, HeartbeatInterval: 100 * time.Millisecond})
+	c := dial(t, ts, nil) // gorilla answers pings while it reads
+	c.join("r")
+	for range 5 {
+		require.NoError(t, ts.Send(c.id, api.Frame{Event: "n"}))
+		c.expect("n")
+	}
+	assert.Positive(t, ts.Stats().QueuedBytes, "written frames are held for a resume")
+	go func() { _, _, _ = c.ws.ReadMessage() }() // keep reading: pongs go out
+	require.Eventually(t, func() bool { return ts.Stats().QueuedBytes == 0 }, wait, 20*time.Millisecond,
+		"a ping round trip frees them")
+}

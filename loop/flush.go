@@ -120,8 +120,13 @@ func (s *shard) flush(c *Conn) {
 		return
 	}
 	c.mu.Lock()
-	buf := c.ctl.appendControl(s.buf[:0], c.codec)
 	st, o := c.stream, &c.ctl
+	if o.ping && st != nil {
+		// The ping goes out after every frame written so far: its pong
+		// confirms them (see reader.OnControl).
+		c.pingAfter.Store(st.sentTo(c))
+	}
+	buf := c.ctl.appendControl(s.buf[:0], c.codec)
 	closing, now, upTo := o.closeQueued && !o.closeSent, o.closeNow, uint64(math.MaxUint64)
 	if o.closeQueued {
 		upTo = o.closeUpTo // frames queued after Close wait for a resume

@@ -121,6 +121,19 @@ func (r *reader) OnControl(op wsproto.Opcode, payload []byte) {
 		if c.state.Load() == stateOpen {
 			c.queuePong(payload)
 		}
+	case wsproto.OpPong:
+		// The client has received every frame written before our ping: a
+		// resume can never need them (its last_seq counts frames it
+		// processed, and it processes what it received before it learns
+		// of a drop), so they leave the replay buffer.
+		if seq := c.pingAfter.Swap(0); seq > 0 {
+			c.mu.Lock()
+			st := c.stream
+			c.mu.Unlock()
+			if st != nil {
+				st.Confirm(seq)
+			}
+		}
 	case wsproto.OpClose:
 		c.readDone = true
 		code, reason := wsproto.ParseClose(payload)

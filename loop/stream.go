@@ -352,6 +352,16 @@ func (s *Stream) Held() (frames, bytes int) {
 	return s.n, s.heldBytes
 }
 
+// sentTo returns the highest seq written to c (0 if c is not attached).
+func (s *Stream) sentTo(c *Conn) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != c {
+		return 0
+	}
+	return s.sent
+}
+
 // owes reports whether frames up to seq upTo wait to be written to c.
 // A nil stream owes nothing.
 func (s *Stream) owes(c *Conn, upTo uint64) bool {

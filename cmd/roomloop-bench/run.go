@@ -1,6 +1,89 @@
 package main
 
-import "errors"
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
 
-// runMain runs the scenarios against both implementations.
-func runMain(args []string) error { return errors.New("run: not built yet") }
+	"github.com/lesismal/nbio/logging"
+
+	"github.com/roomloop/roomloop/bench/report"
+	"github.com/roomloop/roomloop/bench/runner"
+)
+
+// pinnedEnv marks a run process that is already pinned by taskset.
+const pinnedEnv = "ROOMLOOP_BENCH_PINNED"
+
+// runMain runs the scenarios against both implementations and prints the
+// tables. With -pin (the default on two or more cores) it re-executes
+// itself on CPU 1 and starts servers on CPU 0.
+func runMain(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var sz sizeFlags
+	sz.register(fs)
+	var (
+		scen   = fs.String("scenario", "all", "all, or a comma-separated list of idle, broadcast, echo, connect, slowconsumer")
+		rounds = fs.Int("rounds", 3, "rounds per implementation")
+		out    = fs.String("out", "bench/results", "directory for the JSON and Markdown results")
+		pin    = fs.Bool("pin", runtime.NumCPU() >= 2, "pin servers to CPU 0 and the load generator to CPU 1 (taskset)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if os.Getenv(pinnedEnv) != "" {
+		*pin = true // already running under taskset -c 1
+	} else if *pin {
+		if _, err := exec.LookPath("taskset"); err != nil {
+			return fmt.Errorf("-pin needs taskset: %w (or use -pin=false)", err)
+		}
+		return reexecPinned(exe, args)
+	}
+	logging.SetLevel(logging.LevelError) // nbio's logger, in this process only
+	pinning, cpus := "none: servers and load generator share all cores", ""
+	if *pin {
+		pinning, cpus = "server on CPU 0, load generator on CPU 1 (taskset)", "0"
+	}
+	cfg := runner.Config{
+		Exe: exe, ServerArgs: []string{"server"}, ServerCPUs: cpus,
+		Scenarios: scenarios(*scen), Rounds: *rounds, Params: sz.params(), Log: os.Stderr,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	rs, err := runner.Run(ctx, cfg)
+	var md bytes.Buffer
+	m := report.ThisMachine(pinning)
+	command := "roomloop-bench run " + strings.Join(args, " ")
+	fmt.Fprintf(&md, "Date %s, %s (%d cores), %s, kernel %s. Pinning: %s.\nCommand: `%s`\n\n",
+		m.Date, m.CPU, m.Cores, m.GoVer, m.Kernel, pinning, command)
+	report.Markdown(&md, rs)
+	_, _ = io.Copy(os.Stdout, bytes.NewReader(md.Bytes()))
+	stamp := time.Now().UTC().Format("20060102-150405")
+	if _, werr := report.WriteJSON(*out, "results-"+stamp+".json", report.File{Command: command, Machine: m, Rounds: rs}); werr != nil && err == nil {
+		err = werr
+	}
+	if werr := os.WriteFile(*out+"/results-"+stamp+".md", md.Bytes(), 0o644); werr != nil && err == nil {
+		err = werr
+	}
+	return err
+}
+
+// reexecPinned runs this command again under taskset -c 1 and waits.
+func reexecPinned(exe string, args []string) error {
+	cmd := exec.Command("taskset", append([]string{"-c", "1", exe, "run"}, args...)...)
+	cmd.Env = append(os.Environ(), pinnedEnv+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	return cmd.Run()
+}

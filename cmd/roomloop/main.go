@@ -58,6 +58,8 @@ func run(args []string) error {
 	fs.DurationVar(&opts.HeartbeatTimeout, "heartbeat-timeout", 60*time.Second, "drop a client silent for this long")
 	fs.DurationVar(&opts.HandshakeTimeout, "handshake-timeout", 5*time.Second, "deadline for the upgrade request")
 	fs.IntVar(&opts.Workers, "workers", 0, "handler goroutines (0: 256 per core)")
+	fs.IntVar(&opts.MaxConns, "max-conns", 0, "open connections (0: the open-file limit less 5% and 64)")
+	fs.IntVar(&opts.MaxConnsPerIP, "max-conns-per-ip", 0, "open connections from one address (0: no cap)")
 	fs.BoolVar(&opts.DisableResume, "no-resume", false, "end sessions when their connection drops")
 	fs.DurationVar(&opts.ResumeWindow, "resume-window", api.DefaultResumeWindow, "how long a suspended session waits for its client")
 	fs.IntVar(&opts.ReplayFrames, "replay-frames", api.DefaultReplayFrames, "written frames kept per session for a resume")
