@@ -1,6 +1,7 @@
 package api
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -120,14 +121,47 @@ func (s *Server) expire() {
 				due = append(due, c)
 			}
 			s.life.mu.Unlock()
-			for i, c := range due {
-				due[i] = nil
-				// Checked again under the session's lock: a resume may
-				// have attached it since.
-				s.endSessionIf(c, CloseInfo{Code: CloseAbnormal, Reason: "resume window passed"}, func(c *Conn) bool {
-					return c.lc == nil && !c.suspended.IsZero() && now.Sub(c.suspended) >= s.opts.ResumeWindow
-				})
-			}
+			s.expireDue(due, now)
+			clear(due)
+		}
+	}
+}
+
+// expireDue ends, among the suspended sessions in due, those whose window
+// has passed, and then the longest-suspended ones while all together hold
+// more than Options.SuspendedBytes. Each is checked again under its lock:
+// a resume may have attached it since.
+func (s *Server) expireDue(due []*Conn, now time.Time) {
+	stillSuspended := func(c *Conn) bool { return c.lc == nil && !c.suspended.IsZero() }
+	type held struct {
+		c     *Conn
+		since time.Time
+		bytes int64
+	}
+	var total int64
+	kept := make([]held, 0, len(due))
+	for _, c := range due {
+		c.mu.Lock()
+		since := c.suspended
+		c.mu.Unlock()
+		if !since.IsZero() && now.Sub(since) >= s.opts.ResumeWindow {
+			s.endSessionIf(c, CloseInfo{Code: CloseAbnormal, Reason: "resume window passed"}, stillSuspended)
+			continue
+		}
+		_, b := c.stream.Held()
+		total += int64(b)
+		kept = append(kept, held{c, since, int64(b)})
+	}
+	if total <= s.opts.SuspendedBytes {
+		return
+	}
+	slices.SortFunc(kept, func(a, b held) int { return a.since.Compare(b.since) })
+	for _, h := range kept {
+		if total <= s.opts.SuspendedBytes {
+			return
+		}
+		if s.endSessionIf(h.c, CloseInfo{Code: CloseAbnormal, Reason: "suspended-session memory budget"}, stillSuspended) {
+			total -= h.bytes
 		}
 	}
 }

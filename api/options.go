@@ -86,6 +86,11 @@ type Options struct {
 	// DedupeWindow is how many recent client frame ids a session remembers
 	// to apply a resent frame once. Default 64.
 	DedupeWindow int
+	// SuspendedBytes bounds the frame bytes held by all suspended sessions
+	// together (each frame counted once per session holding it). Past it
+	// the longest-suspended sessions end (a later resume hears "expired").
+	// Default 256 MiB.
+	SuspendedBytes int64
 
 	// Limits bounds frame fields. Default frame.DefaultLimits().
 	Limits frame.Limits
@@ -142,6 +147,7 @@ const (
 	DefaultReplayFrames     = 256
 	DefaultReplayBytes      = 256 << 10
 	DefaultDedupeWindow     = 64
+	DefaultSuspendedBytes   = 256 << 20
 	DefaultMaxRoomsPerConn  = 64
 	DefaultMaxRooms         = 1_000_000
 	DefaultMaxMembersListed = 100
@@ -184,6 +190,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.DedupeWindow <= 0 {
 		c.DedupeWindow = DefaultDedupeWindow
+	}
+	if c.SuspendedBytes <= 0 {
+		c.SuspendedBytes = DefaultSuspendedBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

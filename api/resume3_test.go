@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"encoding/json"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -118,4 +120,35 @@ func TestResentFrameWaitsForItsOriginal(t *testing.T) {
 		m := s.expect("$error")
 		assert.Equal(t, "x1", m.ID, "refused each time, never acknowledged")
 	}
+}
+
+// TestSuspendedBytesBudget: past the budget for frames held by suspended
+// sessions, the longest-suspended sessions end, and memory returns.
+func TestSuspendedBytesBudget(t *testing.T) {
+	ts := startServer(t, &api.Options{DisablePresence: true, SuspendedBytes: 64 << 10,
+		ResumeWindow: time.Minute})
+	addr := ts.Addr().String()
+	pub := dial(t, ts, nil)
+	pub.join("r")
+	var first *session
+	for i := range 10 {
+		s := newSession(t, addr)
+		s.join("r")
+		if i == 0 {
+			first = s
+		}
+		_ = s.ws.Close()
+		require.Eventually(t, func() bool { return ts.Stats().Suspended == i+1 }, wait, 5*time.Millisecond)
+	}
+	big := `"` + strings.Repeat("x", 4000) + `"`
+	for range 20 { // 80 KB each for 10 suspended sessions: 800 KB held
+		pub.send(map[string]any{"event": "m", "room": "r", "payload": json.RawMessage(big)})
+	}
+	pub.ping()
+	require.Eventually(t, func() bool {
+		st := ts.Stats()
+		return st.Suspended < 10 && st.QueuedBytes <= 64<<10+int64(len(big))*40
+	}, wait, 20*time.Millisecond, "sessions ended to meet the budget")
+	_, ok := ts.Conn(first.id)
+	assert.False(t, ok, "the longest-suspended session went first")
 }

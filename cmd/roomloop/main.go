@@ -64,6 +64,7 @@ func run(args []string) error {
 	fs.DurationVar(&opts.ResumeWindow, "resume-window", api.DefaultResumeWindow, "how long a suspended session waits for its client")
 	fs.IntVar(&opts.ReplayFrames, "replay-frames", api.DefaultReplayFrames, "written frames kept per session for a resume")
 	fs.IntVar(&opts.ReplayBytes, "replay-bytes", api.DefaultReplayBytes, "written bytes kept per session for a resume")
+	fs.Int64Var(&opts.SuspendedBytes, "suspended-bytes", api.DefaultSuspendedBytes, "frame bytes all suspended sessions may hold together")
 	fs.IntVar(&opts.DedupeWindow, "dedupe-window", api.DefaultDedupeWindow, "client frame ids remembered per session")
 	if err := fs.Parse(args); err != nil {
 		return err
