@@ -24,22 +24,29 @@ func (s *Server) join(c *Conn, room, id string) error {
 		return ErrClosed
 	}
 	already := slices.Contains(c.rooms, room)
-	if !already {
-		if len(c.rooms) >= s.opts.MaxRoomsPerConn {
+	if !already && len(c.rooms) >= s.opts.MaxRoomsPerConn {
+		return ErrTooManyRooms
+	}
+	// $joined is queued under the room's lock, so no frame of the room can
+	// reach the joiner before it.
+	answer := func(_ bool, count int, members []*Conn) {
+		ids := make([]string, len(members))
+		for i, m := range members {
+			ids[i] = m.id
+		}
+		_ = c.sendOut(controlFrame(evJoined, room, id, joinedPayload{count, ids, count > len(ids)}))
+	}
+	if _, _, err := s.rooms.JoinThen(room, c, s.opts.MaxMembersListed, answer); err != nil {
+		if err == rooms.ErrTooManyRooms {
 			return ErrTooManyRooms
 		}
-		if _, _, err := s.rooms.Join(room, c); err != nil {
-			if err == rooms.ErrTooManyRooms {
-				return ErrTooManyRooms
-			}
-			return err
-		}
-		c.rooms = append(c.rooms, room)
+		return err
 	}
-	ids, count := s.Members(room, s.opts.MaxMembersListed)
-	_ = c.sendOut(controlFrame(evJoined, room, id, joinedPayload{count, ids, count > len(ids)}))
-	if !already && !s.opts.DisablePresence {
-		s.announce(room, evMemberJoined, c)
+	if !already {
+		c.rooms = append(c.rooms, room)
+		if !s.opts.DisablePresence {
+			s.announce(room, evMemberJoined, c)
+		}
 	}
 	return nil
 }

@@ -110,3 +110,31 @@ func TestDroppedClientLeavesAfterResumeWindow(t *testing.T) {
 	assert.EqualValues(t, 1, disconnected.Load(), "OnDisconnect once, when the session ends")
 	assert.Zero(t, ts.Stats().Suspended)
 }
+
+// TestJoinedComesFirst: while a room is busy, a joiner's $joined precedes
+// every frame of that room it receives.
+func TestJoinedComesFirst(t *testing.T) {
+	ts := startServer(t, &api.Options{DisablePresence: true})
+	pub := dial(t, ts, nil)
+	pub.join("busy")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				ts.Broadcast("busy", api.Frame{Event: "tick", Room: "busy"}, pub.id)
+			}
+		}
+	}()
+	for range 20 {
+		c := dial(t, ts, nil)
+		c.send(map[string]any{"event": "$join", "room": "busy"})
+		assert.Equal(t, "$joined", c.next().Event)
+	}
+	close(stop)
+	<-done
+}

@@ -96,23 +96,41 @@ func (t *Table[M]) reserveRoom() bool {
 // call. Creating a room beyond MaxRooms returns ErrTooManyRooms, with added
 // false and count 0.
 func (t *Table[M]) Join(room string, m M) (added bool, count int, err error) {
+	return t.JoinThen(room, m, 0, nil)
+}
+
+// JoinThen is Join that also calls then, with the room's first max
+// members (max < 0: all) and its count, while the room's shard is still
+// locked: whatever then queues for m comes before anything queued by a
+// fan-out that sees m as a member. then must not block or call back into
+// the table. It is not called when Join fails.
+func (t *Table[M]) JoinThen(room string, m M, max int, then func(added bool, count int, members []M)) (added bool, count int, err error) {
 	s := t.shardFor(room)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.rooms[room]
-	if r == nil {
+	switch {
+	case r == nil:
 		if !t.reserveRoom() {
 			return false, 0, ErrTooManyRooms
 		}
 		r = &memberSet[M]{members: []M{m}}
 		s.rooms[strings.Clone(room)] = r
-		return true, 1, nil
+		added = true
+	case r.find(m) >= 0:
+	default:
+		r.add(m)
+		added = true
 	}
-	if r.find(m) >= 0 {
-		return false, len(r.members), nil
+	count = len(r.members)
+	if then != nil {
+		members := r.members
+		if max >= 0 && max < len(members) {
+			members = members[:max]
+		}
+		then(added, count, members)
 	}
-	r.add(m)
-	return true, len(r.members), nil
+	return added, count, nil
 }
 
 // Leave removes m from room. removed is false if m was not a member. count is
