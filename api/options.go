@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/roomloop/roomloop/frame"
+	"github.com/roomloop/roomloop/internal/opt"
 	"github.com/roomloop/roomloop/loop"
 )
 
@@ -164,36 +165,16 @@ func (o *Options) withDefaults() Options {
 	if c.Limits == (frame.Limits{}) {
 		c.Limits = frame.DefaultLimits()
 	}
-	if c.MaxRoomsPerConn <= 0 {
-		c.MaxRoomsPerConn = DefaultMaxRoomsPerConn
-	}
-	if c.MaxRooms <= 0 {
-		c.MaxRooms = DefaultMaxRooms
-	}
-	if c.MaxMembersListed <= 0 {
-		c.MaxMembersListed = DefaultMaxMembersListed
-	}
-	if c.HeartbeatInterval <= 0 {
-		c.HeartbeatInterval = loop.DefaultPingInterval
-	}
-	if c.HeartbeatTimeout <= 0 {
-		c.HeartbeatTimeout = loop.DefaultPingTimeout
-	}
-	if c.ResumeWindow <= 0 {
-		c.ResumeWindow = DefaultResumeWindow
-	}
-	if c.ReplayFrames <= 0 {
-		c.ReplayFrames = DefaultReplayFrames
-	}
-	if c.ReplayBytes <= 0 {
-		c.ReplayBytes = DefaultReplayBytes
-	}
-	if c.DedupeWindow <= 0 {
-		c.DedupeWindow = DefaultDedupeWindow
-	}
-	if c.SuspendedBytes <= 0 {
-		c.SuspendedBytes = DefaultSuspendedBytes
-	}
+	opt.Default(&c.MaxRoomsPerConn, DefaultMaxRoomsPerConn)
+	opt.Default(&c.MaxRooms, DefaultMaxRooms)
+	opt.Default(&c.MaxMembersListed, DefaultMaxMembersListed)
+	opt.Default(&c.HeartbeatInterval, loop.DefaultPingInterval)
+	opt.Default(&c.HeartbeatTimeout, loop.DefaultPingTimeout)
+	opt.Default(&c.ResumeWindow, DefaultResumeWindow)
+	opt.Default(&c.ReplayFrames, DefaultReplayFrames)
+	opt.Default(&c.ReplayBytes, DefaultReplayBytes)
+	opt.Default(&c.DedupeWindow, DefaultDedupeWindow)
+	opt.Default(&c.SuspendedBytes, DefaultSuspendedBytes)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/roomloop/roomloop/internal/opt"
 	"github.com/roomloop/roomloop/internal/wsproto"
 )
 
@@ -154,26 +155,16 @@ func (c Config) withDefaults() Config {
 			c.Frames.MaxFrames = def.MaxFrames
 		}
 	}
-	setDur := func(d *time.Duration, def time.Duration) {
-		if *d <= 0 {
-			*d = def
-		}
-	}
-	setDur(&c.HandshakeTimeout, DefaultHandshakeTimeout)
-	setDur(&c.AuthTimeout, DefaultAuthTimeout)
-	setDur(&c.PingInterval, DefaultPingInterval)
-	setDur(&c.PingTimeout, DefaultPingTimeout)
-	setDur(&c.CloseWait, DefaultCloseWait)
-	setDur(&c.MessageTimeout, DefaultMessageTimeout)
-	setInt := func(n *int, def int) {
-		if *n <= 0 {
-			*n = def
-		}
-	}
-	setInt(&c.QueueFrames, DefaultQueueFrames)
-	setInt(&c.QueueBytes, DefaultQueueBytes)
-	setInt(&c.ControlFrames, DefaultControlFrames)
-	setInt(&c.MaxInflight, DefaultMaxInflight)
+	opt.Default(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	opt.Default(&c.AuthTimeout, DefaultAuthTimeout)
+	opt.Default(&c.PingInterval, DefaultPingInterval)
+	opt.Default(&c.PingTimeout, DefaultPingTimeout)
+	opt.Default(&c.CloseWait, DefaultCloseWait)
+	opt.Default(&c.MessageTimeout, DefaultMessageTimeout)
+	opt.Default(&c.QueueFrames, DefaultQueueFrames)
+	opt.Default(&c.QueueBytes, DefaultQueueBytes)
+	opt.Default(&c.ControlFrames, DefaultControlFrames)
+	opt.Default(&c.MaxInflight, DefaultMaxInflight)
 	if c.MaxConns <= 0 {
 		c.MaxConns = defaultMaxConns()
 	}
