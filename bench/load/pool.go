@@ -40,7 +40,7 @@ type Pool struct {
 	// poller uses one, so the Conn's construction happens before its use
 	// (nbio's hand-over through epoll is invisible to the race detector).
 	published atomic.Int64
-	welcome  chan struct{} // signalled on every $welcome
+	welcome   chan struct{} // signalled on every $welcome
 }
 
 // New starts a Pool's engine.

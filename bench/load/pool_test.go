@@ -12,7 +12,7 @@ import (
 // TestPoolBroadcast opens connections to both servers, joins a room, and
 // checks that a broadcast reaches every other member with correct seqs.
 func TestPoolBroadcast(t *testing.T) {
-	for _, impl := range serve.Impls {
+	for _, impl := range serve.Impls() {
 		t.Run(impl, func(t *testing.T) {
 			srv, err := serve.Start(serve.Config{Impl: impl, Addr: "127.0.0.1:0"})
 			if err != nil {

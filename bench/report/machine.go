@@ -21,12 +21,19 @@ type Machine struct {
 // ThisMachine reads the CPU model from /proc/cpuinfo and the kernel
 // release from /proc.
 func ThisMachine(pinning string) Machine {
-	m := Machine{Date: time.Now().UTC().Format(time.RFC3339), Cores: runtime.NumCPU(), GoVer: runtime.Version(), Pinning: pinning}
+	m := Machine{Date: time.Now().UTC().Format(time.RFC3339), GoVer: runtime.Version(), Pinning: pinning}
+	// Count processors in /proc/cpuinfo: runtime.NumCPU sees only this
+	// process's affinity mask, which pinning narrows.
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range bytes.Lines(b) {
-			if k, v, ok := strings.Cut(string(line), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPU = strings.TrimSpace(v)
-				break
+			k, v, ok := strings.Cut(string(line), ":")
+			switch strings.TrimSpace(k) {
+			case "processor":
+				m.Cores++
+			case "model name":
+				if ok && m.CPU == "" {
+					m.CPU = strings.TrimSpace(v)
+				}
 			}
 		}
 	}

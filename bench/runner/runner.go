@@ -54,7 +54,7 @@ func Run(ctx context.Context, cfg Config) ([]Round, error) {
 			return out, fmt.Errorf("runner: unknown scenario %q", name)
 		}
 		for r := range cfg.Rounds {
-			impls := serve.Impls
+			impls := serve.Impls()
 			if r%2 == 1 {
 				impls[0], impls[1] = impls[1], impls[0]
 			}

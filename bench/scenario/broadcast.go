@@ -18,8 +18,7 @@ const bcastRoom = "bcast"
 // per second, server CPU per million deliveries, publish-to-delivery
 // latency; (b) bursts of 8 and of 16 messages back to back, each burst
 // awaited in full: deliveries per second.
-func Broadcast(ctx context.Context, t Target, p Params) (Result, error) {
-	var r Result
+func Broadcast(ctx context.Context, t Target, p Params) (r Result, err error) {
 	b := newBatch()
 	var lat atomic.Pointer[load.Hist]
 	lat.Store(new(load.Hist))

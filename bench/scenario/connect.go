@@ -7,8 +7,7 @@ import (
 
 // Connect opens ConnectConns connections, Dialers at a time, and reports
 // how fast the server upgrades them (counted until every $welcome).
-func Connect(ctx context.Context, t Target, p Params) (Result, error) {
-	var r Result
+func Connect(ctx context.Context, t Target, p Params) (r Result, err error) {
 	pool, err := newPool(t, nil)
 	if err != nil {
 		return r, err

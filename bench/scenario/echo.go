@@ -14,8 +14,7 @@ import (
 // sending a 1 KiB $ping and waiting for its $pong before the next, and
 // reports round trips per second and per server CPU-second, and the
 // round-trip time.
-func Echo(ctx context.Context, t Target, p Params) (Result, error) {
-	var r Result
+func Echo(ctx context.Context, t Target, p Params) (r Result, err error) {
 	echoPad := strings.Repeat("x", 980) // makes a $ping about 1 KiB long
 	var lat load.Hist
 	var trips, inflight, wrong atomic.Int64

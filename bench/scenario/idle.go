@@ -16,8 +16,7 @@ const idleRooms = 100
 // reports what they cost the server: RSS and heap per connection (after a
 // GC, against the same readings before connecting), goroutines and OS
 // threads.
-func Idle(ctx context.Context, t Target, p Params) (Result, error) {
-	var r Result
+func Idle(ctx context.Context, t Target, p Params) (r Result, err error) {
 	before, err := t.Stats()
 	if err != nil {
 		return r, err

@@ -24,8 +24,7 @@ const (
 // again. It reports the healthy readers' delivery rate in both runs, the
 // server's RSS growth during the second, and how many stalled clients the
 // server disconnected.
-func SlowConsumer(ctx context.Context, t Target, p Params) (Result, error) {
-	var r Result
+func SlowConsumer(ctx context.Context, t Target, p Params) (r Result, err error) {
 	var delivered atomic.Int64
 	notify := make(chan struct{}, 1)
 	pool, err := newPool(t, func(c *load.Conn, m *load.Msg) {
@@ -55,7 +54,7 @@ func SlowConsumer(ctx context.Context, t Target, p Params) (Result, error) {
 		return r, err
 	}
 	pub, readers := conns[0], int64(p.SlowReaders)
-	pad := strings.Repeat("x", 480)
+	pad := strings.Repeat("x", 4000) // 4 KiB messages, so that stalled sockets fill
 	// flood publishes for p.Duration and returns healthy deliveries/s.
 	flood := func() (float64, error) {
 		delivered.Store(0)

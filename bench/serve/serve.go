@@ -21,8 +21,8 @@ const (
 	Baseline = "baseline"
 )
 
-// Impls lists the implementations in their default order.
-var Impls = [...]string{Roomloop, Baseline}
+// Impls returns the implementations in their default order.
+func Impls() [2]string { return [2]string{Roomloop, Baseline} }
 
 // Config selects and configures the implementation.
 type Config struct {
