@@ -49,7 +49,9 @@ func Idle(ctx context.Context, t Target, p Params) (r Result, err error) {
 		return r, err
 	}
 	setup := time.Since(start)
-	time.Sleep(time.Second) // let the server settle
+	// Let the server settle: pool workers left from the connect burst
+	// expire after about two seconds.
+	time.Sleep(3 * time.Second)
 	after, err := t.Stats()
 	if err != nil {
 		return r, err
