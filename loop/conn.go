@@ -56,6 +56,7 @@ type Conn struct {
 	wantWritable atomic.Bool   // waiting for nbio to drain before writing more
 	unsent       atomic.Int64  // bytes handed to nbio not yet in the kernel
 	dropPending  atomic.Bool   // drop TCP once unsent reaches 0
+	dropReady    atomic.Bool   // unsent reached 0: the flusher drops TCP
 	pingAfter    atomic.Uint64 // highest stream seq written before our last ping
 	ipCounted    bool          // counted in Engine.perIP (set once in onOpen)
 

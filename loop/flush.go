@@ -115,6 +115,10 @@ func (s *shard) flush(c *Conn) {
 	if c.state.Load() == stateClosed {
 		return
 	}
+	if c.dropReady.CompareAndSwap(true, false) {
+		c.drop()
+		return
+	}
 	if c.unsent.Load() > 0 && !s.claimWritable(c) {
 		s.flushCloseOnly(c)
 		return

@@ -94,13 +94,16 @@ func (c *Conn) rawWrite(b []byte) (n int, ok bool) {
 }
 
 // written accounts n bytes that reached the kernel: once nothing is
-// pending, a deferred drop happens or a waiting flush is scheduled.
+// pending, a deferred drop or a waiting flush is handed to the flusher.
+// nbio calls it (through onWritten) with its connection lock held, so it
+// must not take that lock: drop does, and runs on the flusher instead.
 func (c *Conn) written(n int) {
 	if c.unsent.Add(-int64(n)) > 0 {
 		return
 	}
 	if c.dropPending.CompareAndSwap(true, false) {
-		c.drop()
+		c.dropReady.Store(true)
+		c.markDirty()
 		return
 	}
 	if c.wantWritable.CompareAndSwap(true, false) {
