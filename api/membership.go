@@ -14,6 +14,11 @@ import (
 // announcement are queued under c.mu (queueing never blocks), so that a
 // racing leave or disconnect of c cannot announce out of order. Lock
 // order: api Conn.mu, then the room table's shard lock.
+//
+// $joined is queued and the announcement's recipients are taken under the
+// room's lock: no frame of the room reaches c before $joined, and exactly
+// the members listed to a later joiner miss the announcement (it would
+// tell them of someone their $joined already listed).
 func (s *Server) join(c *Conn, room, id string) error {
 	if !s.validRoom(room) {
 		return ErrInvalidRoom
@@ -27,16 +32,23 @@ func (s *Server) join(c *Conn, room, id string) error {
 	if !already && len(c.rooms) >= s.opts.MaxRoomsPerConn {
 		return ErrTooManyRooms
 	}
-	// $joined is queued under the room's lock, so no frame of the room can
-	// reach the joiner before it.
-	answer := func(_ bool, count int, members []*Conn) {
-		ids := make([]string, len(members))
-		for i, m := range members {
+	peers := getMembers()
+	defer putMembers(peers)
+	answer := func(added bool, members []*Conn) {
+		listed := members
+		if max := s.opts.MaxMembersListed; max >= 0 && max < len(listed) {
+			listed = listed[:max]
+		}
+		ids := make([]string, len(listed))
+		for i, m := range listed {
 			ids[i] = m.id
 		}
-		_ = c.sendOut(controlFrame(evJoined, room, id, joinedPayload{count, ids, count > len(ids)}))
+		_ = c.sendOut(controlFrame(evJoined, room, id, joinedPayload{len(members), ids, len(members) > len(ids)}))
+		if added && !s.opts.DisablePresence {
+			*peers = appendOthers((*peers)[:0], members, c)
+		}
 	}
-	if _, _, err := s.rooms.JoinThen(room, c, s.opts.MaxMembersListed, answer); err != nil {
+	if _, _, err := s.rooms.JoinThen(room, c, answer); err != nil {
 		if err == rooms.ErrTooManyRooms {
 			return ErrTooManyRooms
 		}
@@ -44,9 +56,7 @@ func (s *Server) join(c *Conn, room, id string) error {
 	}
 	if !already {
 		c.rooms = append(c.rooms, room)
-		if !s.opts.DisablePresence {
-			s.announce(room, evMemberJoined, c)
-		}
+		s.tell(*peers, room, evMemberJoined, c)
 	}
 	return nil
 }
@@ -60,11 +70,8 @@ func (s *Server) leave(c *Conn, room, id, reason string) error {
 		return ErrNotMember
 	}
 	c.rooms = slices.Delete(c.rooms, i, i+1)
-	s.rooms.Leave(room, c)
+	s.leaveAnnounced(c, room)
 	_ = c.sendOut(controlFrame(evLeft, room, id, reasonPayload{reason}))
-	if !s.opts.DisablePresence {
-		s.announce(room, evMemberLeft, c)
-	}
 	return nil
 }
 
@@ -72,18 +79,39 @@ func (s *Server) leave(c *Conn, room, id, reason string) error {
 // Called with c.mu held.
 func (s *Server) leaveRoomsLocked(c *Conn) {
 	for _, room := range c.rooms {
-		s.rooms.Leave(room, c)
-		if !s.opts.DisablePresence {
-			s.announce(room, evMemberLeft, c)
-		}
+		s.leaveAnnounced(c, room)
 	}
 	c.rooms = nil
 }
 
-// announce tells room's other members that c joined or left.
-func (s *Server) announce(room, event string, c *Conn) {
-	out := controlFrame(event, room, "", memberPayload{c.id})
-	s.fanOut(room, out, func(m *Conn) bool { return m == c })
+// leaveAnnounced removes c from room and tells the members that remain,
+// taken under the room's lock (a later joiner never hears of c leaving).
+func (s *Server) leaveAnnounced(c *Conn, room string) {
+	peers := getMembers()
+	defer putMembers(peers)
+	var snapshot func([]*Conn)
+	if !s.opts.DisablePresence {
+		snapshot = func(rest []*Conn) { *peers = append((*peers)[:0], rest...) }
+	}
+	s.rooms.LeaveThen(room, c, snapshot)
+	s.tell(*peers, room, evMemberLeft, c)
+}
+
+// tell sends peers the presence event that c joined or left room.
+func (s *Server) tell(peers []*Conn, room, event string, c *Conn) {
+	if len(peers) > 0 {
+		deliver(peers, controlFrame(event, room, "", memberPayload{c.id}), nil)
+	}
+}
+
+// appendOthers appends the members other than c to dst.
+func appendOthers(dst, members []*Conn, c *Conn) []*Conn {
+	for _, m := range members {
+		if m != c {
+			dst = append(dst, m)
+		}
+	}
+	return dst
 }
 
 // fanOut queues out, encoded once, for every member of room that skip
@@ -94,6 +122,12 @@ func (s *Server) fanOut(room string, out *frame.Outgoing, skip func(*Conn) bool)
 	defer putMembers(buf)
 	members, _ := s.rooms.AppendMembers((*buf)[:0], room, -1)
 	*buf = members
+	return deliver(members, out, skip)
+}
+
+// deliver queues out for every member that skip (if any) does not
+// exclude, and returns how many accepted it.
+func deliver(members []*Conn, out *frame.Outgoing, skip func(*Conn) bool) int {
 	n := 0
 	for _, m := range members {
 		if skip != nil && skip(m) {

@@ -1,6 +1,9 @@
 package api_test
 
 import (
+	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -107,8 +110,11 @@ func TestDroppedClientLeavesAfterResumeWindow(t *testing.T) {
 	var mp struct{ Session string }
 	m.payload(t, &mp)
 	assert.Equal(t, b.id, mp.Session)
-	assert.EqualValues(t, 1, disconnected.Load(), "OnDisconnect once, when the session ends")
-	assert.Zero(t, ts.Stats().Suspended)
+	// OnDisconnect runs just after the announcement.
+	require.Eventually(t, func() bool { return disconnected.Load() == 1 && ts.Stats().Suspended == 0 },
+		wait, 5*time.Millisecond, "OnDisconnect once, when the session ends")
+	time.Sleep(50 * time.Millisecond)
+	assert.EqualValues(t, 1, disconnected.Load(), "and only once")
 }
 
 // TestJoinedComesFirst: while a room is busy, a joiner's $joined precedes
@@ -126,7 +132,10 @@ func TestJoinedComesFirst(t *testing.T) {
 			case <-stop:
 				return
 			default:
+				// Paced so that a joiner slowed by the race detector
+				// does not overflow its queue before it reads.
 				ts.Broadcast("busy", api.Frame{Event: "tick", Room: "busy"}, pub.id)
+				time.Sleep(50 * time.Microsecond)
 			}
 		}
 	}()
@@ -134,7 +143,56 @@ func TestJoinedComesFirst(t *testing.T) {
 		c := dial(t, ts, nil)
 		c.send(map[string]any{"event": "$join", "room": "busy"})
 		assert.Equal(t, "$joined", c.next().Event)
+		require.NoError(t, c.ws.Close())
 	}
 	close(stop)
 	<-done
+}
+
+// TestPresenceMatchesJoinedList: a member listed in one's $joined is never
+// announced to one afterwards: the announcement's recipients are fixed
+// when the membership changes. Two sessions join the same rooms at the
+// same moment, room after room; each must hear of the other exactly when
+// its $joined did not list the other.
+func TestPresenceMatchesJoinedList(t *testing.T) {
+	const rooms = 300
+	ts := startServer(t, &api.Options{MaxRoomsPerConn: rooms})
+	a, b := dial(t, ts, nil), dial(t, ts, nil)
+	var wg sync.WaitGroup
+	for i := range rooms {
+		room := fmt.Sprintf("r%d", i)
+		wg.Add(2)
+		go func() { defer wg.Done(); assert.NoError(t, ts.Join(a.id, room)) }()
+		go func() { defer wg.Done(); assert.NoError(t, ts.Join(b.id, room)) }()
+		wg.Wait()
+	}
+	for _, c := range []struct{ self, other *client }{{a, b}, {b, a}} {
+		listed := map[string]bool{}   // rooms whose $joined listed the other
+		announced := map[string]int{} // $member_joined of the other, per room
+		// Every join has returned: all is queued before the $pong.
+		c.self.send(map[string]any{"event": "$ping", "id": "end"})
+		for done := false; !done; {
+			m := c.self.next()
+			switch m.Event {
+			case "$pong":
+				done = true
+			case "$joined":
+				var j joined
+				m.payload(t, &j)
+				listed[m.Room] = slices.Contains(j.Members, c.other.id)
+				require.False(t, announced[m.Room] > 0, "$member_joined before $joined in %s", m.Room)
+			case "$member_joined":
+				announced[m.Room]++
+			default:
+				t.Fatalf("unexpected %s", m.Event)
+			}
+		}
+		for room, saw := range listed {
+			if saw {
+				assert.Zero(t, announced[room], "%s: listed in $joined and announced too", room)
+			} else {
+				assert.Equal(t, 1, announced[room], "%s: neither listed nor announced", room)
+			}
+		}
+	}
 }

@@ -96,15 +96,16 @@ func (t *Table[M]) reserveRoom() bool {
 // call. Creating a room beyond MaxRooms returns ErrTooManyRooms, with added
 // false and count 0.
 func (t *Table[M]) Join(room string, m M) (added bool, count int, err error) {
-	return t.JoinThen(room, m, 0, nil)
+	return t.JoinThen(room, m, nil)
 }
 
-// JoinThen is Join that also calls then, with the room's first max
-// members (max < 0: all) and its count, while the room's shard is still
-// locked: whatever then queues for m comes before anything queued by a
-// fan-out that sees m as a member. then must not block or call back into
-// the table. It is not called when Join fails.
-func (t *Table[M]) JoinThen(room string, m M, max int, then func(added bool, count int, members []M)) (added bool, count int, err error) {
+// JoinThen is Join that also calls then with the room's members (m
+// among them), while the room's shard is still locked: whatever then
+// queues for m comes before anything queued by a fan-out that sees m as a
+// member, and a snapshot then takes holds exactly the members that joined
+// before m. then must not block, keep members, or call back into the
+// table. It is not called when Join fails.
+func (t *Table[M]) JoinThen(room string, m M, then func(added bool, members []M)) (added bool, count int, err error) {
 	s := t.shardFor(room)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -122,20 +123,23 @@ func (t *Table[M]) JoinThen(room string, m M, max int, then func(added bool, cou
 		r.add(m)
 		added = true
 	}
-	count = len(r.members)
 	if then != nil {
-		members := r.members
-		if max >= 0 && max < len(members) {
-			members = members[:max]
-		}
-		then(added, count, members)
+		then(added, r.members)
 	}
-	return added, count, nil
+	return added, len(r.members), nil
 }
 
 // Leave removes m from room. removed is false if m was not a member. count is
 // the member count after the call. An emptied room is deleted at once.
 func (t *Table[M]) Leave(room string, m M) (removed bool, count int) {
+	return t.LeaveThen(room, m, nil)
+}
+
+// LeaveThen is Leave that, when m was a member, also calls then with the
+// members that remain, while the room's shard is still locked: a snapshot
+// then takes holds exactly the members that joined before m left. The
+// rules for then are JoinThen's.
+func (t *Table[M]) LeaveThen(room string, m M, then func(rest []M)) (removed bool, count int) {
 	s := t.shardFor(room)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -151,6 +155,9 @@ func (t *Table[M]) Leave(room string, m M) (removed bool, count int) {
 	if len(r.members) == 0 {
 		delete(s.rooms, room)
 		t.nrooms.Add(-1)
+	}
+	if then != nil {
+		then(r.members)
 	}
 	return true, len(r.members)
 }

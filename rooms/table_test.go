@@ -361,3 +361,46 @@ func TestComparablePanicLeavesTableUnchanged(t *testing.T) {
 	assert.Equal(t, smallRoom+1, tb.Count("r"))
 	checkInvariants(t, tb)
 }
+
+// TestThenSeesMembersUnderLock: JoinThen and LeaveThen hand their callback
+// the room's members as they are right after the change, and a failed
+// change calls nothing.
+func TestThenSeesMembersUnderLock(t *testing.T) {
+	tb := New[int](Options{MaxRooms: 1})
+	var seen []int
+	var added bool
+	record := func(a bool, ms []int) { added, seen = a, slices.Clone(ms) }
+
+	_, _, err := tb.JoinThen("r", 1, record)
+	require.NoError(t, err)
+	assert.True(t, added)
+	assert.Equal(t, []int{1}, seen)
+	_, _, err = tb.JoinThen("r", 2, record)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []int{1, 2}, seen)
+	_, _, err = tb.JoinThen("r", 2, record)
+	require.NoError(t, err)
+	assert.False(t, added, "already a member")
+
+	seen = nil
+	_, _, err = tb.JoinThen("other", 3, record)
+	require.ErrorIs(t, err, ErrTooManyRooms)
+	assert.Nil(t, seen, "not called when the join fails")
+
+	var rest []int
+	called := false
+	leave := func(ms []int) { called, rest = true, slices.Clone(ms) }
+	removed, n := tb.LeaveThen("r", 1, leave)
+	assert.True(t, removed)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, []int{2}, rest)
+	called = false
+	removed, _ = tb.LeaveThen("r", 1, leave)
+	assert.False(t, removed)
+	assert.False(t, called, "not called for a non-member")
+	removed, n = tb.LeaveThen("r", 2, leave)
+	assert.True(t, removed)
+	assert.Zero(t, n)
+	assert.Empty(t, rest)
+	assert.Zero(t, tb.Len())
+}
