@@ -74,8 +74,9 @@ type Config struct {
 	QueueFrames int
 	QueueBytes  int
 	// ControlFrames is the extra room kept for control ($-event) frames
-	// beyond QueueFrames; a connection that fills it too is closed with
-	// 4002. Default 64.
+	// beyond QueueFrames: control frames are never dropped, and count
+	// with application frames against QueueFrames plus this; a connection
+	// that fills that too is closed with 4002. Default 64.
 	ControlFrames int
 	// ReplayFrames and ReplayBytes bound the frames a stream keeps after
 	// writing them, for a resume. Zero keeps none (no resumption).

@@ -101,7 +101,10 @@ func (s *Stream) Send(out *frame.Outgoing) error {
 	if conn != nil {
 		full := false
 		if control {
-			full = s.queuedCtl >= cfg.ControlFrames
+			// Control frames share the queue and have ControlFrames
+			// more: a burst of them (presence in a busy room) fits as
+			// long as the client reads.
+			full = s.queuedCtl+s.queuedApp >= cfg.QueueFrames+cfg.ControlFrames
 		} else {
 			full = s.queuedApp >= cfg.QueueFrames || s.queuedBytes+size > cfg.QueueBytes
 		}
