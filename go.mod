@@ -14,4 +14,5 @@ require (
 require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sync v0.11.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 )

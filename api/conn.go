@@ -33,6 +33,8 @@ type Conn struct {
 	suspended time.Time // when it was suspended; zero while attached
 	dedupe    resume.Dedupe
 
+	limits *buckets // rate limits, allocated on first use; guarded by handling
+
 	initial []string // Identity.Rooms, joined by Open
 }
 

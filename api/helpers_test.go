@@ -52,6 +52,10 @@ func startServer(t *testing.T, opts *api.Options) *testServer {
 	if opts == nil {
 		opts = &api.Options{}
 	}
+	if opts.RateLimits == (api.RateLimits{}) {
+		// Most tests flood on purpose; rate-limit tests set their own.
+		opts.RateLimits = api.NoRateLimits
+	}
 	logs := &logBuffer{}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

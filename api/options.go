@@ -98,6 +98,16 @@ type Options struct {
 	// MaxMessageSize bounds a whole WebSocket message; larger ones are
 	// closed with 1009. Default 64 KiB.
 	MaxMessageSize int
+	// MaxFramesPerMessage bounds the WebSocket frames of one message
+	// (1009 past it). Default 4096.
+	MaxFramesPerMessage int
+	// MessageTimeout bounds the time from a message's first byte to its
+	// last; a slower client is closed with 1008. Default 10s.
+	MessageTimeout time.Duration
+	// MaxHeaderBytes and MaxHeaders bound the upgrade request's head
+	// (431 past them). Defaults 8 KiB and 64 header lines.
+	MaxHeaderBytes int
+	MaxHeaders     int
 	// MaxRoomsPerConn caps the rooms one client is in. Default 64.
 	MaxRoomsPerConn int
 	// MaxRooms caps the rooms on the server. Default 1,000,000.
@@ -106,6 +116,9 @@ type Options struct {
 	MaxMembersListed int
 	// DisablePresence turns off $member_joined / $member_left.
 	DisablePresence bool
+	// RateLimits bound each client's joins, frames and fan-out (see
+	// RateLimits for the defaults).
+	RateLimits RateLimits
 
 	// SlowConsumer is the policy for full queues. Default Disconnect.
 	SlowConsumer SlowPolicy
@@ -137,6 +150,10 @@ type Options struct {
 	// MaxConnsPerIP caps open connections from one address (503). Default
 	// 0: no cap (behind a proxy all clients share its address).
 	MaxConnsPerIP int
+	// MaxPendingPerIP caps connections from one address still sending
+	// their upgrade request or being authorized (503), against slow
+	// handshake floods. Default 256; negative: no cap.
+	MaxPendingPerIP int
 
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
@@ -168,6 +185,7 @@ func (o *Options) withDefaults() Options {
 	opt.Default(&c.MaxRoomsPerConn, DefaultMaxRoomsPerConn)
 	opt.Default(&c.MaxRooms, DefaultMaxRooms)
 	opt.Default(&c.MaxMembersListed, DefaultMaxMembersListed)
+	c.RateLimits = c.RateLimits.withDefaults()
 	opt.Default(&c.HeartbeatInterval, loop.DefaultPingInterval)
 	opt.Default(&c.HeartbeatTimeout, loop.DefaultPingTimeout)
 	opt.Default(&c.ResumeWindow, DefaultResumeWindow)
@@ -196,9 +214,12 @@ func (o *Options) loopConfig() loop.Config {
 		Policy:           o.SlowConsumer,
 		MaxConns:         o.MaxConns,
 		MaxConnsPerIP:    o.MaxConnsPerIP,
+		MaxPendingPerIP:  o.MaxPendingPerIP,
+		MessageTimeout:   o.MessageTimeout,
 		Logger:           o.Logger,
 	}
-	cfg.Frames.MaxMessage = o.MaxMessageSize
+	cfg.Frames.MaxMessage, cfg.Frames.MaxFrames = o.MaxMessageSize, o.MaxFramesPerMessage
+	cfg.Head.MaxBytes, cfg.Head.MaxHeaders = o.MaxHeaderBytes, o.MaxHeaders
 	if !o.DisableResume {
 		cfg.ReplayFrames, cfg.ReplayBytes = o.ReplayFrames, o.ReplayBytes
 	}

@@ -43,6 +43,10 @@ func (s *Server) clientJoin(c *Conn, f *Frame) {
 		c.sendError(f.ID, "", CodeBadRequest, "$join needs a room")
 		return
 	}
+	if !c.allow(bucketJoin, 0) {
+		c.refuseRateLimited(f.ID, f.Room)
+		return
+	}
 	if s.opts.CanJoin != nil {
 		if err := s.opts.CanJoin(c, f.Room); err != nil {
 			c.sendError(f.ID, f.Room, CodeForbidden, err.Error())
@@ -59,6 +63,10 @@ func (s *Server) clientJoin(c *Conn, f *Frame) {
 func (s *Server) application(c *Conn, f *Frame) {
 	if f.Room != "" && !c.InRoom(f.Room) {
 		c.sendError(f.ID, f.Room, CodeNotMember, "not a member of room "+f.Room)
+		return
+	}
+	if !s.allowFrame(c, f) {
+		c.refuseRateLimited(f.ID, f.Room)
 		return
 	}
 	// A frame with an id is applied once per session: a resent duplicate

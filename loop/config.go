@@ -96,6 +96,10 @@ type Config struct {
 	// MaxConnsPerIP caps open TCP connections from one address (503 past
 	// it). Default 0: no cap (behind a proxy every client has its address).
 	MaxConnsPerIP int
+	// MaxPendingPerIP caps connections from one address that have not
+	// finished their upgrade (503 past it), against slow-handshake floods.
+	// Default 256; negative: no cap.
+	MaxPendingPerIP int
 
 	// Logger receives the engine's logs. Default slog.Default().
 	Logger *slog.Logger
@@ -115,6 +119,7 @@ const (
 	DefaultQueueBytes       = 1 << 20
 	DefaultControlFrames    = 64
 	DefaultMaxInflight      = 256
+	DefaultMaxPendingPerIP  = 256
 )
 
 // maxWriteChunk caps the bytes one flush hands to one connection; more
@@ -166,6 +171,9 @@ func (c Config) withDefaults() Config {
 	opt.Default(&c.QueueBytes, DefaultQueueBytes)
 	opt.Default(&c.ControlFrames, DefaultControlFrames)
 	opt.Default(&c.MaxInflight, DefaultMaxInflight)
+	if c.MaxPendingPerIP == 0 {
+		c.MaxPendingPerIP = DefaultMaxPendingPerIP
+	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = defaultMaxConns()
 	}

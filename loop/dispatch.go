@@ -153,6 +153,7 @@ func (j *upgradeJob) accept(codec frame.Codec, echo bool) {
 	opened := c.state.CompareAndSwap(stateAuthorizing, stateOpen)
 	c.in.opened = opened
 	c.mu.Unlock()
+	c.handshakeDone()
 	if !opened {
 		c.readMu.Unlock()
 		return

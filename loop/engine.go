@@ -23,12 +23,13 @@ type Engine struct {
 	h   Handler
 	log *slog.Logger
 
-	nb      *nbio.Engine
-	ln      *listener
-	shards  []*shard
-	pool    *ants.PoolWithFunc
-	backlog backlog
-	perIP   perIP
+	nb        *nbio.Engine
+	ln        *listener
+	shards    []*shard
+	pool      *ants.PoolWithFunc
+	backlog   backlog
+	perIP     perIP // open connections per address
+	pendingIP perIP // connections per address still upgrading
 
 	nextID   atomic.Uint64
 	conns    atomic.Int64 // open TCP connections
@@ -51,6 +52,7 @@ func New(cfg Config, h Handler) *Engine {
 	cfg = cfg.withDefaults()
 	e := &Engine{cfg: cfg, h: h, log: cfg.Logger, stop: make(chan struct{})}
 	e.perIP.limit = cfg.MaxConnsPerIP
+	e.pendingIP.limit = cfg.MaxPendingPerIP
 	e.shards = make([]*shard, cfg.Flushers)
 	for i := range e.shards {
 		e.shards[i] = newShard(e)
@@ -161,8 +163,10 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 		c.reject(&wsproto.HTTPError{Status: 503, Reason: "server shutting down"})
 	case n > int64(e.cfg.MaxConns):
 		c.reject(&wsproto.HTTPError{Status: 503, Reason: "server at its connection limit"})
-	case !e.perIP.add(c):
+	case !c.countIn(&e.perIP):
 		c.reject(&wsproto.HTTPError{Status: 503, Reason: "too many connections from this address"})
+	case !c.countPending(&e.pendingIP):
+		c.reject(&wsproto.HTTPError{Status: 503, Reason: "too many pending handshakes from this address"})
 	}
 }
 
@@ -190,7 +194,10 @@ func (e *Engine) onClose(nc *nbio.Conn, _ error) {
 	c.mu.Unlock()
 	c.shard.remove(c)
 	e.conns.Add(-1)
-	e.perIP.remove(c)
+	if c.ipCounted.Load() {
+		e.perIP.remove(addrOf(c.remote))
+	}
+	c.handshakeDone()
 	if start {
 		e.submit(c)
 	}
@@ -225,6 +232,7 @@ func (c *Conn) reject(err error) {
 			break
 		}
 	}
+	c.handshakeDone()
 	c.eng.log.Debug("upgrade refused", "remote", c.remote.String(), "status", he.Status, "reason", he.Reason)
 	c.deadline.Store(time.Now().Add(c.eng.cfg.CloseWait).UnixNano())
 	c.write(wsproto.AppendHTTPError(nil, he))

@@ -335,4 +335,44 @@ func TestConnectionCaps(t *testing.T) {
 		require.Eventually(t, func() bool { return e.Conns() == 0 }, 5*time.Second, 10*time.Millisecond)
 		upgradeRaw(t, e)
 	})
+	t.Run("pending handshakes per address", func(t *testing.T) {
+		// HOSTILE.md row 1, slowloris: one address opens many connections
+		// and drips its requests.
+		e, rec := start(t, loop.Config{MaxPendingPerIP: 50, HandshakeTimeout: time.Second})
+		attacker := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+		var held []net.Conn
+		refused := 0
+		for range 80 {
+			nc, err := attacker.Dial("tcp", e.Addr().String())
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = nc.Close() })
+			_, err = nc.Write([]byte("GET /ws HT"))
+			require.NoError(t, err)
+			held = append(held, nc)
+		}
+		for _, nc := range held {
+			_ = nc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			b := make([]byte, 64)
+			if n, _ := nc.Read(b); n > 0 {
+				assert.Contains(t, string(b[:n]), "503")
+				refused++
+			}
+		}
+		assert.Equal(t, 30, refused, "past 50 pending, refused at once")
+		// Another address is unaffected.
+		upgradeRaw(t, e)
+		<-rec.opened
+		// The 50 pending ones end at the handshake deadline.
+		start := time.Now()
+		require.Eventually(t, func() bool { return e.Conns() == 1 }, 5*time.Second, 10*time.Millisecond)
+		t.Logf("pending handshakes closed %v after the attack", time.Since(start))
+		again, err := attacker.Dial("tcp", e.Addr().String())
+		require.NoError(t, err)
+		defer again.Close()
+		_, err = again.Write([]byte(upgradeRequest))
+		require.NoError(t, err)
+		status, err := bufio.NewReader(again).ReadString('\n')
+		require.NoError(t, err)
+		assert.Contains(t, status, "101", "the address may connect again")
+	})
 }

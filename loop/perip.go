@@ -6,39 +6,59 @@ import (
 	"sync"
 )
 
-// perIP counts open connections per remote address when a cap is set.
+// perIP counts connections per remote address against a cap (0: no cap,
+// nothing counted).
 type perIP struct {
 	limit int
 	mu    sync.Mutex
 	n     map[netip.Addr]int32
 }
 
-// add counts c and reports whether its address is within the cap.
-func (p *perIP) add(c *Conn) bool {
+// add counts ip and reports whether it was counted, and whether ip is
+// within the cap after it.
+func (p *perIP) add(ip netip.Addr) (counted, ok bool) {
 	if p.limit <= 0 {
-		return true
+		return false, true
 	}
-	ip := addrOf(c.remote)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.n == nil {
 		p.n = make(map[netip.Addr]int32)
 	}
 	p.n[ip]++
-	c.ipCounted = true
-	return int(p.n[ip]) <= p.limit
+	return true, int(p.n[ip]) <= p.limit
 }
 
-// remove uncounts c.
-func (p *perIP) remove(c *Conn) {
-	if !c.ipCounted {
-		return
-	}
-	ip := addrOf(c.remote)
+// remove uncounts ip.
+func (p *perIP) remove(ip netip.Addr) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.n[ip]--; p.n[ip] <= 0 {
 		delete(p.n, ip)
+	}
+}
+
+// countIn counts c's address in p (the open-connection cap), reporting
+// whether it is within the cap.
+func (c *Conn) countIn(p *perIP) bool {
+	counted, ok := p.add(addrOf(c.remote))
+	c.ipCounted.Store(counted)
+	return ok
+}
+
+// countPending counts c's address among pending handshakes, reporting
+// whether it is within MaxPendingPerIP.
+func (c *Conn) countPending(p *perIP) bool {
+	counted, ok := p.add(addrOf(c.remote))
+	c.pendingCounted.Store(counted)
+	return ok
+}
+
+// handshakeDone uncounts c from pending handshakes, once: when it opens,
+// is refused or closes.
+func (c *Conn) handshakeDone() {
+	if c.pendingCounted.CompareAndSwap(true, false) {
+		c.eng.pendingIP.remove(addrOf(c.remote))
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/roomloop/roomloop/api"
@@ -33,6 +34,18 @@ type Config struct {
 	Resume bool
 	// QueueFrames and QueueBytes bound roomloop's per-client queue.
 	QueueFrames, QueueBytes int
+
+	// The rest configure roomloop only; zero values keep api's defaults.
+	ResumeWindow      time.Duration // how long a dropped session waits
+	ReplayFrames      int           // replay buffer bound per session, frames
+	ReplayBytes       int           // replay buffer bound per session, bytes
+	HeartbeatInterval time.Duration // server ping interval
+	HeartbeatTimeout  time.Duration // drop a silent client after this long
+	// DropSlow selects the Drop policy for full queues (default
+	// Disconnect, close 4002).
+	DropSlow bool
+	// Presence turns $member_joined / $member_left on.
+	Presence bool
 }
 
 // Server is a started implementation.
@@ -56,8 +69,11 @@ func Start(cfg Config) (Server, error) {
 	return nil, fmt.Errorf("serve: unknown implementation %q (want %s or %s)", cfg.Impl, Roomloop, Baseline)
 }
 
-// roomloopServer adapts *api.Server.
-type roomloopServer struct{ s *api.Server }
+// roomloopServer adapts *api.Server and counts how its sessions end.
+type roomloopServer struct {
+	s    *api.Server
+	hook *hooks
+}
 
 // startRoomloop starts roomloop without presence and with large queues.
 func startRoomloop(cfg Config) (Server, error) {
@@ -68,17 +84,41 @@ func startRoomloop(cfg Config) (Server, error) {
 	if qb <= 0 {
 		qb = 4 << 20
 	}
+	h := newHooks()
+	policy := api.Disconnect
+	if cfg.DropSlow {
+		policy = api.Drop
+	}
 	s := api.New(&api.Options{
-		DisablePresence: true,
-		DisableResume:   !cfg.Resume,
-		QueueFrames:     qf,
-		QueueBytes:      qb,
-		Logger:          slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		DisablePresence:   !cfg.Presence,
+		DisableResume:     !cfg.Resume,
+		QueueFrames:       qf,
+		QueueBytes:        qb,
+		ResumeWindow:      cfg.ResumeWindow,
+		ReplayFrames:      cfg.ReplayFrames,
+		ReplayBytes:       cfg.ReplayBytes,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		HeartbeatTimeout:  cfg.HeartbeatTimeout,
+		SlowConsumer:      policy,
+		RateLimits:        api.NoRateLimits, // the baseline has none; scenarios publish at saturation
+		OnDisconnect:      h.ended,
+		OnSuspend:         h.suspended,
+		OnResume:          h.resumed,
+		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 	})
 	if err := s.Start(cfg.Addr); err != nil {
 		return nil, err
 	}
-	return roomloopServer{s}, nil
+	return roomloopServer{s, h}, nil
+}
+
+// report adds the server's own counts to st.
+func (r roomloopServer) report(st *Stats) {
+	a := r.s.Stats()
+	st.Conns, st.Sessions, st.Suspended, st.Rooms, st.QueuedBytes = a.Connections, a.Sessions, a.Suspended, a.Rooms, a.QueuedBytes
+	// api's default worker pool: 256 per core (loop.Config.Workers).
+	st.PoolSize = 256 * runtime.GOMAXPROCS(0)
+	r.hook.report(st)
 }
 
 // Addr returns the listening address.

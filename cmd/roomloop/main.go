@@ -66,6 +66,14 @@ func run(args []string) error {
 	fs.IntVar(&opts.ReplayBytes, "replay-bytes", api.DefaultReplayBytes, "written bytes kept per session for a resume")
 	fs.Int64Var(&opts.SuspendedBytes, "suspended-bytes", api.DefaultSuspendedBytes, "frame bytes all suspended sessions may hold together")
 	fs.IntVar(&opts.DedupeWindow, "dedupe-window", api.DefaultDedupeWindow, "client frame ids remembered per session")
+	fs.IntVar(&opts.MaxFramesPerMessage, "max-frames-per-message", 4096, "WebSocket frames of one message (more: close 1009)")
+	fs.DurationVar(&opts.MessageTimeout, "message-timeout", 10*time.Second, "deadline from a message's first byte to its last (close 1008)")
+	fs.IntVar(&opts.MaxHeaderBytes, "max-header-bytes", 8<<10, "upgrade request head in bytes (more: 431)")
+	fs.IntVar(&opts.MaxHeaders, "max-headers", 64, "upgrade request header lines (more: 431)")
+	fs.DurationVar(&opts.AuthTimeout, "auth-timeout", 2*time.Second, "deadline for authorizing an upgrade (503 past it)")
+	fs.DurationVar(&opts.CloseTimeout, "close-timeout", 2*time.Second, "wait for a client's answer to our close frame")
+	fs.IntVar(&opts.MaxPendingPerIP, "max-pending-per-ip", 256, "connections from one address still upgrading (-1: no cap)")
+	rateFlags(fs, &opts.RateLimits)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

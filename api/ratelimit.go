@@ -1,0 +1,171 @@
+package api
+
+import (
+	"math"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Rate is a token bucket: up to Burst events at once, PerSecond on
+// average. A zero Rate takes its field's default; a negative PerSecond
+// means no limit.
+type Rate struct {
+	PerSecond float64
+	Burst     int
+}
+
+// RateLimits bound what one session's client may ask of the server. A
+// frame over its bucket is refused with $error "rate_limited" (a refused
+// frame takes no effect and frees its id for a resend); a client that
+// keeps sending past its buckets exhausts Refusals and is closed with 1008.
+// Server-side calls (Server.Join, Broadcast, Send) and Identity.Rooms are
+// not limited. Buckets are allocated on a session's first limited frame,
+// so idle sessions pay nothing for them.
+type RateLimits struct {
+	// Join bounds $join frames. Default 10/s, burst 64.
+	Join Rate
+	// Publish bounds application frames sent to a room or to a handler.
+	// Default 100/s, burst 200.
+	Publish Rate
+	// Direct bounds application frames sent to a session ("to"). Default
+	// 50/s, burst 100.
+	Direct Rate
+	// FanoutBytes bounds the bytes a client's room frames cost to deliver:
+	// the frame's size times the room's other members (a frame costing
+	// more than Burst passes only on a full bucket). Default 32 MiB/s,
+	// burst 32 MiB.
+	FanoutBytes Rate
+	// Refusals bounds rate_limited answers; past it the connection is
+	// closed with 1008, which ends the session. Default 2/s, burst 20.
+	Refusals Rate
+}
+
+// Rate defaults (see RateLimits).
+var (
+	DefaultJoinRate        = Rate{PerSecond: 10, Burst: 64}
+	DefaultPublishRate     = Rate{PerSecond: 100, Burst: 200}
+	DefaultDirectRate      = Rate{PerSecond: 50, Burst: 100}
+	DefaultFanoutBytesRate = Rate{PerSecond: 32 << 20, Burst: 32 << 20}
+	DefaultRefusalsRate    = Rate{PerSecond: 2, Burst: 20}
+)
+
+// NoRateLimits turns every rate limit off (for trusted clients and
+// benchmarks).
+var NoRateLimits = RateLimits{
+	Join: unlimited, Publish: unlimited, Direct: unlimited, FanoutBytes: unlimited, Refusals: unlimited,
+}
+
+var unlimited = Rate{PerSecond: -1}
+
+func (r RateLimits) withDefaults() RateLimits {
+	def := func(v *Rate, d Rate) {
+		if *v == (Rate{}) {
+			*v = d
+		}
+	}
+	def(&r.Join, DefaultJoinRate)
+	def(&r.Publish, DefaultPublishRate)
+	def(&r.Direct, DefaultDirectRate)
+	def(&r.FanoutBytes, DefaultFanoutBytesRate)
+	def(&r.Refusals, DefaultRefusalsRate)
+	return r
+}
+
+// limiter returns a bucket for r, or nil when r is unlimited.
+func (r Rate) limiter() *rate.Limiter {
+	if r.PerSecond < 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(r.PerSecond), max(r.Burst, 1))
+}
+
+// buckets are one session's rate limiters; nil ones are unlimited.
+type buckets struct {
+	join, publish, direct, fanout, refusals *rate.Limiter
+}
+
+// bucketKind names which bucket a frame takes from.
+type bucketKind uint8
+
+const (
+	bucketJoin bucketKind = iota
+	bucketPublish
+	bucketDirect
+)
+
+// allow reports whether c may have one more frame of kind now; a room frame
+// also pays its fan-out cost (bytes × recipients). Called under
+// c.handling, so one frame at a time per session.
+func (c *Conn) allow(kind bucketKind, fanout int64) bool {
+	if c.limits == nil {
+		rl := &c.srv.opts.RateLimits
+		c.limits = &buckets{
+			join:     rl.Join.limiter(),
+			publish:  rl.Publish.limiter(),
+			direct:   rl.Direct.limiter(),
+			fanout:   rl.FanoutBytes.limiter(),
+			refusals: rl.Refusals.limiter(),
+		}
+	}
+	b := c.limits
+	now := time.Now()
+	var l *rate.Limiter
+	switch kind {
+	case bucketJoin:
+		l = b.join
+	case bucketPublish:
+		l = b.publish
+	case bucketDirect:
+		l = b.direct
+	}
+	if l != nil && l.TokensAt(now) < 1 {
+		return false
+	}
+	if fanout > 0 && b.fanout != nil {
+		cost := int(min(fanout, int64(b.fanout.Burst()), math.MaxInt32))
+		if !b.fanout.AllowN(now, cost) {
+			return false
+		}
+	}
+	if l != nil {
+		l.AllowN(now, 1)
+	}
+	return true
+}
+
+// refuseRateLimited answers a frame over its bucket, and closes the
+// connection with 1008 once the client has used up its refusals.
+func (c *Conn) refuseRateLimited(id, room string) {
+	if r := c.limits.refusals; r != nil && !r.Allow() {
+		c.srv.log.Info("closing a client that ignores rate limits", "session", c.id)
+		if lc := c.transport(); lc != nil {
+			lc.Close(ClosePolicy, "rate limit exceeded")
+		}
+		return
+	}
+	c.sendError(id, room, CodeRateLimited, "too many frames: slow down")
+}
+
+// allowFrame applies c's buckets to an application frame: a direct
+// message takes from Direct, anything else from Publish, and a room frame
+// pays its size for each other member of the room.
+func (s *Server) allowFrame(c *Conn, f *Frame) bool {
+	if f.To != "" && f.Room == "" {
+		return c.allow(bucketDirect, 0)
+	}
+	var fanout int64
+	if f.Room != "" {
+		if n := s.rooms.Count(f.Room) - 1; n > 0 {
+			fanout = int64(wireSize(f, c.id)) * int64(n)
+		}
+	}
+	return c.allow(bucketPublish, fanout)
+}
+
+// wireSize is about the size of f as delivered: its fields with the
+// sender's id, plus the envelope and WebSocket header.
+func wireSize(f *Frame, from string) int {
+	const envelope = 64
+	return len(f.Event) + len(f.Room) + len(from) + len(f.Payload) + envelope
+}

@@ -1,0 +1,156 @@
+package api_test
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomloop/roomloop/api"
+)
+
+// exactly allows n events and (for the length of a test) no more.
+func exactly(n int) api.Rate { return api.Rate{PerSecond: 1e-6, Burst: n} }
+
+// limited is NoRateLimits with the given changes.
+func limited(change func(*api.RateLimits)) api.RateLimits {
+	rl := api.NoRateLimits
+	change(&rl)
+	return rl
+}
+
+func TestPublishRateLimited(t *testing.T) {
+	ts := startServer(t, &api.Options{DisablePresence: true,
+		RateLimits: limited(func(rl *api.RateLimits) { rl.Publish = exactly(3) })})
+	a, b := dial(t, ts, nil), dial(t, ts, nil)
+	a.join("r")
+	b.join("r")
+	for i := range 3 {
+		a.send(map[string]any{"event": "chat", "room": "r", "id": fmt.Sprint(i)})
+		assert.Equal(t, fmt.Sprint(i), a.expect("$ack").ID)
+	}
+	a.send(map[string]any{"event": "chat", "room": "r", "id": "over"})
+	e, p := a.expectError("rate_limited")
+	assert.Equal(t, "over", e.ID)
+	assert.Equal(t, "r", e.Room)
+	assert.NotEmpty(t, p.Message)
+
+	for range 3 {
+		assert.Equal(t, "chat", b.expect("chat").Event)
+	}
+	b.ping() // nothing of the refused frame reached b
+	a.ping() // and a's connection is still open
+
+	// Joins and $ping are not publishes.
+	a.join("s")
+}
+
+func TestJoinAndDirectRateLimited(t *testing.T) {
+	ts := startServer(t, &api.Options{DisablePresence: true,
+		RateLimits: limited(func(rl *api.RateLimits) { rl.Join, rl.Direct = exactly(2), exactly(1) })})
+	a, b := dial(t, ts, nil), dial(t, ts, nil)
+	a.join("one")
+	a.join("two")
+	a.send(map[string]any{"event": "$join", "room": "three", "id": "j3"})
+	e, _ := a.expectError("rate_limited")
+	assert.Equal(t, "j3", e.ID)
+	sa, ok := ts.Conn(a.id)
+	require.True(t, ok)
+	assert.Equal(t, []string{"one", "two"}, sa.Rooms())
+
+	a.send(map[string]any{"event": "dm", "to": b.id, "id": "d1"})
+	a.expect("$ack")
+	a.send(map[string]any{"event": "dm", "to": b.id, "id": "d2"})
+	e, _ = a.expectError("rate_limited")
+	assert.Equal(t, "d2", e.ID)
+	assert.Equal(t, "dm", b.expect("dm").Event)
+	b.ping()
+
+	// Server-side calls are not limited.
+	require.NoError(t, ts.Join(a.id, "three"))
+	assert.Equal(t, "three", a.expect("$joined").Room)
+}
+
+// TestFanoutBytesRateLimited: a room frame costs its size for each other
+// member: the same frames pass into a small room and are refused in a
+// large one.
+func TestFanoutBytesRateLimited(t *testing.T) {
+	ts := startServer(t, &api.Options{DisablePresence: true,
+		RateLimits: limited(func(rl *api.RateLimits) { rl.FanoutBytes = exactly(30_000) })})
+	pub := dial(t, ts, nil)
+	pub.join("big")
+	for range 20 {
+		require.NoError(t, ts.Join(dial(t, ts, nil).id, "big"))
+	}
+	payload := strings.Repeat("x", 900) // ~1 KB a frame
+	// 20 other members × 1 KB: the first frame takes 20 KB of 30.
+	pub.send(map[string]any{"event": "e", "room": "big", "payload": payload, "id": "b1"})
+	pub.expect("$ack")
+	pub.send(map[string]any{"event": "e", "room": "big", "payload": payload, "id": "b2"})
+	pub.expectError("rate_limited")
+	// In a room of two, the same frame costs 1 KB: 15 of them pass.
+	ts2 := startServer(t, &api.Options{DisablePresence: true,
+		RateLimits: limited(func(rl *api.RateLimits) { rl.FanoutBytes = exactly(30_000) })})
+	p2, l2 := dial(t, ts2, nil), dial(t, ts2, nil)
+	p2.join("small")
+	l2.join("small")
+	for i := range 15 {
+		p2.send(map[string]any{"event": "e", "room": "small", "payload": payload, "id": fmt.Sprint(i)})
+		p2.expect("$ack")
+	}
+	for range 15 {
+		l2.expect("e")
+	}
+}
+
+// TestRateLimitRefusalsClose: a client that keeps sending past its
+// bucket exhausts its refusals and is closed with 1008; its session ends.
+func TestRateLimitRefusalsClose(t *testing.T) {
+	var ended atomic.Int32
+	ts := startServer(t, &api.Options{DisablePresence: true,
+		OnDisconnect: func(*api.Conn, api.CloseInfo) { ended.Add(1) },
+		RateLimits: limited(func(rl *api.RateLimits) {
+			rl.Publish, rl.Refusals = exactly(1), exactly(5)
+		})})
+	a, b := dial(t, ts, nil), dial(t, ts, nil)
+	a.join("r")
+	b.join("r")
+	for i := range 10 {
+		a.send(map[string]any{"event": "chat", "room": "r", "id": fmt.Sprint(i)})
+	}
+	assert.Equal(t, "0", a.expect("$ack").ID)
+	for i := 1; i <= 5; i++ {
+		e, _ := a.expectError("rate_limited")
+		assert.Equal(t, fmt.Sprint(i), e.ID)
+	}
+	assert.Equal(t, websocket.ClosePolicyViolation, a.expectClose())
+	require.Eventually(t, func() bool { return ended.Load() == 1 }, wait, 5*time.Millisecond,
+		"1008 ends the session")
+	assert.Equal(t, "chat", b.expect("chat").Event)
+	b.ping()
+}
+
+// TestRefusedFrameCanBeResent: a refused frame takes no effect and frees
+// its id, so the client may send it again once the bucket refills.
+func TestRefusedFrameCanBeResent(t *testing.T) {
+	ts := startServer(t, &api.Options{DisablePresence: true,
+		RateLimits: limited(func(rl *api.RateLimits) { rl.Publish = api.Rate{PerSecond: 20, Burst: 1} })})
+	a, b := dial(t, ts, nil), dial(t, ts, nil)
+	a.join("r")
+	b.join("r")
+	a.send(map[string]any{"event": "chat", "room": "r", "id": "1"})
+	a.expect("$ack")
+	a.send(map[string]any{"event": "chat", "room": "r", "id": "2"})
+	a.expectError("rate_limited")
+	time.Sleep(100 * time.Millisecond) // 2 tokens at 20/s, capped at 1
+	a.send(map[string]any{"event": "chat", "room": "r", "id": "2"})
+	assert.Equal(t, "2", a.expect("$ack").ID)
+	b.expect("chat")
+	b.expect("chat")
+	b.ping()
+}
