@@ -103,7 +103,8 @@ func wireCode(code uint16) uint16 {
 }
 
 // expire ends suspended sessions whose window has passed, every quarter
-// window (at least every second), until Shutdown.
+// window (at least every second), until Shutdown; it also forgets the
+// failed-upgrade buckets that have refilled.
 func (s *Server) expire() {
 	defer close(s.life.done)
 	every := min(max(s.opts.ResumeWindow/4, 10*time.Millisecond), time.Second)
@@ -123,6 +124,7 @@ func (s *Server) expire() {
 			s.life.mu.Unlock()
 			s.expireDue(due, now)
 			clear(due)
+			s.failures.sweep(now)
 		}
 	}
 }

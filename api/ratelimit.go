@@ -39,6 +39,10 @@ type RateLimits struct {
 	// Refusals bounds rate_limited answers; past it the connection is
 	// closed with 1008, which ends the session. Default 2/s, burst 20.
 	Refusals Rate
+	// FailuresPerIP bounds, per client address, upgrades refused by
+	// Authorize and resumes with an unknown token; past it the address's
+	// upgrades get HTTP 429 until its bucket refills. Default 2/s, burst 50.
+	FailuresPerIP Rate
 }
 
 // Rate defaults (see RateLimits).
@@ -48,12 +52,14 @@ var (
 	DefaultDirectRate      = Rate{PerSecond: 50, Burst: 100}
 	DefaultFanoutBytesRate = Rate{PerSecond: 32 << 20, Burst: 32 << 20}
 	DefaultRefusalsRate    = Rate{PerSecond: 2, Burst: 20}
+	DefaultFailuresPerIP   = Rate{PerSecond: 2, Burst: 50}
 )
 
 // NoRateLimits turns every rate limit off (for trusted clients and
 // benchmarks).
 var NoRateLimits = RateLimits{
 	Join: unlimited, Publish: unlimited, Direct: unlimited, FanoutBytes: unlimited, Refusals: unlimited,
+	FailuresPerIP: unlimited,
 }
 
 var unlimited = Rate{PerSecond: -1}
@@ -69,6 +75,7 @@ func (r RateLimits) withDefaults() RateLimits {
 	def(&r.Direct, DefaultDirectRate)
 	def(&r.FanoutBytes, DefaultFanoutBytesRate)
 	def(&r.Refusals, DefaultRefusalsRate)
+	def(&r.FailuresPerIP, DefaultFailuresPerIP)
 	return r
 }
 

@@ -13,6 +13,7 @@ func TestRateLimitDefaults(t *testing.T) {
 	assert.Equal(t, DefaultDirectRate, rl.Direct)
 	assert.Equal(t, DefaultFanoutBytesRate, rl.FanoutBytes)
 	assert.Equal(t, DefaultRefusalsRate, rl.Refusals)
+	assert.Equal(t, DefaultFailuresPerIP, rl.FailuresPerIP)
 	assert.Nil(t, unlimited.limiter(), "a negative rate is no limit")
 	assert.Equal(t, NoRateLimits, NoRateLimits.withDefaults(), "NoRateLimits stays off")
 }

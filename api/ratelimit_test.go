@@ -1,7 +1,11 @@
 package api_test
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -153,4 +157,45 @@ func TestRefusedFrameCanBeResent(t *testing.T) {
 	b.expect("chat")
 	b.expect("chat")
 	b.ping()
+}
+
+// TestFailedUpgradesThrottled: an address whose upgrades keep failing
+// (refused by Authorize, or resuming with an unknown token) gets 429 once
+// its failures are used up; other addresses are unaffected.
+func TestFailedUpgradesThrottled(t *testing.T) {
+	ts := startServer(t, &api.Options{
+		Authorize: func(r *http.Request) (api.Identity, error) {
+			if r.URL.Query().Get("token") != "good" {
+				return api.Identity{}, errors.New("bad token")
+			}
+			return api.Identity{}, nil
+		},
+		RateLimits: limited(func(rl *api.RateLimits) { rl.FailuresPerIP = exactly(3) }),
+	})
+	good := ts.url + "?token=good"
+	for range 2 {
+		assert.Equal(t, "unauthorized", dialRefused(t, ts, nil, http.StatusUnauthorized))
+	}
+	// A guessed resume token is a failure too, though it gets a session.
+	ws, _, err := websocket.DefaultDialer.Dial(good+"&resume=s-nobody.AAAAAAAAAAAAAAAAAAAAAA&last_seq=0", nil)
+	require.NoError(t, err)
+	_ = ws.Close()
+
+	// Now even a good request from this address is throttled.
+	_, resp, err := websocket.DefaultDialer.Dial(good, nil)
+	require.ErrorIs(t, err, websocket.ErrBadHandshake)
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Contains(t, string(body), "too many failed attempts")
+
+	// Another address is not.
+	other := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+		return d.Dial(network, addr)
+	}}
+	ws, resp, err = other.Dial(good, nil)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	_ = ws.Close()
 }

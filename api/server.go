@@ -44,6 +44,8 @@ type Server struct {
 	rooms *rooms.Table[*Conn]
 	sess  sessions
 	life  lifecycle
+	// failures throttles addresses with many failed upgrades.
+	failures failures
 
 	handlers atomic.Pointer[handlerSet]
 	hmu      sync.Mutex // serializes Handle and Use
@@ -59,6 +61,7 @@ func New(opts *Options) *Server {
 	s.rooms = rooms.New[*Conn](rooms.Options{MaxRooms: s.opts.MaxRooms})
 	s.sess.init()
 	s.life.init()
+	s.failures.rate = s.opts.RateLimits.FailuresPerIP
 	s.handlers.Store(s.buildHandlers(nil, nil))
 	s.eng = loop.New(s.opts.loopConfig(), (*transport)(s))
 	return s

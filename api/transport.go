@@ -31,6 +31,9 @@ type binding struct {
 func (t *transport) Upgrade(lc *loop.Conn, up *wsproto.Upgrade) (frame.Codec, bool, error) {
 	s := (*Server)(t)
 	r := up.Request
+	if s.failures.throttled(lc.RemoteAddr()) {
+		return nil, false, &wsproto.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many failed attempts from this address"}
+	}
 	if !s.originAllowed(r) {
 		return nil, false, &wsproto.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"}
 	}
@@ -42,6 +45,7 @@ func (t *transport) Upgrade(lc *loop.Conn, up *wsproto.Upgrade) (frame.Codec, bo
 	if s.opts.Authorize != nil {
 		b.identity, err = s.opts.Authorize(r)
 		if err != nil {
+			s.failures.fail(lc.RemoteAddr())
 			var ref *Refusal
 			if errors.As(err, &ref) {
 				return nil, false, &wsproto.HTTPError{Status: ref.Status, Reason: ref.Reason}
@@ -52,6 +56,9 @@ func (t *transport) Upgrade(lc *loop.Conn, up *wsproto.Upgrade) (frame.Codec, bo
 	}
 	if req, asked := resume.ParseRequest(r.URL.Query()); asked && !s.opts.DisableResume {
 		s.findResume(b, req)
+		if b.reason == resume.ReasonUnknown {
+			s.failures.fail(lc.RemoteAddr())
+		}
 	}
 	if want := b.identity.SessionID; want != "" {
 		if old, ok := s.sess.get(want); ok && old != b.target {
