@@ -44,7 +44,7 @@ func (s *Server) join(c *Conn, room, id string) error {
 			ids[i] = m.id
 		}
 		_ = c.sendOut(controlFrame(evJoined, room, id, joinedPayload{len(members), ids, len(members) > len(ids)}))
-		if added && !s.opts.DisablePresence {
+		if added && s.presence(len(members)-1) {
 			*peers = appendOthers((*peers)[:0], members, c)
 		}
 	}
@@ -89,12 +89,20 @@ func (s *Server) leaveRoomsLocked(c *Conn) {
 func (s *Server) leaveAnnounced(c *Conn, room string) {
 	peers := getMembers()
 	defer putMembers(peers)
-	var snapshot func([]*Conn)
-	if !s.opts.DisablePresence {
-		snapshot = func(rest []*Conn) { *peers = append((*peers)[:0], rest...) }
+	snapshot := func(rest []*Conn) {
+		if s.presence(len(rest)) {
+			*peers = append((*peers)[:0], rest...)
+		}
 	}
 	s.rooms.LeaveThen(room, c, snapshot)
 	s.tell(*peers, room, evMemberLeft, c)
+}
+
+// presence reports whether a membership change is announced to a room's
+// other members, given how many there are.
+func (s *Server) presence(others int) bool {
+	max := s.opts.PresenceMaxMembers
+	return !s.opts.DisablePresence && (max < 0 || others <= max)
 }
 
 // tell sends peers the presence event that c joined or left room.

@@ -116,6 +116,11 @@ type Options struct {
 	MaxMembersListed int
 	// DisablePresence turns off $member_joined / $member_left.
 	DisablePresence bool
+	// PresenceMaxMembers stops presence events in rooms with more other
+	// members than this: announcing every join and leave to every member
+	// costs O(members²) frames in a join storm. $joined still gives the
+	// count. Default 1000; negative: no cap.
+	PresenceMaxMembers int
 	// RateLimits bound each client's joins, frames and fan-out (see
 	// RateLimits for the defaults).
 	RateLimits RateLimits
@@ -169,6 +174,7 @@ const (
 	DefaultMaxRoomsPerConn  = 64
 	DefaultMaxRooms         = 1_000_000
 	DefaultMaxMembersListed = 100
+	DefaultPresenceMax      = 1000
 )
 
 func (o *Options) withDefaults() Options {
@@ -185,6 +191,9 @@ func (o *Options) withDefaults() Options {
 	opt.Default(&c.MaxRoomsPerConn, DefaultMaxRoomsPerConn)
 	opt.Default(&c.MaxRooms, DefaultMaxRooms)
 	opt.Default(&c.MaxMembersListed, DefaultMaxMembersListed)
+	if c.PresenceMaxMembers == 0 {
+		c.PresenceMaxMembers = DefaultPresenceMax
+	}
 	c.RateLimits = c.RateLimits.withDefaults()
 	opt.Default(&c.HeartbeatInterval, loop.DefaultPingInterval)
 	opt.Default(&c.HeartbeatTimeout, loop.DefaultPingTimeout)

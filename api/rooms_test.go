@@ -196,3 +196,31 @@ func TestPresenceMatchesJoinedList(t *testing.T) {
 		}
 	}
 }
+
+// TestPresenceStopsInLargeRooms: past PresenceMaxMembers other members,
+// joins and leaves are not announced; below it again they are.
+func TestPresenceStopsInLargeRooms(t *testing.T) {
+	ts := startServer(t, &api.Options{PresenceMaxMembers: 2})
+	a := dial(t, ts, nil)
+	a.join("r")
+	b := dial(t, ts, nil)
+	b.join("r") // 1 other: announced
+	a.expect("$member_joined")
+	c := dial(t, ts, nil)
+	c.join("r") // 2 others: announced
+	a.expect("$member_joined")
+	b.expect("$member_joined")
+	d := dial(t, ts, nil)
+	j := d.join("r") // 3 others: not announced
+	assert.Equal(t, 4, j.Count, "$joined still counts everyone")
+	d.send(map[string]any{"event": "$leave", "room": "r"})
+	d.expect("$left") // 3 others remain: not announced
+	c.send(map[string]any{"event": "$leave", "room": "r"})
+	c.expect("$left") // 2 remain: announced
+	for _, x := range []*client{a, b} {
+		m := x.expect("$member_left")
+		var p struct{ Session string }
+		m.payload(t, &p)
+		assert.Equal(t, c.id, p.Session, "the first presence event after d's join is c's leave")
+	}
+}

@@ -72,6 +72,7 @@ func run(args []string) error {
 	fs.IntVar(&opts.MaxHeaders, "max-headers", 64, "upgrade request header lines (more: 431)")
 	fs.DurationVar(&opts.AuthTimeout, "auth-timeout", 2*time.Second, "deadline for authorizing an upgrade (503 past it)")
 	fs.DurationVar(&opts.CloseTimeout, "close-timeout", 2*time.Second, "wait for a client's answer to our close frame")
+	fs.IntVar(&opts.PresenceMaxMembers, "presence-max-members", api.DefaultPresenceMax, "no presence events in rooms with more other members (-1: no cap)")
 	fs.IntVar(&opts.MaxPendingPerIP, "max-pending-per-ip", 256, "connections from one address still upgrading (-1: no cap)")
 	rateFlags(fs, &opts.RateLimits)
 	if err := fs.Parse(args); err != nil {
