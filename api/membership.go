@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/roomloop/roomloop/frame"
+	"github.com/roomloop/roomloop/loop"
 	"github.com/roomloop/roomloop/rooms"
 )
 
@@ -34,21 +35,21 @@ func (s *Server) join(c *Conn, room, id string) error {
 	}
 	peers := getMembers()
 	defer putMembers(peers)
-	answer := func(added bool, members []*Conn) {
+	answer := func(added bool, members []member) {
 		listed := members
 		if max := s.opts.MaxMembersListed; max >= 0 && max < len(listed) {
 			listed = listed[:max]
 		}
 		ids := make([]string, len(listed))
 		for i, m := range listed {
-			ids[i] = m.id
+			ids[i] = m.c.id
 		}
 		_ = c.sendOut(controlFrame(evJoined, room, id, joinedPayload{len(members), ids, len(members) > len(ids)}))
 		if added && s.presence(len(members)-1) {
 			*peers = appendOthers((*peers)[:0], members, c)
 		}
 	}
-	if _, _, err := s.rooms.JoinThen(room, c, answer); err != nil {
+	if _, _, err := s.rooms.JoinThen(room, c.member(), answer); err != nil {
 		if err == rooms.ErrTooManyRooms {
 			return ErrTooManyRooms
 		}
@@ -89,12 +90,12 @@ func (s *Server) leaveRoomsLocked(c *Conn) {
 func (s *Server) leaveAnnounced(c *Conn, room string) {
 	peers := getMembers()
 	defer putMembers(peers)
-	snapshot := func(rest []*Conn) {
+	snapshot := func(rest []member) {
 		if s.presence(len(rest)) {
 			*peers = append((*peers)[:0], rest...)
 		}
 	}
-	s.rooms.LeaveThen(room, c, snapshot)
+	s.rooms.LeaveThen(room, c.member(), snapshot)
 	s.tell(*peers, room, evMemberLeft, c)
 }
 
@@ -106,16 +107,16 @@ func (s *Server) presence(others int) bool {
 }
 
 // tell sends peers the presence event that c joined or left room.
-func (s *Server) tell(peers []*Conn, room, event string, c *Conn) {
+func (s *Server) tell(peers []member, room, event string, c *Conn) {
 	if len(peers) > 0 {
 		deliver(peers, controlFrame(event, room, "", memberPayload{c.id}), nil)
 	}
 }
 
 // appendOthers appends the members other than c to dst.
-func appendOthers(dst, members []*Conn, c *Conn) []*Conn {
+func appendOthers(dst, members []member, c *Conn) []member {
 	for _, m := range members {
-		if m != c {
+		if m.c != c {
 			dst = append(dst, m)
 		}
 	}
@@ -135,13 +136,13 @@ func (s *Server) fanOut(room string, out *frame.Outgoing, skip func(*Conn) bool)
 
 // deliver queues out for every member that skip (if any) does not
 // exclude, and returns how many accepted it.
-func deliver(members []*Conn, out *frame.Outgoing, skip func(*Conn) bool) int {
+func deliver(members []member, out *frame.Outgoing, skip func(*Conn) bool) int {
 	n := 0
 	for _, m := range members {
-		if skip != nil && skip(m) {
+		if skip != nil && skip(m.c) {
 			continue
 		}
-		if m.stream.Send(out) == nil {
+		if m.st.Send(out) == nil {
 			n++
 		}
 	}
@@ -163,13 +164,28 @@ func (s *Server) validRoom(room string) bool {
 
 // memberBufs recycles member snapshots so a broadcast allocates nothing
 // per member.
-var memberBufs = sync.Pool{New: func() any { b := make([]*Conn, 0, 64); return &b }}
+var memberBufs = sync.Pool{New: func() any { b := make([]member, 0, 64); return &b }}
 
-func getMembers() *[]*Conn { return memberBufs.Get().(*[]*Conn) }
+// maxPooledMembers is the largest snapshot kept for reuse (16 MiB): a
+// broadcast to a room of a million would otherwise allocate that much
+// garbage each time.
+const maxPooledMembers = 1 << 20
 
-func putMembers(b *[]*Conn) {
+// member is a session as a room holds it: with its stream beside it, so a
+// fan-out reaches the stream without loading the Conn (at a million
+// members, one cache miss less per recipient).
+type member struct {
+	c  *Conn
+	st *loop.Stream
+}
+
+func (c *Conn) member() member { return member{c, c.stream} }
+
+func getMembers() *[]member { return memberBufs.Get().(*[]member) }
+
+func putMembers(b *[]member) {
 	clear(*b)
-	if cap(*b) <= 1<<16 {
+	if cap(*b) <= maxPooledMembers {
 		*b = (*b)[:0]
 		memberBufs.Put(b)
 	}

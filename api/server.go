@@ -41,7 +41,7 @@ type Server struct {
 	opts  Options
 	log   *slog.Logger
 	eng   *loop.Engine
-	rooms *rooms.Table[*Conn]
+	rooms *rooms.Table[member]
 	sess  sessions
 	life  lifecycle
 	// failures throttles addresses with many failed upgrades.
@@ -58,7 +58,7 @@ type Server struct {
 func New(opts *Options) *Server {
 	s := &Server{opts: opts.withDefaults()}
 	s.log = s.opts.Logger
-	s.rooms = rooms.New[*Conn](rooms.Options{MaxRooms: s.opts.MaxRooms})
+	s.rooms = rooms.New[member](rooms.Options{MaxRooms: s.opts.MaxRooms})
 	s.sess.init()
 	s.life.init()
 	s.failures.rate = s.opts.RateLimits.FailuresPerIP
@@ -164,8 +164,8 @@ func (s *Server) Members(room string, max int) ([]string, int) {
 	members, n := s.rooms.AppendMembers((*buf)[:0], room, max)
 	*buf = members
 	ids := make([]string, len(members))
-	for i, c := range members {
-		ids[i] = c.id
+	for i, m := range members {
+		ids[i] = m.c.id
 	}
 	return ids, n
 }
