@@ -155,6 +155,15 @@ type Options struct {
 	// MaxConnsPerIP caps open connections from one address (503). Default
 	// 0: no cap (behind a proxy all clients share its address).
 	MaxConnsPerIP int
+	// AcceptRate limits new connections per second (AcceptBurst at once);
+	// the rest wait in the kernel's listen backlog, which spreads a
+	// reconnect storm out. Default 0: no limit.
+	AcceptRate  float64
+	AcceptBurst int
+	// DrainSpread spreads Shutdown's 1001 close frames evenly over this
+	// window, so clients do not all reconnect elsewhere at once (give
+	// Shutdown a context that allows for it). Default 0: all at once.
+	DrainSpread time.Duration
 	// MaxPendingPerIP caps connections from one address still sending
 	// their upgrade request or being authorized (503), against slow
 	// handshake floods. Default 256; negative: no cap.
@@ -224,6 +233,9 @@ func (o *Options) loopConfig() loop.Config {
 		MaxConns:         o.MaxConns,
 		MaxConnsPerIP:    o.MaxConnsPerIP,
 		MaxPendingPerIP:  o.MaxPendingPerIP,
+		AcceptRate:       o.AcceptRate,
+		AcceptBurst:      o.AcceptBurst,
+		DrainSpread:      o.DrainSpread,
 		MessageTimeout:   o.MessageTimeout,
 		Logger:           o.Logger,
 	}

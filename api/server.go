@@ -85,7 +85,8 @@ func (s *Server) Start(addr string) error {
 func (s *Server) Addr() net.Addr { return s.eng.Addr() }
 
 // Shutdown drains the server: no new connections; every client gets its
-// queued frames and then a close frame with 1001; once all have closed
+// queued frames and then a close frame with 1001 (spread over
+// Options.DrainSpread when set); once all have closed
 // (or ctx ends, which drops the rest and returns ctx's error) every session
 // ends (OnDisconnect runs for each) and the server's goroutines are gone.
 // Sessions do not survive the process: resuming on another node belongs

@@ -96,6 +96,15 @@ type Config struct {
 	// MaxConnsPerIP caps open TCP connections from one address (503 past
 	// it). Default 0: no cap (behind a proxy every client has its address).
 	MaxConnsPerIP int
+	// DrainSpread spreads Shutdown's close frames evenly over this window
+	// (a lame-duck drain), so clients do not all reconnect elsewhere at
+	// once; Shutdown's context must allow for it. Default 0: all at once.
+	DrainSpread time.Duration
+	// AcceptRate limits new connections per second (AcceptBurst at once);
+	// the rest wait in the kernel's listen backlog, so a reconnect storm is
+	// spread out instead of refused. Default 0: no limit.
+	AcceptRate  float64
+	AcceptBurst int
 	// MaxPendingPerIP caps connections from one address that have not
 	// finished their upgrade (503 past it), against slow-handshake floods.
 	// Default 256; negative: no cap.

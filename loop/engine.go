@@ -90,7 +90,7 @@ func (e *Engine) Start(addr string) error {
 			if err != nil {
 				return nil, err
 			}
-			e.ln = newListener(inner, e.log)
+			e.ln = newListener(inner, e.log, e.cfg.AcceptRate, e.cfg.AcceptBurst)
 			return e.ln, nil
 		},
 	})
@@ -244,19 +244,21 @@ func (c *Conn) reject(err error) {
 
 // closeAll starts the close handshake (1001) on every open connection and
 // refuses those still upgrading.
-func (e *Engine) closeAll() {
-	e.Each(func(c *Conn) {
-		switch c.state.Load() {
-		case stateOpen:
-			c.Close(wsproto.CloseGoingAway, "server shutting down")
-		case stateHandshake:
-			c.reject(&wsproto.HTTPError{Status: 503, Reason: "server shutting down"})
-		}
-	})
+func (e *Engine) closeAll() { e.Each(drainOne) }
+
+// drainOne starts closing c for a shutdown.
+func drainOne(c *Conn) {
+	switch c.state.Load() {
+	case stateOpen:
+		c.Close(wsproto.CloseGoingAway, "server shutting down")
+	case stateHandshake:
+		c.reject(&wsproto.HTTPError{Status: 503, Reason: "server shutting down"})
+	}
 }
 
 // Shutdown drains the server: it stops accepting, sends every open
-// connection a close frame with 1001 after its queued frames, waits for
+// connection a close frame with 1001 after its queued frames (spread over
+// Config.DrainSpread when set), waits for
 // the connections to close (each gets Config.CloseWait to answer), then
 // stops the engine and its goroutines. If ctx ends first, the remaining
 // connections are dropped and ctx's error is returned.
@@ -267,8 +269,9 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	e.ln.stopAccepting()
 	var err error
 	poll := time.NewTicker(5 * time.Millisecond)
+	spread := newStagger(e, e.cfg.DrainSpread)
 	for i := 0; e.conns.Load() > 0 && err == nil; i++ {
-		if i%10 == 0 {
+		if !spread.step() && i%10 == 0 {
 			// Again now and then: a connection may finish its upgrade
 			// after the first pass.
 			e.closeAll()
@@ -295,4 +298,36 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	_ = e.pool.ReleaseTimeout(5 * time.Second)
 	return err
+}
+
+// stagger closes a shutdown's connections spread evenly over a window, in
+// the order they were found, so that their clients do not all reconnect
+// elsewhere at once.
+type stagger struct {
+	start  time.Time
+	window time.Duration
+	conns  []*Conn
+	done   int
+}
+
+func newStagger(e *Engine, window time.Duration) *stagger {
+	st := &stagger{start: time.Now(), window: window}
+	if window > 0 {
+		e.Each(func(c *Conn) { st.conns = append(st.conns, c) })
+	}
+	return st
+}
+
+// step closes the connections due by now and reports whether some are
+// still to come.
+func (st *stagger) step() bool {
+	due := len(st.conns)
+	if el := time.Since(st.start); el < st.window {
+		due = min(due, int(int64(due)*int64(el)/int64(st.window))+1)
+	}
+	for ; st.done < due; st.done++ {
+		drainOne(st.conns[st.done])
+		st.conns[st.done] = nil
+	}
+	return st.done < len(st.conns)
 }

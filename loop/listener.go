@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // listener wraps the TCP listener that nbio's acceptor goroutine drives.
@@ -13,10 +15,12 @@ import (
 // engine stops, so this wrapper never returns an error before Close:
 // transient errors (out of file descriptors, aborted handshakes) are
 // retried after a pause with rate-limited logs, and after stopAccepting it
-// blocks until the engine closes it.
+// blocks until the engine closes it. With an accept rate it takes
+// connections no faster than that: the rest wait in the kernel's backlog.
 type listener struct {
 	net.Listener
-	log *slog.Logger
+	log  *slog.Logger
+	rate *rate.Limiter // nil: no limit
 
 	stopping  chan struct{} // closed by stopAccepting
 	closed    chan struct{} // closed by Close
@@ -27,12 +31,24 @@ type listener struct {
 	lastLog time.Time
 }
 
-func newListener(inner net.Listener, log *slog.Logger) *listener {
-	return &listener{Listener: inner, log: log, stopping: make(chan struct{}), closed: make(chan struct{})}
+func newListener(inner net.Listener, log *slog.Logger, perSecond float64, burst int) *listener {
+	l := &listener{Listener: inner, log: log, stopping: make(chan struct{}), closed: make(chan struct{})}
+	if perSecond > 0 {
+		l.rate = rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
+	}
+	return l
 }
 
 // Accept returns the next connection; see listener.
 func (l *listener) Accept() (net.Conn, error) {
+	if l.rate != nil {
+		if d := l.rate.Reserve().Delay(); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-l.stopping:
+			}
+		}
+	}
 	for {
 		c, err := l.Listener.Accept()
 		if err == nil {

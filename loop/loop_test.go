@@ -376,3 +376,69 @@ func TestConnectionCaps(t *testing.T) {
 		assert.Contains(t, status, "101", "the address may connect again")
 	})
 }
+
+// TestAcceptRate: past AcceptBurst, connections are taken no faster than
+// AcceptRate; the others wait and then succeed (none is refused).
+func TestAcceptRate(t *testing.T) {
+	e, rec := start(t, loop.Config{AcceptRate: 20, AcceptBurst: 5})
+	begin := time.Now()
+	var wg sync.WaitGroup
+	for range 15 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			upgradeRaw(t, e)
+		}()
+	}
+	wg.Wait()
+	for range 15 {
+		<-rec.opened
+	}
+	// 10 connections past the burst at 20/s take at least 0.5 s (less a
+	// little for the limiter's own granularity).
+	elapsed := time.Since(begin)
+	assert.GreaterOrEqual(t, elapsed, 450*time.Millisecond)
+	t.Logf("15 connections at 20/s after a burst of 5: %v", elapsed)
+}
+
+// TestDrainSpread: Shutdown with DrainSpread sends each client its 1001
+// at a different moment across the window, not all at once.
+func TestDrainSpread(t *testing.T) {
+	e, rec := start(t, loop.Config{DrainSpread: 600 * time.Millisecond})
+	const n = 12
+	clients := make([]*rawClient, n)
+	for i := range clients {
+		clients[i] = upgradeRaw(t, e)
+		<-rec.opened
+	}
+	got := make(chan time.Time, n)
+	for _, c := range clients {
+		go func() {
+			op, p, err := c.readFrame(5 * time.Second)
+			if err == nil && op == wsproto.OpClose {
+				if code, _ := wsproto.ParseClose(p); code == wsproto.CloseGoingAway {
+					got <- time.Now()
+					c.send(wsproto.OpClose, p[:2])
+					return
+				}
+			}
+			got <- time.Time{}
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, e.Shutdown(ctx))
+	var first, last time.Time
+	for range n {
+		at := <-got
+		require.False(t, at.IsZero(), "every client gets 1001")
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+		if at.After(last) {
+			last = at
+		}
+	}
+	assert.GreaterOrEqual(t, last.Sub(first), 400*time.Millisecond, "closes spread over the window")
+	t.Logf("first to last 1001: %v", last.Sub(first))
+}

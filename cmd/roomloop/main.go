@@ -73,6 +73,9 @@ func run(args []string) error {
 	fs.DurationVar(&opts.AuthTimeout, "auth-timeout", 2*time.Second, "deadline for authorizing an upgrade (503 past it)")
 	fs.DurationVar(&opts.CloseTimeout, "close-timeout", 2*time.Second, "wait for a client's answer to our close frame")
 	fs.IntVar(&opts.PresenceMaxMembers, "presence-max-members", api.DefaultPresenceMax, "no presence events in rooms with more other members (-1: no cap)")
+	fs.Float64Var(&opts.AcceptRate, "accept-rate", 0, "new connections per second, the rest wait in the listen backlog (0: no limit)")
+	fs.IntVar(&opts.AcceptBurst, "accept-burst", 1000, "new connections taken at once under -accept-rate")
+	fs.DurationVar(&opts.DrainSpread, "drain-spread", 0, "spread shutdown's close frames over this window (0: all at once; keep it below -drain-timeout)")
 	fs.IntVar(&opts.MaxPendingPerIP, "max-pending-per-ip", 256, "connections from one address still upgrading (-1: no cap)")
 	rateFlags(fs, &opts.RateLimits)
 	if err := fs.Parse(args); err != nil {
