@@ -87,52 +87,54 @@ func (r Rate) limiter() *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(r.PerSecond), max(r.Burst, 1))
 }
 
-// buckets are one session's rate limiters; nil ones are unlimited.
-type buckets struct {
-	join, publish, direct, fanout, refusals *rate.Limiter
-}
-
-// bucketKind names which bucket a frame takes from.
+// bucketKind names one of a session's buckets.
 type bucketKind uint8
 
 const (
 	bucketJoin bucketKind = iota
 	bucketPublish
 	bucketDirect
+	bucketFanout
+	bucketRefusals
+	nBuckets
 )
+
+// buckets are one session's rate limiters, each made on first use (an
+// idle client that joined once holds one).
+type buckets [nBuckets]*rate.Limiter
+
+// bucket returns c's limiter of kind, or nil when that limit is off.
+// Called under c.handling.
+func (c *Conn) bucket(kind bucketKind) *rate.Limiter {
+	rl := &c.srv.opts.RateLimits
+	r := [nBuckets]*Rate{&rl.Join, &rl.Publish, &rl.Direct, &rl.FanoutBytes, &rl.Refusals}[kind]
+	if r.PerSecond < 0 {
+		return nil
+	}
+	if c.limits == nil {
+		c.limits = new(buckets)
+	}
+	if c.limits[kind] == nil {
+		c.limits[kind] = r.limiter()
+	}
+	return c.limits[kind]
+}
 
 // allow reports whether c may have one more frame of kind now; a room frame
 // also pays its fan-out cost (bytes × recipients). Called under
 // c.handling, so one frame at a time per session.
 func (c *Conn) allow(kind bucketKind, fanout int64) bool {
-	if c.limits == nil {
-		rl := &c.srv.opts.RateLimits
-		c.limits = &buckets{
-			join:     rl.Join.limiter(),
-			publish:  rl.Publish.limiter(),
-			direct:   rl.Direct.limiter(),
-			fanout:   rl.FanoutBytes.limiter(),
-			refusals: rl.Refusals.limiter(),
-		}
-	}
-	b := c.limits
 	now := time.Now()
-	var l *rate.Limiter
-	switch kind {
-	case bucketJoin:
-		l = b.join
-	case bucketPublish:
-		l = b.publish
-	case bucketDirect:
-		l = b.direct
-	}
+	l := c.bucket(kind)
 	if l != nil && l.TokensAt(now) < 1 {
 		return false
 	}
-	if fanout > 0 && b.fanout != nil {
-		cost := int(min(fanout, int64(b.fanout.Burst()), math.MaxInt32))
-		if !b.fanout.AllowN(now, cost) {
-			return false
+	if fanout > 0 {
+		if f := c.bucket(bucketFanout); f != nil {
+			cost := int(min(fanout, int64(f.Burst()), math.MaxInt32))
+			if !f.AllowN(now, cost) {
+				return false
+			}
 		}
 	}
 	if l != nil {
@@ -144,7 +146,7 @@ func (c *Conn) allow(kind bucketKind, fanout int64) bool {
 // refuseRateLimited answers a frame over its bucket, and closes the
 // connection with 1008 once the client has used up its refusals.
 func (c *Conn) refuseRateLimited(id, room string) {
-	if r := c.limits.refusals; r != nil && !r.Allow() {
+	if r := c.bucket(bucketRefusals); r != nil && !r.Allow() {
 		c.srv.log.Info("closing a client that ignores rate limits", "session", c.id)
 		if lc := c.transport(); lc != nil {
 			lc.Close(ClosePolicy, "rate limit exceeded")
