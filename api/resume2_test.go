@@ -222,3 +222,17 @@ func TestPongConfirmsReceivedFrames(t *testing.T) {
 	require.Eventually(t, func() bool { return ts.Stats().QueuedBytes == 0 }, wait, 20*time.Millisecond,
 		"a ping round trip frees them")
 }
+
+// TestWrittenFramesConfirmedSoon: with a long heartbeat, the server still
+// pings a client soon after writing to it, and the pong frees the frames.
+func TestWrittenFramesConfirmedSoon(t *testing.T) {
+	ts := startServer(t, &api.Options{DisablePresence: true}) // heartbeat 25 s
+	c := dial(t, ts, nil)
+	c.join("r")
+	require.NoError(t, ts.Send(c.id, api.Frame{Event: "n"}))
+	c.expect("n")
+	assert.Positive(t, ts.Stats().QueuedBytes, "written frames are held for a resume")
+	go func() { _, _, _ = c.ws.ReadMessage() }()
+	require.Eventually(t, func() bool { return ts.Stats().QueuedBytes == 0 }, 6*time.Second, 20*time.Millisecond,
+		"freed about 2 s after they were written, not at the 25 s heartbeat")
+}

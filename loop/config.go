@@ -59,6 +59,11 @@ type Config struct {
 	// PingInterval is how often the server pings each connection.
 	// Default 25s.
 	PingInterval time.Duration
+	// ConfirmAfter brings a ping forward to this long after frames are
+	// written, when they are kept for a resume: its pong confirms them and
+	// frees them, so an idle client holds none for long. Default 2s;
+	// negative: pings only every PingInterval.
+	ConfirmAfter time.Duration
 	// PingTimeout drops a connection that sent no frame for this long.
 	// Default 60s.
 	PingTimeout time.Duration
@@ -122,6 +127,7 @@ const (
 	DefaultAuthTimeout      = 2 * time.Second
 	DefaultPingInterval     = 25 * time.Second
 	DefaultPingTimeout      = 60 * time.Second
+	DefaultConfirmAfter     = 2 * time.Second
 	DefaultCloseWait        = 2 * time.Second
 	DefaultMessageTimeout   = 10 * time.Second
 	DefaultQueueFrames      = 1024
@@ -174,6 +180,9 @@ func (c Config) withDefaults() Config {
 	opt.Default(&c.AuthTimeout, DefaultAuthTimeout)
 	opt.Default(&c.PingInterval, DefaultPingInterval)
 	opt.Default(&c.PingTimeout, DefaultPingTimeout)
+	if c.ConfirmAfter == 0 {
+		c.ConfirmAfter = DefaultConfirmAfter
+	}
 	opt.Default(&c.CloseWait, DefaultCloseWait)
 	opt.Default(&c.MessageTimeout, DefaultMessageTimeout)
 	opt.Default(&c.QueueFrames, DefaultQueueFrames)

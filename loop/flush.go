@@ -139,7 +139,11 @@ func (s *shard) flush(c *Conn) {
 
 	more := false
 	if st != nil && !now {
+		ctl := len(buf)
 		buf, more = st.appendFor(c, buf, upTo)
+		if len(buf) > ctl {
+			c.confirmSoon()
+		}
 	}
 	closeNow := false
 	if closing && !more {
@@ -186,5 +190,27 @@ func (s *shard) flushCloseOnly(c *Conn) {
 func (s *shard) keep(buf []byte) {
 	if cap(buf) <= 2*maxWriteChunk {
 		s.buf = buf[:0]
+	}
+}
+
+// confirmSoon brings the next ping forward to ConfirmAfter from now, when
+// the stream keeps written frames for a resume: its pong frees them (see
+// Stream.Confirm), so a client that has gone quiet holds no frames for
+// long. A busy client is pinged at most every ConfirmAfter.
+func (c *Conn) confirmSoon() {
+	cfg := &c.eng.cfg
+	if cfg.ReplayFrames == 0 || cfg.ConfirmAfter <= 0 {
+		return
+	}
+	due := nowNano() + int64(min(cfg.ConfirmAfter, cfg.PingInterval))
+	for {
+		next := c.nextPing.Load()
+		if next != 0 && next <= due {
+			return
+		}
+		// 0: the sweeper has not scheduled the first ping yet.
+		if c.nextPing.CompareAndSwap(next, due) {
+			return
+		}
 	}
 }
