@@ -88,7 +88,7 @@ func (s *Server) endSessionIf(c *Conn, info CloseInfo, cond func(*Conn) bool) bo
 		c.stream.End()
 	}
 	if s.opts.OnDisconnect != nil {
-		s.opts.OnDisconnect(c, info)
+		_ = s.hook("OnDisconnect", c, func() error { s.opts.OnDisconnect(c, info); return nil })
 	}
 	return true
 }

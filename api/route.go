@@ -48,7 +48,12 @@ func (s *Server) clientJoin(c *Conn, f *Frame) {
 		return
 	}
 	if s.opts.CanJoin != nil {
-		if err := s.opts.CanJoin(c, f.Room); err != nil {
+		err := s.hook("CanJoin", c, func() error { return s.opts.CanJoin(c, f.Room) })
+		switch {
+		case err == errPanicked:
+			c.sendError(f.ID, f.Room, CodeInternal, "the server failed to handle the frame")
+			return
+		case err != nil:
 			c.sendError(f.ID, f.Room, CodeForbidden, err.Error())
 			return
 		}
@@ -107,6 +112,20 @@ func (s *Server) application(c *Conn, f *Frame) {
 
 // errPanicked stands for a handler that panicked.
 var errPanicked = errors.New("handler panicked")
+
+// hook runs a user hook for c, turning a panic into a log line and
+// errPanicked: some hooks run on the server's own goroutines (OnDisconnect
+// when a resume window passes), where a panic would end the process.
+func (s *Server) hook(name string, c *Conn, fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("hook panicked", "hook", name, "session", c.id,
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = errPanicked
+		}
+	}()
+	return fn()
+}
 
 func (s *Server) call(h HandlerFunc, c *Conn, f *Frame) (err error) {
 	defer func() {

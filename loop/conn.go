@@ -38,8 +38,9 @@ type Conn struct {
 	codec   frame.Codec
 	value   atomic.Pointer[any]
 
-	// Read side: touched by the epoll loop, and by the worker that
-	// finishes the upgrade. Guarded by readMu.
+	// Read side: touched by the epoll loop, and by the worker (or the
+	// authorization timer) that finishes or refuses the upgrade. Guarded
+	// by readMu.
 	readMu   sync.Mutex
 	parser   wsproto.Parser
 	pending  []byte // handshake bytes, or bytes that arrived while authorizing

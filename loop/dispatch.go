@@ -113,6 +113,7 @@ func (j *upgradeJob) run() {
 	timer := time.AfterFunc(e.cfg.AuthTimeout, func() {
 		if decided() {
 			c.reject(&wsproto.HTTPError{Status: 503, Reason: "authorization timed out"})
+			c.forgetEarly()
 		}
 	})
 	var (
@@ -132,6 +133,7 @@ func (j *upgradeJob) run() {
 		if err != nil {
 			c.request.Store(nil)
 			c.reject(err)
+			c.forgetEarly()
 		} else {
 			j.accept(codec, echo)
 		}

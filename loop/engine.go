@@ -104,6 +104,14 @@ func (e *Engine) Start(addr string) error {
 		return fmt.Errorf("loop: listen %s: %w", addr, err)
 	}
 	e.nb = nb
+	// nbio's acceptor goroutine starts by clearing its shutdown flag: a
+	// Stop before that goroutine first runs is undone, and it then spins
+	// on the closed listener forever, hanging Shutdown. Wait until it is
+	// accepting (it has cleared the flag by then).
+	select {
+	case <-e.ln.entered:
+	case <-time.After(5 * time.Second):
+	}
 	for _, s := range e.shards {
 		e.wg.Add(1)
 		go func() { defer e.wg.Done(); s.run(e.stop) }()

@@ -24,15 +24,18 @@ type listener struct {
 
 	stopping  chan struct{} // closed by stopAccepting
 	closed    chan struct{} // closed by Close
+	entered   chan struct{} // closed when Accept is first called
 	stopOnce  sync.Once
 	closeOnce sync.Once
+	enterOnce sync.Once
 
 	mu      sync.Mutex
 	lastLog time.Time
 }
 
 func newListener(inner net.Listener, log *slog.Logger, perSecond float64, burst int) *listener {
-	l := &listener{Listener: inner, log: log, stopping: make(chan struct{}), closed: make(chan struct{})}
+	l := &listener{Listener: inner, log: log, stopping: make(chan struct{}), closed: make(chan struct{}),
+		entered: make(chan struct{})}
 	if perSecond > 0 {
 		l.rate = rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
 	}
@@ -41,6 +44,7 @@ func newListener(inner net.Listener, log *slog.Logger, perSecond float64, burst 
 
 // Accept returns the next connection; see listener.
 func (l *listener) Accept() (net.Conn, error) {
+	l.enterOnce.Do(func() { close(l.entered) })
 	if l.rate != nil {
 		if d := l.rate.Reserve().Delay(); d > 0 {
 			select {

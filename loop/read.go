@@ -35,6 +35,7 @@ func (c *Conn) readHandshake(data []byte) {
 	c.pending = append(c.pending, data...)
 	end, err := wsproto.HeadEnd(c.pending, cfg.Head)
 	if err != nil {
+		c.pending = nil // not kept while the refusal lingers
 		c.reject(err)
 		return
 	}
@@ -43,6 +44,7 @@ func (c *Conn) readHandshake(data []byte) {
 	}
 	up, err := wsproto.ParseUpgrade(c.pending[:end], cfg.Path)
 	if err != nil {
+		c.pending = nil
 		c.reject(err)
 		return
 	}
@@ -66,10 +68,19 @@ func (c *Conn) readHandshake(data []byte) {
 // to one maximal message; they are parsed once the upgrade succeeds.
 func (c *Conn) holdEarly(data []byte) {
 	if len(c.pending)+len(data) > c.eng.cfg.Frames.MaxMessage+16 {
+		c.pending = nil
 		c.reject(&wsproto.HTTPError{Status: 400, Reason: "data sent before the upgrade was answered"})
 		return
 	}
 	c.pending = append(c.pending, data...)
+}
+
+// forgetEarly drops the bytes held for a refused upgrade: they will never
+// be parsed, and the refusal lingers up to CloseWait.
+func (c *Conn) forgetEarly() {
+	c.readMu.Lock()
+	c.pending = nil
+	c.readMu.Unlock()
 }
 
 // feed parses WebSocket frames. Called with readMu held.
