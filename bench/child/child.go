@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/roomloop/roomloop/bench/procstat"
@@ -28,6 +29,10 @@ type Spec struct {
 	CPUs string
 	// Env is added to the child's environment.
 	Env []string
+	// Addr is the listen address; default 127.0.0.1:0.
+	Addr string
+	// Stderr receives the child's standard error; default os.Stderr.
+	Stderr io.Writer
 }
 
 // Server is a running server process. Its methods are safe for
@@ -37,14 +42,19 @@ type Server struct {
 	stdin io.WriteCloser
 	lines chan string
 	addr  string
-	mu    sync.Mutex // serializes Stats
-	wait  chan error // receives Wait's result once
+	mu    sync.Mutex    // serializes Stats
+	done  chan struct{} // closed once the process has been waited for
+	err   error         // Wait's result, set before done closes
 }
 
 // Start starts the server process and waits (at most 15s) for its
 // "LISTEN <addr>" line.
 func Start(sp Spec) (*Server, error) {
-	args := append(append([]string{}, sp.Args...), "-impl", sp.Impl, "-addr", "127.0.0.1:0")
+	addr := sp.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	args := append(append([]string{}, sp.Args...), "-impl", sp.Impl, "-addr", addr)
 	name := sp.Exe
 	if sp.CPUs != "" {
 		args = append([]string{"-c", sp.CPUs, sp.Exe}, args...)
@@ -53,6 +63,9 @@ func Start(sp Spec) (*Server, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), sp.Env...)
 	cmd.Stderr = os.Stderr
+	if sp.Stderr != nil {
+		cmd.Stderr = sp.Stderr
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -64,14 +77,15 @@ func Start(sp Spec) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &Server{cmd: cmd, stdin: stdin, lines: make(chan string, 16), wait: make(chan error, 1)}
+	s := &Server{cmd: cmd, stdin: stdin, lines: make(chan string, 16), done: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			s.lines <- sc.Text()
 		}
 		close(s.lines)
-		s.wait <- cmd.Wait()
+		s.err = cmd.Wait()
+		close(s.done)
 	}()
 	line, err := s.next(15 * time.Second)
 	if err != nil || !strings.HasPrefix(line, "LISTEN ") {
@@ -131,12 +145,41 @@ func (s *Server) Stop() error {
 		}
 	}()
 	select {
-	case err := <-s.wait:
-		return err
+	case <-s.done:
+		return s.err
 	case <-time.After(10 * time.Second):
 		s.kill()
 		return errors.New("child: server did not stop in 10s; killed")
 	}
+}
+
+// Terminate sends the server SIGTERM (it drains: every client gets close
+// 1001) and waits up to timeout for it to exit before killing it.
+func (s *Server) Terminate(timeout time.Duration) error {
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	go func() {
+		for range s.lines { // drain so the reader reaches Wait
+		}
+	}()
+	select {
+	case <-s.done:
+		return s.err
+	case <-time.After(timeout):
+		s.kill()
+		return fmt.Errorf("child: server did not exit %v after SIGTERM; killed", timeout)
+	}
+}
+
+// Exited is closed once the server process has exited and been reaped.
+func (s *Server) Exited() <-chan struct{} { return s.done }
+
+// ExitErr returns how the process ended (nil: exit status 0); valid once
+// Exited is closed.
+func (s *Server) ExitErr() error {
+	<-s.done
+	return s.err
 }
 
 // kill kills the process and reaps it.
@@ -147,7 +190,7 @@ func (s *Server) kill() {
 		}
 	}()
 	select {
-	case <-s.wait:
+	case <-s.done:
 	case <-time.After(5 * time.Second):
 	}
 }

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
 	"sync"
@@ -18,7 +19,9 @@ type Conn struct {
 	pool    *Pool
 	nc      *nbio.Conn
 	session atomic.Pointer[string] // from $welcome
+	token   atomic.Pointer[string] // resume token from $welcome
 	closed  atomic.Bool
+	code    atomic.Uint32 // first close code received from the server; 0 none
 
 	// Receive state, owned by the poller; rmu orders the first feed (on
 	// the dialing goroutine) before the poller's.
@@ -27,6 +30,7 @@ type Conn struct {
 	msg     []byte // a fragmented message being assembled
 	frag    bool
 	lastSeq uint64
+	seen    atomic.Uint64 // lastSeq, for other goroutines
 
 	// Index is the connection's position in its OpenN batch; scenarios use
 	// it to pick roles.
@@ -41,6 +45,40 @@ func (c *Conn) Session() string {
 		return *p
 	}
 	return ""
+}
+
+// Token returns the resume token from $welcome ("" before it arrived, or
+// when the server has resumption off).
+func (c *Conn) Token() string {
+	if p := c.token.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// CloseCode returns the code of the first close frame the server sent on
+// this connection, 0 if none arrived.
+func (c *Conn) CloseCode() uint16 { return uint16(c.code.Load()) }
+
+// Closed reports whether the connection has ended or is closing.
+func (c *Conn) Closed() bool { return c.closed.Load() }
+
+// LastSeq returns the highest seq this connection has processed (after a
+// resume, counting from the resumed seq). Safe to call from anywhere,
+// handlers included.
+func (c *Conn) LastSeq() uint64 { return c.seen.Load() }
+
+// Reset ends the connection abortively: the kernel sends a TCP reset
+// instead of a FIN, and no close frame is sent.
+func (c *Conn) Reset() {
+	c.closed.Store(true)
+	_ = c.nc.SetLinger(1, 0)
+	_ = c.nc.Close()
+}
+
+// WritePing writes a masked WebSocket ping frame with payload.
+func (c *Conn) WritePing(payload []byte) error {
+	return c.write(wsproto.OpPing, payload)
 }
 
 // Send writes msg as one masked text frame.
@@ -70,6 +108,11 @@ func (c *Conn) Close() {
 func (c *Conn) feed(data []byte) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	c.feedLocked(data)
+}
+
+// feedLocked is feed with c.rmu held.
+func (c *Conn) feedLocked(data []byte) {
 	aliased := false
 	if len(c.buf) > 0 {
 		c.buf = append(c.buf, data...)
@@ -120,11 +163,14 @@ func (c *Conn) frame(b0 byte, payload []byte) {
 	fin, op := b0&0x80 != 0, wsproto.Opcode(b0&0x0F)
 	switch op {
 	case wsproto.OpPing:
+		c.pool.stats.Pings.Add(1)
 		_ = c.write(wsproto.OpPong, payload)
 	case wsproto.OpPong:
 	case wsproto.OpClose:
 		if len(payload) >= 2 {
-			c.pool.stats.closeCode(binary.BigEndian.Uint16(payload))
+			code := binary.BigEndian.Uint16(payload)
+			c.code.CompareAndSwap(0, uint32(code))
+			c.pool.stats.closeCode(code)
 		}
 		if !c.closed.Swap(true) {
 			_ = c.write(wsproto.OpClose, payload[:min(len(payload), 2)])
@@ -163,6 +209,15 @@ func (c *Conn) message(b []byte) {
 		if string(m.Event) == "$welcome" {
 			s := Str(m.Payload, `"session":`)
 			c.session.Store(&s)
+			tok := Str(m.Payload, `"resume":`)
+			c.token.Store(&tok)
+			if !bytes.Contains(m.Payload, []byte(`"resumed":true`)) {
+				c.lastSeq = 0 // a new session counts from 1
+				c.seen.Store(0)
+			}
+			if h := c.pool.cfg.OnWelcome; h != nil {
+				h(c, &m)
+			}
 			c.pool.welcomed(c)
 			return
 		}
@@ -176,6 +231,7 @@ func (c *Conn) message(b []byte) {
 	if h := c.pool.cfg.Handler; h != nil {
 		h(c, &m)
 	}
+	c.seen.Store(c.lastSeq) // processed
 }
 
 // drop closes the TCP connection.

@@ -67,3 +67,15 @@ func (h *Hist) Quantile(q float64) time.Duration {
 	}
 	return time.Duration(lower(len(h.b) - 1))
 }
+
+// Merge adds o's values to h.
+func (h *Hist) Merge(o *Hist) {
+	var n uint64
+	for i := range o.b {
+		if v := o.b[i].Load(); v > 0 {
+			h.b[i].Add(v)
+			n += v
+		}
+	}
+	h.count.Add(n)
+}

@@ -2,11 +2,13 @@ package load
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/lesismal/nbio"
@@ -22,6 +24,12 @@ type Config struct {
 	// Handler gets every server message after $welcome, on a poller
 	// goroutine; it must not block.
 	Handler func(c *Conn, m *Msg)
+	// OnWelcome, if set, gets each connection's $welcome (on a poller
+	// goroutine, before Welcomed counts it); it must not block.
+	OnWelcome func(c *Conn, m *Msg)
+	// OnClose, if set, runs once when a connection has ended (either side),
+	// after the pool has forgotten it; it must not block.
+	OnClose func(c *Conn)
 	// Timeout bounds one dial plus upgrade; default 10s.
 	Timeout time.Duration
 }
@@ -34,13 +42,14 @@ type Pool struct {
 	next     atomic.Uint64 // source address rotation
 	stats    Stats
 	mu       sync.Mutex
-	conns    []*Conn
+	conns    map[*Conn]struct{} // open connections
 	nWelcome atomic.Int64
 	// published is added to after a Conn is built and loaded before the
 	// poller uses one, so the Conn's construction happens before its use
 	// (nbio's hand-over through epoll is invisible to the race detector).
 	published atomic.Int64
 	welcome   chan struct{} // signalled on every $welcome
+	stopped   atomic.Bool   // Close has run
 }
 
 // New starts a Pool's engine.
@@ -54,7 +63,7 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	p := &Pool{cfg: cfg, welcome: make(chan struct{}, 1)}
+	p := &Pool{cfg: cfg, welcome: make(chan struct{}, 1), conns: make(map[*Conn]struct{})}
 	p.eng = nbio.NewEngine(nbio.Config{Name: "load"})
 	p.eng.OnData(func(nc *nbio.Conn, data []byte) {
 		p.published.Load()
@@ -66,7 +75,18 @@ func New(cfg Config) (*Pool, error) {
 		p.published.Load()
 		if c, ok := nc.Session().(*Conn); ok {
 			c.closed.Store(true)
+			// Wait for a parse in progress (the bytes that came with the
+			// upgrade response, or a read): a connection's end is handled
+			// after everything it received.
+			c.rmu.Lock()
+			c.rmu.Unlock()
+			p.mu.Lock()
+			delete(p.conns, c)
+			p.mu.Unlock()
 			p.stats.Closed.Add(1)
+			if h := p.cfg.OnClose; h != nil {
+				h(c)
+			}
 		}
 	})
 	if err := p.eng.Start(); err != nil {
@@ -93,14 +113,25 @@ func (p *Pool) Welcomed() int64 { return p.nWelcome.Load() }
 // Open dials one connection from the next source address, upgrades it,
 // and adds it to the engine. $welcome may still be on its way.
 func (p *Pool) Open(index int) (*Conn, error) {
-	k := p.next.Add(1)
-	src := net.IPv4(127, 0, 0, byte(2+k%uint64(min(p.cfg.SourceIPs, 250))))
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: p.cfg.Timeout}
-	nc, err := d.Dial("tcp", p.cfg.Addr)
+	return p.open(index, p.cfg.Path, 0)
+}
+
+// OpenResume is Open with a resume request for the session of token:
+// the upgrade asks for /ws?resume=<token>&last_seq=<lastSeq>, and the
+// connection's seq check continues after lastSeq. If the server refuses
+// the resume ("resumed":false), the check restarts at seq 1.
+func (p *Pool) OpenResume(index int, token string, lastSeq uint64) (*Conn, error) {
+	path := p.cfg.Path + "?resume=" + url.QueryEscape(token) + "&last_seq=" + strconv.FormatUint(lastSeq, 10)
+	return p.open(index, path, lastSeq)
+}
+
+// open dials, upgrades at path and adds the connection to the engine.
+func (p *Pool) open(index int, path string, lastSeq uint64) (*Conn, error) {
+	nc, err := p.dial(0)
 	if err != nil {
 		return nil, err
 	}
-	rest, err := handshake(nc, p.cfg.Addr, p.cfg.Path, p.cfg.Timeout)
+	rest, err := handshake(nc, p.cfg.Addr, path, p.cfg.Timeout)
 	if err != nil {
 		_ = nc.Close()
 		return nil, err
@@ -110,17 +141,81 @@ func (p *Pool) Open(index int) (*Conn, error) {
 		_ = nc.Close()
 		return nil, err
 	}
-	c := &Conn{pool: p, nc: bc, Index: index}
+	c := &Conn{pool: p, nc: bc, Index: index, lastSeq: lastSeq}
+	c.seen.Store(lastSeq)
 	bc.SetSession(c)
-	c.feed(rest)
+	p.mu.Lock()
+	p.conns[c] = struct{}{}
+	p.mu.Unlock()
+	// The bytes that came with the upgrade response are parsed once the
+	// connection is on the engine (a handler may write), and before
+	// anything the poller reads (it waits for rmu).
+	c.rmu.Lock()
 	p.published.Add(1)
 	if _, err := p.eng.AddConn(bc); err != nil {
+		c.rmu.Unlock()
+		p.mu.Lock()
+		delete(p.conns, c)
+		p.mu.Unlock()
+		_ = bc.Close()
 		return nil, err
 	}
-	p.mu.Lock()
-	p.conns = append(p.conns, c)
-	p.mu.Unlock()
+	c.feedLocked(rest)
+	c.rmu.Unlock()
 	return c, nil
+}
+
+// dial connects to the server from the next source address; rcvBuf > 0
+// sets the socket's receive buffer (SO_RCVBUF) before it connects, so
+// that the TCP window stays small.
+func (p *Pool) dial(rcvBuf int) (net.Conn, error) {
+	k := p.next.Add(1)
+	src := net.IPv4(127, 0, 0, byte(2+k%uint64(min(p.cfg.SourceIPs, 250))))
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: p.cfg.Timeout}
+	if rcvBuf > 0 {
+		d.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvBuf)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	return d.Dial("tcp", p.cfg.Addr)
+}
+
+// Dial connects to the server from the next source address (with
+// SO_RCVBUF rcvBuf when > 0) and returns the socket without upgrading it.
+func (p *Pool) Dial(rcvBuf int) (net.Conn, error) { return p.dial(rcvBuf) }
+
+// DialRaw connects from the next source address (with SO_RCVBUF rcvBuf
+// when > 0) and upgrades at path (the pool's path when ""), outside the
+// pool's engine: the caller owns the blocking socket. It returns the
+// bytes received after the upgrade response.
+func (p *Pool) DialRaw(path string, rcvBuf int) (net.Conn, []byte, error) {
+	if path == "" {
+		path = p.cfg.Path
+	}
+	nc, err := p.dial(rcvBuf)
+	if err != nil {
+		return nil, nil, err
+	}
+	rest, err := handshake(nc, p.cfg.Addr, path, p.cfg.Timeout)
+	if err != nil {
+		_ = nc.Close()
+		return nil, nil, err
+	}
+	return nc, rest, nil
+}
+
+// Len returns how many connections are open.
+func (p *Pool) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
 }
 
 // OpenN opens n connections with conc dialers at a time and waits until
@@ -179,24 +274,33 @@ func (p *Pool) WaitWelcome(ctx context.Context, target int64) error {
 
 // Close sends every connection a close frame, waits up to grace for the
 // server to end them, then closes what is left and stops the engine.
+// Calls after the first do nothing.
 func (p *Pool) Close(grace time.Duration) error {
+	if p.stopped.Swap(true) {
+		return nil
+	}
 	p.mu.Lock()
-	conns := p.conns
-	p.conns = nil
+	conns := make([]*Conn, 0, len(p.conns))
+	for c := range p.conns {
+		conns = append(conns, c)
+	}
 	p.mu.Unlock()
 	for _, c := range conns {
 		c.Close()
 	}
 	deadline := time.Now().Add(grace)
-	for p.stats.Closed.Load() < int64(len(conns)) && time.Now().Before(deadline) {
+	for p.Len() > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	for _, c := range conns {
+	left := p.Len()
+	p.mu.Lock()
+	for c := range p.conns {
 		_ = c.nc.Close()
 	}
+	p.mu.Unlock()
 	p.eng.Stop()
-	if p.stats.Closed.Load() < int64(len(conns)) {
-		return errors.New("load: not every connection closed in time")
+	if left > 0 {
+		return fmt.Errorf("load: %d of %d connections not closed in time", left, len(conns))
 	}
 	return nil
 }

@@ -23,10 +23,7 @@ type Stalled struct {
 // OpenStalled connects, upgrades, sends join (a whole client message),
 // reads until the "$joined" answer, and from then on reads nothing.
 func (p *Pool) OpenStalled(join []byte) (*Stalled, error) {
-	k := p.next.Add(1)
-	src := net.IPv4(127, 0, 0, byte(2+k%uint64(min(p.cfg.SourceIPs, 250))))
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: p.cfg.Timeout}
-	nc, err := d.Dial("tcp", p.cfg.Addr)
+	nc, err := p.dial(0)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ type Stats struct {
 	Malformed atomic.Int64 // messages or frames that were not what the protocol says
 	SeqErrors atomic.Int64 // a seq that was not the previous one plus one
 	Closed    atomic.Int64 // connections that ended (either side)
+	Pings     atomic.Int64 // WebSocket pings received (and answered)
 	mu        sync.Mutex
 	codes     map[uint16]int // close codes received from the server
 }

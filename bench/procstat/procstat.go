@@ -68,3 +68,20 @@ func cpu(pid int) (float64, error) {
 	}
 	return float64(ut+st) / clockTicks, nil
 }
+
+// FDs returns how many file descriptors process pid has open (the entries
+// of /proc/<pid>/fd).
+func FDs(pid int) (int, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	// The directory's own descriptor is listed when pid is this process.
+	n := len(names)
+	if pid == os.Getpid() && n > 0 {
+		n--
+	}
+	return n, err
+}

@@ -44,7 +44,11 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 			}
 			switch strings.TrimSpace(line) {
 			case "STATS":
-				if err := enc.Encode(ReadStats()); err != nil {
+				st := ReadStats()
+				if r, ok := s.(reporter); ok {
+					r.report(&st)
+				}
+				if err := enc.Encode(st); err != nil {
 					_ = s.Close()
 					return err
 				}

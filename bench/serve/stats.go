@@ -3,17 +3,34 @@ package serve
 import (
 	"os"
 	"runtime"
+	"strconv"
+	"sync"
 
+	"github.com/roomloop/roomloop/api"
 	"github.com/roomloop/roomloop/bench/procstat"
 )
 
-// Stats is what a server process reports about itself on "STATS".
+// Stats is what a server process reports about itself on "STATS". The
+// fields after CPU are roomloop's only (the baseline leaves them zero).
 type Stats struct {
 	Goroutines int     `json:"goroutines"`
 	HeapInuse  uint64  `json:"heap_inuse"` // bytes, after runtime.GC()
 	RSS        uint64  `json:"rss"`        // bytes, after runtime.GC()
 	Threads    int     `json:"threads"`
 	CPU        float64 `json:"cpu_s"`
+	FDs        int     `json:"fds"` // open file descriptors
+
+	Conns       int   `json:"conns,omitempty"`        // open TCP connections
+	Sessions    int   `json:"sessions,omitempty"`     // live sessions, connected or suspended
+	Suspended   int   `json:"suspended,omitempty"`    // sessions waiting for a resume
+	Rooms       int   `json:"rooms,omitempty"`        // rooms with a member
+	QueuedBytes int64 `json:"queued_bytes,omitempty"` // bytes in outbound queues
+	PoolSize    int   `json:"pool_size,omitempty"`    // handler worker pool bound
+	// Ended and SuspendedBy count sessions by the close code of their last
+	// connection (1006: dropped without a close frame), since the start.
+	Ended       map[string]int64 `json:"ended,omitempty"`
+	SuspendedBy map[string]int64 `json:"suspended_by,omitempty"`
+	Resumes     int64            `json:"resumes,omitempty"` // successful resumes
 }
 
 // ReadStats collects garbage, then reads the runtime and /proc/self.
@@ -25,5 +42,60 @@ func ReadStats() Stats {
 	if p, err := procstat.Read(os.Getpid()); err == nil {
 		st.RSS, st.Threads, st.CPU = p.RSS, p.Threads, p.CPU
 	}
+	st.FDs, _ = procstat.FDs(os.Getpid())
 	return st
+}
+
+// reporter is a server that adds its own counts to Stats.
+type reporter interface {
+	report(*Stats)
+}
+
+// hooks counts session ends, suspends and resumes by close code.
+type hooks struct {
+	mu       sync.Mutex
+	ends     map[uint16]int64
+	suspends map[uint16]int64
+	resumes  int64
+}
+
+func newHooks() *hooks {
+	return &hooks{ends: map[uint16]int64{}, suspends: map[uint16]int64{}}
+}
+
+func (h *hooks) ended(_ *api.Conn, info api.CloseInfo) {
+	h.mu.Lock()
+	h.ends[info.Code]++
+	h.mu.Unlock()
+}
+
+func (h *hooks) suspended(_ *api.Conn, info api.CloseInfo) {
+	h.mu.Lock()
+	h.suspends[info.Code]++
+	h.mu.Unlock()
+}
+
+func (h *hooks) resumed(*api.Conn) {
+	h.mu.Lock()
+	h.resumes++
+	h.mu.Unlock()
+}
+
+// report copies the counts into st.
+func (h *hooks) report(st *Stats) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st.Ended, st.SuspendedBy = codeMap(h.ends), codeMap(h.suspends)
+	st.Resumes = h.resumes
+}
+
+func codeMap(m map[uint16]int64) map[string]int64 {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]int64, len(m))
+	for k, v := range m {
+		out[strconv.Itoa(int(k))] = v
+	}
+	return out
 }

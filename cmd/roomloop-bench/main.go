@@ -4,10 +4,12 @@
 //	roomloop-bench run -scenario all|idle|broadcast|echo|connect|slowconsumer [-quick] [-rounds N] [-out DIR]
 //	roomloop-bench server -impl roomloop|baseline -addr 127.0.0.1:0
 //	roomloop-bench load -scenario NAME -addr HOST:PORT [-pid PID]
+//	roomloop-bench soak -run idle|churn|chaos|slowmix|hostile|drain|all [-duration D] [-sample 10s] [-conns N]
 //
 // "run" starts each implementation as a child process ("server"), drives
-// it with the in-process load generator, and prints Markdown tables. See
-// bench/README.md.
+// it with the in-process load generator, and prints Markdown tables.
+// "soak" runs the soak and chaos runs of HOSTILE.md (c) against roomloop
+// and fails when a run breaks its drift rules. See bench/README.md.
 package main
 
 import (
@@ -22,7 +24,7 @@ func main() {
 // dispatch runs a subcommand and returns the exit status.
 func dispatch(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: roomloop-bench run|server|load [flags]")
+		fmt.Fprintln(os.Stderr, "usage: roomloop-bench run|server|load|soak [flags]")
 		return 2
 	}
 	var err error
@@ -33,8 +35,10 @@ func dispatch(args []string) int {
 		err = loadMain(args[1:])
 	case "run":
 		err = runMain(args[1:])
+	case "soak":
+		err = soakMain(args[1:])
 	default:
-		err = fmt.Errorf("unknown subcommand %q (want run, server or load)", args[0])
+		err = fmt.Errorf("unknown subcommand %q (want run, server, load or soak)", args[0])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "roomloop-bench:", err)

@@ -49,7 +49,7 @@ func runMain(args []string) error {
 		if _, err := exec.LookPath("taskset"); err != nil {
 			return fmt.Errorf("-pin needs taskset: %w (or use -pin=false)", err)
 		}
-		return reexecPinned(exe, args)
+		return reexecPinned(exe, "run", args)
 	}
 	logging.SetLevel(logging.LevelError) // nbio's logger, in this process only
 	pinning, cpus := "none: servers and load generator share all cores", ""
@@ -80,9 +80,9 @@ func runMain(args []string) error {
 	return err
 }
 
-// reexecPinned runs this command again under taskset -c 1 and waits.
-func reexecPinned(exe string, args []string) error {
-	cmd := exec.Command("taskset", append([]string{"-c", "1", exe, "run"}, args...)...)
+// reexecPinned runs subcommand sub again under taskset -c 1 and waits.
+func reexecPinned(exe, sub string, args []string) error {
+	cmd := exec.Command("taskset", append([]string{"-c", "1", exe, sub}, args...)...)
 	cmd.Env = append(os.Environ(), pinnedEnv+"=1")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	return cmd.Run()

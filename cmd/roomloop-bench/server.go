@@ -21,6 +21,13 @@ func serverMain(args []string) error {
 	fs.BoolVar(&cfg.Resume, "resume", false, "keep roomloop's session resumption on")
 	fs.IntVar(&cfg.QueueFrames, "queue-frames", 4096, "roomloop outbound queue bound per client, frames")
 	fs.IntVar(&cfg.QueueBytes, "queue-bytes", 4<<20, "roomloop outbound queue bound per client, bytes")
+	fs.DurationVar(&cfg.ResumeWindow, "resume-window", 0, "roomloop resume window (0: api default, 30s)")
+	fs.IntVar(&cfg.ReplayFrames, "replay-frames", 0, "roomloop replay buffer per session, frames (0: api default)")
+	fs.IntVar(&cfg.ReplayBytes, "replay-bytes", 0, "roomloop replay buffer per session, bytes (0: api default)")
+	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 0, "roomloop ping interval (0: api default, 25s)")
+	fs.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", 0, "roomloop drops a silent client after this (0: api default, 60s)")
+	fs.BoolVar(&cfg.DropSlow, "drop-slow", false, "roomloop drops frames for full queues instead of closing with 4002")
+	fs.BoolVar(&cfg.Presence, "presence", false, "roomloop sends $member_joined / $member_left")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -1,0 +1,143 @@
+package soak
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/roomloop/roomloop/bench/load"
+)
+
+// idleRooms is how many rooms idle and churn spread connections over.
+const idleRooms = 100
+
+// probe sends $ping frames with the send time as id, round-robin over a
+// set of connections, at a fixed rate; pongs give the latency samples of
+// the runs without a room stream (idle, churn).
+type probe struct {
+	conns []*load.Conn
+	rate  float64
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+// pong records a $pong's round trip.
+func pong(h *H, m *load.Msg) bool {
+	if string(m.Event) != "$pong" || len(m.ID) < 2 || m.ID[0] != 'p' {
+		return false
+	}
+	if t, err := strconv.ParseInt(string(m.ID[1:]), 10, 64); err == nil {
+		h.ObserveSince(t)
+	}
+	return true
+}
+
+// startProbe pings conns at rate per second until halt.
+func startProbe(conns []*load.Conn, rate float64) *probe {
+	p := &probe{conns: conns, rate: rate, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		start := time.Now()
+		var n int64
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+			}
+			for due := int64(time.Since(start).Seconds() * p.rate); n < due; n++ {
+				c := p.conns[n%int64(len(p.conns))]
+				_ = c.Send([]byte(`{"event":"$ping","id":"p` + strconv.FormatInt(time.Now().UnixNano(), 10) + `"}`))
+			}
+		}
+	}()
+	return p
+}
+
+// halt stops the probe.
+func (p *probe) halt() {
+	close(p.stop)
+	<-p.done
+}
+
+// runIdle: Conns idle connections, each joined to one of 100 rooms; the
+// server's heartbeat pings them and they answer; a probe measures $ping
+// round trips. Must show: stable bytes per connection, flat goroutines,
+// no connection lost.
+func runIdle(ctx context.Context, h *H) error {
+	cfg := h.cfg
+	var joined atomic.Int64
+	lost := h.Counter("unexpected closes")
+	var closing atomic.Bool
+	pool, err := load.New(load.Config{Addr: h.Addr(), Handler: func(c *load.Conn, m *load.Msg) {
+		if string(m.Event) == "$joined" {
+			joined.Add(1)
+			return
+		}
+		pong(h, m)
+	}, OnClose: func(c *load.Conn) {
+		h.NoteClose(c.CloseCode())
+		if !closing.Load() {
+			lost.Add(1)
+		}
+	}})
+	if err != nil {
+		return err
+	}
+	defer func() { closing.Store(true); _ = pool.Close(10 * time.Second) }()
+	h.SetClients(pool.Len)
+	h.Param("rooms", idleRooms)
+	h.Param("probe_per_s", cfg.ProbeRate)
+	conns, err := pool.OpenN(ctx, cfg.Conns, cfg.Dialers)
+	if err != nil {
+		return err
+	}
+	for i, c := range conns {
+		if err := c.Send([]byte(`{"event":"$join","room":"idle-` + strconv.Itoa(i%idleRooms) + `"}`)); err != nil {
+			return err
+		}
+	}
+	if err := waitFor(ctx, "joins answered", joined.Load, int64(len(conns)), 60*time.Second); err != nil {
+		return err
+	}
+	pr := startProbe(conns, cfg.ProbeRate)
+	err = h.Measure(ctx, nil)
+	pr.halt()
+	if err != nil {
+		return err
+	}
+	last := h.samples[len(h.samples)-1]
+	h.AddCheck(count("unexpected closes", lost.Load(), 0, "idle connections the server ended"))
+	pings := pool.Stats().Pings.Load()
+	h.AddCheck(Check{Name: "server pings answered", Value: float64(pings), Pass: true, Info: true,
+		Detail: "WebSocket pings the clients received (heartbeat)"})
+	h.AddCheck(Check{Name: "RSS per connection (last sample)", Value: (float64(last.RSS) - float64(h.base.RSS)) / float64(cfg.Conns) / 1024,
+		Unit: "KiB", Pass: true, Info: true})
+	h.AddCheck(Check{Name: "heap per connection (last sample)", Value: (float64(last.Heap) - float64(h.base.Heap)) / float64(cfg.Conns) / 1024,
+		Unit: "KiB", Pass: true, Info: true})
+	closing.Store(true)
+	if err := pool.Close(10 * time.Second); err != nil {
+		h.Note("closing the clients: %v", err)
+	}
+	return h.Quiet(ctx)
+}
+
+// waitFor waits until get() reaches want.
+func waitFor(ctx context.Context, what string, get func() int64, want int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for get() < want {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %d of %d after %v", what, get(), want, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
