@@ -143,6 +143,11 @@ func TestServerSideRoomAPI(t *testing.T) {
 	st := ts.Stats()
 	assert.Equal(t, 2, st.Sessions)
 	assert.Equal(t, 1, st.Rooms)
+	// The six frames the clients read went out in at least one write each
+	// way; no write is counted without a frame.
+	assert.GreaterOrEqual(t, st.FramesWritten, uint64(6))
+	assert.Positive(t, st.Writes)
+	assert.LessOrEqual(t, st.Writes, st.FramesWritten)
 
 	require.NoError(t, ts.Kick(b.id, "bye"))
 	assert.Equal(t, api.CloseKicked, b.expectClose())

@@ -181,17 +181,23 @@ type Stats struct {
 	Suspended   int   // sessions waiting for a resume
 	Rooms       int   // rooms with at least one member
 	QueuedBytes int64 // frame bytes held in queues and replay buffers
+	// Writes counts the socket writes that carried frames since Start (one
+	// buffer per connection per flush), FramesWritten the frames in them:
+	// FramesWritten/Writes is how many frames a write coalesces.
+	Writes, FramesWritten uint64
 }
 
 // Stats returns current counts.
 func (s *Server) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Connections: s.eng.Conns(),
 		Sessions:    s.sess.len(),
 		Suspended:   s.suspendedCount(),
 		Rooms:       s.rooms.Len(),
 		QueuedBytes: s.eng.QueuedBytes(),
 	}
+	st.Writes, st.FramesWritten = s.eng.Writes()
+	return st
 }
 
 func (s *Server) suspendedCount() int {

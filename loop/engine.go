@@ -135,6 +135,17 @@ func (e *Engine) Conns() int { return int(e.conns.Load()) }
 // QueuedBytes returns the bytes waiting in all outbound queues.
 func (e *Engine) QueuedBytes() int64 { return e.queued.Load() }
 
+// Writes returns how many buffers holding stream frames the flushers have
+// handed to sockets (one per connection per flush) and how many frames
+// they held: frames/writes is the average coalescing.
+func (e *Engine) Writes() (writes, frames uint64) {
+	for _, s := range e.shards {
+		writes += s.writes.Load()
+		frames += s.frames.Load()
+	}
+	return writes, frames
+}
+
 // Each calls fn for every connection, in no particular order. fn must not
 // block; connections may come and go meanwhile.
 func (e *Engine) Each(fn func(*Conn)) {

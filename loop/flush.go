@@ -3,6 +3,7 @@ package loop
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,11 @@ type shard struct {
 
 	spare []*Conn // flusher-owned: the drained list, reused
 	buf   []byte  // flusher-owned: the output buffer, reused
+
+	// writes counts the buffers with stream frames that the flusher handed
+	// to sockets, frames those frames; only the flusher adds, anyone may
+	// read.
+	writes, frames atomic.Uint64
 }
 
 func newShard(e *Engine) *shard {
@@ -137,11 +143,10 @@ func (s *shard) flush(c *Conn) {
 	}
 	c.mu.Unlock()
 
-	more := false
+	more, frames := false, 0
 	if st != nil && !now {
-		ctl := len(buf)
-		buf, more = st.appendFor(c, buf, upTo)
-		if len(buf) > ctl {
+		buf, frames, more = st.appendFor(c, buf, upTo)
+		if frames > 0 {
 			c.confirmSoon()
 		}
 	}
@@ -154,6 +159,10 @@ func (s *shard) flush(c *Conn) {
 	}
 	if len(buf) > 0 {
 		c.write(buf)
+	}
+	if frames > 0 {
+		s.writes.Add(1)
+		s.frames.Add(uint64(frames))
 	}
 	s.keep(buf)
 	switch {

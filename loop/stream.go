@@ -378,20 +378,21 @@ func (s *Stream) owes(c *Conn, upTo uint64) bool {
 
 // appendFor appends to buf, as WebSocket frames in c's codec, the frames
 // up to seq upTo not yet written to c, up to maxWriteChunk bytes, and
-// marks them written. It reports whether such frames remain. It writes
-// nothing unless c is the attached transport. Called by c's flusher.
-func (s *Stream) appendFor(c *Conn, buf []byte, upTo uint64) ([]byte, bool) {
+// marks them written. It returns how many frames it appended and whether
+// such frames remain. It appends nothing unless c is the attached
+// transport. Called by c's flusher.
+func (s *Stream) appendFor(c *Conn, buf []byte, upTo uint64) (_ []byte, frames int, more bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn != c {
-		return buf, false
+		return buf, 0, false
 	}
 	codec := c.codec
 	op := wsproto.OpText
 	if codec.Binary() {
 		op = wsproto.OpBinary
 	}
-	start := len(buf)
+	start, from := len(buf), s.sent
 	end := min(upTo, s.last)
 	for s.sent < end {
 		seq := s.sent + 1
@@ -411,7 +412,7 @@ func (s *Stream) appendFor(c *Conn, buf []byte, upTo uint64) ([]byte, bool) {
 		}
 	}
 	s.trim()
-	return buf, s.sent < end
+	return buf, int(s.sent - from), s.sent < end
 }
 
 // takeDropNotice builds the coalesced "dropped" $error and resets the count.

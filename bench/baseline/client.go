@@ -99,6 +99,7 @@ func (c *client) writePump() {
 				c.drop()
 				return
 			}
+			c.s.writes.Add(1) // one frame per write: WriteMessage flushes
 		case <-ticker.C:
 			_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := c.conn.WriteMessage(websocket.PingMessage, nil); err != nil {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -72,7 +73,12 @@ type Server struct {
 	http     *http.Server
 	ln       net.Listener
 	wg       sync.WaitGroup // the pumps of every client
+	writes   atomic.Uint64  // data frames written, each in its own write
 }
+
+// Writes returns how many data frames the write goroutines have written;
+// each WriteMessage is one socket write, so it also counts the writes.
+func (s *Server) Writes() uint64 { return s.writes.Load() }
 
 // New returns a Server with opts (nil: defaults); Start runs it.
 func New(opts *Options) *Server {

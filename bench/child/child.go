@@ -119,11 +119,18 @@ func (s *Server) PID() int { return s.cmd.Process.Pid }
 func (s *Server) Sample() (procstat.Sample, error) { return procstat.Read(s.PID()) }
 
 // Stats asks the server for its runtime stats (it collects garbage first).
-func (s *Server) Stats() (serve.Stats, error) {
+func (s *Server) Stats() (serve.Stats, error) { return s.stats("STATS\n") }
+
+// StatsFreed is Stats after the server has returned its free memory to
+// the OS.
+func (s *Server) StatsFreed() (serve.Stats, error) { return s.stats("STATS FREE\n") }
+
+// stats sends cmd and reads the JSON answer.
+func (s *Server) stats(cmd string) (serve.Stats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var st serve.Stats
-	if _, err := io.WriteString(s.stdin, "STATS\n"); err != nil {
+	if _, err := io.WriteString(s.stdin, cmd); err != nil {
 		return st, err
 	}
 	line, err := s.next(30 * time.Second)

@@ -222,6 +222,13 @@ func (p *Pool) Len() int {
 // every one of them (and every earlier one) has its $welcome. The
 // connections are returned in Index order 0..n-1.
 func (p *Pool) OpenN(ctx context.Context, n, conc int) ([]*Conn, error) {
+	return p.OpenEach(ctx, n, conc, p.Open)
+}
+
+// OpenEach is OpenN with each connection opened by open(i) (Open or
+// OpenResume, say): conc calls at a time, then a wait until every one of
+// them has its $welcome.
+func (p *Pool) OpenEach(ctx context.Context, n, conc int, open func(i int) (*Conn, error)) ([]*Conn, error) {
 	if conc <= 0 {
 		conc = 32
 	}
@@ -239,7 +246,7 @@ func (p *Pool) OpenN(ctx context.Context, n, conc int) ([]*Conn, error) {
 				if i >= n || firstErr.Load() != nil || ctx.Err() != nil {
 					return
 				}
-				c, err := p.Open(i)
+				c, err := open(i)
 				if err != nil {
 					err = fmt.Errorf("load: connection %d: %w", i, err)
 					firstErr.CompareAndSwap(nil, &err)

@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/roomloop/roomloop/bench/child"
@@ -53,6 +55,19 @@ func Run(ctx context.Context, cfg Config) ([]Round, error) {
 		if !ok {
 			return out, fmt.Errorf("runner: unknown scenario %q", name)
 		}
+		params := cfg.Params
+		if cal, ok := scenario.CalibrationFor(name); ok && cal.Needed(params) {
+			rd := runOne(ctx, cfg, fn, name+" (calibration)", serve.Baseline, 0, params)
+			v, found := rd.metric(cal.Metric)
+			if cfg.Log != nil {
+				fmt.Fprintf(cfg.Log, "%-12s %-8s calibration: %s = %.0f (%s)\n", name, serve.Baseline, cal.Metric, v, rd.Err)
+			}
+			out = append(out, rd)
+			if !found {
+				return out, fmt.Errorf("runner: %s calibration against the baseline measured no %q: %s", name, cal.Metric, rd.Err)
+			}
+			cal.Apply(&params, v)
+		}
 		for r := range cfg.Rounds {
 			impls := serve.Impls()
 			if r%2 == 1 {
@@ -62,7 +77,7 @@ func Run(ctx context.Context, cfg Config) ([]Round, error) {
 				if err := ctx.Err(); err != nil {
 					return out, err
 				}
-				rd := runOne(ctx, cfg, fn, name, impl, r+1)
+				rd := runOne(ctx, cfg, fn, name, impl, r+1, params)
 				if cfg.Log != nil {
 					status := "ok"
 					if rd.Err != "" {
@@ -77,17 +92,29 @@ func Run(ctx context.Context, cfg Config) ([]Round, error) {
 	return out, nil
 }
 
-// runOne starts a server, runs fn against it and stops the server.
-func runOne(ctx context.Context, cfg Config, fn scenario.Func, name, impl string, round int) Round {
+// metric returns the value of the metric called name.
+func (rd Round) metric(name string) (float64, bool) {
+	for _, m := range rd.Metrics {
+		if m.Name == name {
+			return m.Value, true
+		}
+	}
+	return 0, false
+}
+
+// runOne starts a server, runs fn against it with p and stops the server.
+func runOne(ctx context.Context, cfg Config, fn scenario.Func, name, impl string, round int, p scenario.Params) Round {
 	rd := Round{Scenario: name, Impl: impl, Round: round, Start: time.Now()}
 	defer func() { rd.Seconds = time.Since(rd.Start).Seconds() }()
-	srv, err := child.Start(child.Spec{Exe: cfg.Exe, Args: cfg.ServerArgs, Impl: impl, CPUs: cfg.ServerCPUs})
+	base, _, _ := strings.Cut(name, " ")
+	args := append(slices.Clone(cfg.ServerArgs), scenario.ServerArgs(base)...)
+	srv, err := child.Start(child.Spec{Exe: cfg.Exe, Args: args, Impl: impl, CPUs: cfg.ServerCPUs})
 	if err != nil {
 		rd.Err = err.Error()
 		return rd
 	}
 	sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	res, err := fn(sctx, srv, cfg.Params)
+	res, err := fn(sctx, srv, p)
 	cancel()
 	rd.Metrics = res.Metrics
 	if err != nil {

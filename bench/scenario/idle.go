@@ -14,14 +14,20 @@ const idleRooms = 100
 
 // Idle opens IdleConns connections, each joined to one of 100 rooms, and
 // reports what they cost the server: RSS and heap per connection (after a
-// GC, against the same readings before connecting), goroutines and OS
-// threads.
+// GC, against the same readings before connecting; RSS also after the
+// server returned its free pages to the OS, which leaves out garbage of
+// the connect burst that the runtime has not yet given back), goroutines
+// and OS threads.
 func Idle(ctx context.Context, t Target, p Params) (r Result, err error) {
 	before, err := t.Stats()
 	if err != nil {
 		return r, err
 	}
 	s0, err := t.Sample()
+	if err != nil {
+		return r, err
+	}
+	freed0, err := t.StatsFreed()
 	if err != nil {
 		return r, err
 	}
@@ -60,8 +66,13 @@ func Idle(ctx context.Context, t Target, p Params) (r Result, err error) {
 	if err != nil {
 		return r, err
 	}
+	freed1, err := t.StatsFreed()
+	if err != nil {
+		return r, err
+	}
 	n := float64(len(conns))
 	r.add("server RSS per connection", "KiB", (float64(s1.RSS)-float64(s0.RSS))/n/1024)
+	r.add("server RSS per connection, free pages returned", "KiB", (float64(freed1.RSS)-float64(freed0.RSS))/n/1024)
 	r.add("server heap in use per connection", "KiB", (float64(after.HeapInuse)-float64(before.HeapInuse))/n/1024)
 	r.add("server goroutines", "count", float64(after.Goroutines))
 	r.add("server OS threads", "count", float64(s1.Threads))

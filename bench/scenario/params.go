@@ -1,34 +1,61 @@
 package scenario
 
-import "time"
+import (
+	"syscall"
+	"time"
+)
 
 // Params sizes the scenarios.
 type Params struct {
 	IdleConns    int           // idle: connections (100 rooms)
 	Members      int           // broadcast: room members, publishers included
 	Publishers   int           // broadcast: publishing members
-	EchoConns    int           // echo: closed-loop connections
+	LightRate    float64       // broadcast: messages/s of the light-load phase
+	LightMembers int           // broadcast: members of the light-load phase's room
+	EchoConns    int           // echo: connections
 	ConnectConns int           // connect: connections opened
 	SlowReaders  int           // slowconsumer: healthy readers
 	SlowStalled  int           // slowconsumer: clients that stop reading
+	ResumeConns  int           // resume: sessions that drop and come back
+	ResumeMissed int           // resume: room messages sent while they are away
 	Duration     time.Duration // each timed phase
 	Dialers      int           // concurrent dials
+
+	// EchoRate is the offered rate (round trips/s, all connections
+	// together) of echo's fixed-rate phase; 0 skips the phase. The runner
+	// sets it, before the echo rounds, to EchoRateFraction of the
+	// baseline's closed-loop rate measured in a calibration run.
+	EchoRate         float64
+	EchoRateFraction float64
 }
 
 // Full returns the full-size parameters.
 func Full() Params {
 	return Params{
-		IdleConns: 10000, Members: 2000, Publishers: 4, EchoConns: 1000,
+		IdleConns: idleDefault(), Members: 10000, Publishers: 4, LightRate: 5, LightMembers: 2000, EchoConns: 5000,
 		ConnectConns: 10000, SlowReaders: 100, SlowStalled: 10,
-		Duration: 5 * time.Second, Dialers: 64,
+		ResumeConns: 5000, ResumeMissed: 20,
+		Duration: 5 * time.Second, Dialers: 64, EchoRateFraction: 0.5,
 	}
 }
 
 // Quick returns small parameters for a fast check.
 func Quick() Params {
 	return Params{
-		IdleConns: 300, Members: 100, Publishers: 4, EchoConns: 50,
+		IdleConns: 300, Members: 100, Publishers: 4, LightRate: 10, LightMembers: 50, EchoConns: 50,
 		ConnectConns: 300, SlowReaders: 100, SlowStalled: 10,
-		Duration: time.Second, Dialers: 16,
+		ResumeConns: 200, ResumeMissed: 5,
+		Duration: time.Second, Dialers: 16, EchoRateFraction: 0.5,
 	}
+}
+
+// idleDefault is 19,000 idle connections, or fewer where the open-file
+// limit (which the server process and the load generator each live
+// under) leaves less than 512 descriptors to spare.
+func idleDefault() int {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur > 19000+512 {
+		return 19000
+	}
+	return max(100, int(l.Cur)-512)
 }

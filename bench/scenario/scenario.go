@@ -21,6 +21,9 @@ type Target interface {
 	Sample() (procstat.Sample, error)
 	// Stats asks the server for its runtime stats (after a GC).
 	Stats() (serve.Stats, error)
+	// StatsFreed is Stats after the server returned its free memory to
+	// the OS.
+	StatsFreed() (serve.Stats, error)
 }
 
 // Metric is one measured number.
@@ -49,7 +52,41 @@ type Func func(ctx context.Context, t Target, p Params) (Result, error)
 
 // Names lists the scenarios in the order "all" runs them.
 func Names() []string {
-	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer"}
+	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume"}
+}
+
+// ServerArgs returns the extra server flags scenario name needs: resume
+// runs roomloop with session resumption on (the baseline ignores it).
+func ServerArgs(name string) []string {
+	if name == "resume" {
+		return []string{"-resume"}
+	}
+	return nil
+}
+
+// Calibration is a parameter of a scenario that is derived from the
+// baseline's own result in the same invocation: the runner runs the
+// scenario once against the baseline with the parameters as given, reads
+// Metric, and calls Apply before the measured rounds.
+type Calibration struct {
+	Metric string
+	// Needed reports whether p still lacks the parameter.
+	Needed func(p Params) bool
+	Apply  func(p *Params, v float64)
+}
+
+// CalibrationFor returns scenario name's calibration, if it has one:
+// echo's fixed-rate phase runs at EchoRateFraction (default one half) of
+// the baseline's closed-loop round trips/s.
+func CalibrationFor(name string) (Calibration, bool) {
+	if name != "echo" {
+		return Calibration{}, false
+	}
+	return Calibration{
+		Metric: "round trips/s",
+		Needed: func(p Params) bool { return p.EchoRate == 0 && p.EchoRateFraction > 0 },
+		Apply:  func(p *Params, v float64) { p.EchoRate = math.Round(v * p.EchoRateFraction) },
+	}, true
 }
 
 // ByName returns the scenario called name.
@@ -65,6 +102,8 @@ func ByName(name string) (Func, bool) {
 		return Connect, true
 	case "slowconsumer":
 		return SlowConsumer, true
+	case "resume":
+		return Resume, true
 	}
 	return nil, false
 }

@@ -6,13 +6,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
 // Run starts cfg's server, writes "LISTEN <addr>" to out, answers each
-// "STATS" line of in with a JSON line of Stats, and stops the server when
-// in ends or ctx is done.
+// "STATS" line of in with a JSON line of Stats ("STATS FREE": after
+// returning free memory to the OS), and stops the server when in ends or
+// ctx is done.
 func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
+	stopProfile, err := startCPUProfile(cfg.Impl)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	s, err := Start(cfg)
 	if err != nil {
 		return err
@@ -42,11 +49,17 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 			if !ok {
 				return s.Close()
 			}
-			switch strings.TrimSpace(line) {
-			case "STATS":
+			switch cmd := strings.TrimSpace(line); cmd {
+			case "STATS", "STATS FREE":
 				st := ReadStats()
+				if cmd == "STATS FREE" {
+					st = ReadStatsFreed()
+				}
 				if r, ok := s.(reporter); ok {
 					r.report(&st)
+				}
+				if err := heapProfiles.write(); err != nil {
+					fmt.Fprintf(os.Stderr, "serve: heap profile: %v\n", err)
 				}
 				if err := enc.Encode(st); err != nil {
 					_ = s.Close()

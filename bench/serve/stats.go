@@ -3,6 +3,7 @@ package serve
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 
@@ -19,6 +20,10 @@ type Stats struct {
 	Threads    int     `json:"threads"`
 	CPU        float64 `json:"cpu_s"`
 	FDs        int     `json:"fds"` // open file descriptors
+	// Writes counts socket writes of frames since the start, Frames the
+	// frames in them (the baseline writes one frame per write).
+	Writes uint64 `json:"writes"`
+	Frames uint64 `json:"frames"`
 
 	Conns       int   `json:"conns,omitempty"`        // open TCP connections
 	Sessions    int   `json:"sessions,omitempty"`     // live sessions, connected or suspended
@@ -36,6 +41,19 @@ type Stats struct {
 // ReadStats collects garbage, then reads the runtime and /proc/self.
 func ReadStats() Stats {
 	runtime.GC()
+	return readStats()
+}
+
+// ReadStatsFreed is ReadStats after returning every free page to the OS
+// (debug.FreeOSMemory): RSS is then what live memory costs, without
+// garbage that the runtime has freed but not yet given back.
+func ReadStatsFreed() Stats {
+	debug.FreeOSMemory()
+	return readStats()
+}
+
+// readStats reads the runtime and /proc/self.
+func readStats() Stats {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	st := Stats{Goroutines: runtime.NumGoroutine(), HeapInuse: ms.HeapInuse}

@@ -9,16 +9,22 @@ import (
 
 // sizeFlags are the scenario-size flags shared by run and load.
 type sizeFlags struct {
-	quick    bool
-	n        int
-	duration time.Duration
+	quick     bool
+	n         int
+	duration  time.Duration
+	lightRate float64
+	echoRate  float64
+	echoFrac  float64
 }
 
 // register adds the flags to fs.
 func (f *sizeFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quick, "quick", false, "small sizes and 1s phases")
-	fs.IntVar(&f.n, "n", 0, "main size of every scenario: idle/connect/echo connections, broadcast members, slowconsumer readers (0: default)")
+	fs.IntVar(&f.n, "n", 0, "main size of every scenario: idle/connect/echo connections, broadcast members, slowconsumer readers, resume sessions (0: default)")
 	fs.DurationVar(&f.duration, "duration", 0, "length of each timed phase (0: 5s, or 1s with -quick)")
+	fs.Float64Var(&f.lightRate, "light-rate", 0, "broadcast: messages/s of the light-load phase (0: 5, or 10 with -quick)")
+	fs.Float64Var(&f.echoRate, "echo-rate", 0, "echo: offered round trips/s of the fixed-rate phase (0: -echo-rate-fraction of the baseline's closed-loop rate, calibrated first)")
+	fs.Float64Var(&f.echoFrac, "echo-rate-fraction", 0.5, "echo: the fixed rate as a fraction of the baseline's closed-loop rate (0: no fixed-rate phase)")
 }
 
 // params returns the scenario parameters the flags ask for.
@@ -28,8 +34,12 @@ func (f *sizeFlags) params() scenario.Params {
 		p = scenario.Quick()
 	}
 	if f.n > 0 {
-		p.IdleConns, p.Members, p.EchoConns, p.ConnectConns, p.SlowReaders = f.n, f.n, f.n, f.n, f.n
+		p.IdleConns, p.Members, p.EchoConns, p.ConnectConns, p.SlowReaders, p.ResumeConns = f.n, f.n, f.n, f.n, f.n, f.n
 	}
+	if f.lightRate > 0 {
+		p.LightRate = f.lightRate
+	}
+	p.EchoRate, p.EchoRateFraction = f.echoRate, f.echoFrac
 	if f.duration > 0 {
 		p.Duration = f.duration
 	}

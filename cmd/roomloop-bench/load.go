@@ -39,6 +39,9 @@ func (e external) Stats() (serve.Stats, error) {
 	return serve.Stats{RSS: s.RSS, Threads: s.Threads, CPU: s.CPU}, err
 }
 
+// StatsFreed is Stats: an external server cannot be asked to free memory.
+func (e external) StatsFreed() (serve.Stats, error) { return e.Stats() }
+
 // loadMain runs scenarios against a server that is already running and
 // prints their metrics.
 func loadMain(args []string) error {

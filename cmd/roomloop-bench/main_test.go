@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"math"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/bench/runner"
 	"github.com/roomloop/roomloop/bench/scenario"
@@ -34,6 +40,7 @@ func TestRunAllQuick(t *testing.T) {
 	p := scenario.Params{
 		IdleConns: 40, Members: 20, Publishers: 2, EchoConns: 10, ConnectConns: 40,
 		SlowReaders: 10, SlowStalled: 2, Duration: 300 * time.Millisecond, Dialers: 8,
+		LightRate: 20, LightMembers: 10, ResumeConns: 30, ResumeMissed: 5, EchoRateFraction: 0.5,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -45,7 +52,13 @@ func TestRunAllQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := map[string]int{}
+	metrics := map[string]map[string]float64{} // scenario/impl → metric → value
 	for _, rd := range rounds {
+		m := map[string]float64{}
+		for _, x := range rd.Metrics {
+			m[x.Name] = x.Value
+		}
+		metrics[rd.Scenario+"/"+rd.Impl] = m
 		if rd.Err != "" {
 			t.Errorf("%s/%s: %s", rd.Scenario, rd.Impl, rd.Err)
 		}
@@ -61,11 +74,32 @@ func TestRunAllQuick(t *testing.T) {
 			}
 		}
 	}
+	// The echo rounds ran a fixed-rate phase at half the calibrated
+	// baseline rate; the light-load broadcast phase ran for both.
+	cal := metrics["echo (calibration)/"+serve.Baseline]["round trips/s"]
+	require.Positive(t, cal, "calibration round")
+	for _, impl := range serve.Impls() {
+		assert.Contains(t, metrics["broadcast/"+impl], "light load 20 msg/s, 10 members: latency p50", impl)
+		var fixed bool
+		for name := range metrics["echo/"+impl] {
+			fixed = fixed || strings.HasPrefix(name, "fixed rate "+strconv.FormatFloat(math.Round(cal/2), 'f', 0, 64)+"/s")
+		}
+		assert.True(t, fixed, "%s: no fixed-rate echo metrics in %v", impl, metrics["echo/"+impl])
+	}
+	// roomloop resumed every session with every missed message; the
+	// baseline, which has no resumption, reconnected afresh.
+	rl, bl := metrics["resume/"+serve.Roomloop], metrics["resume/"+serve.Baseline]
+	assert.Equal(t, float64(p.ResumeConns), rl["clients resumed"])
+	assert.Equal(t, 0.0, rl["resumes refused"])
+	assert.Equal(t, float64(p.ResumeMissed), rl["missed messages recovered per client"])
+	assert.Equal(t, 0.0, rl["resumed clients: missed messages lost, repeated or reordered"])
+	assert.Equal(t, 0.0, bl["clients resumed"])
+	assert.Equal(t, 0.0, bl["missed messages recovered per client"])
 }
 
 // TestScenarioList checks the scenario list and flag expansion.
 func TestScenarioList(t *testing.T) {
-	if got := scenarios("all"); len(got) != 5 {
+	if got := scenarios("all"); len(got) != 6 {
 		t.Fatalf("all = %v", got)
 	}
 	if got := scenarios("echo,,idle"); len(got) != 2 || got[0] != "echo" || got[1] != "idle" {

@@ -31,7 +31,7 @@ func runMain(args []string) error {
 	var sz sizeFlags
 	sz.register(fs)
 	var (
-		scen   = fs.String("scenario", "all", "all, or a comma-separated list of idle, broadcast, echo, connect, slowconsumer")
+		scen   = fs.String("scenario", "all", "all, or a comma-separated list of idle, broadcast, echo, connect, slowconsumer, resume")
 		rounds = fs.Int("rounds", 3, "rounds per implementation")
 		out    = fs.String("out", "bench/results", "directory for the JSON and Markdown results")
 		pin    = fs.Bool("pin", runtime.NumCPU() >= 2, "pin servers to CPU 0 and the load generator to CPU 1 (taskset)")
