@@ -15,8 +15,9 @@ type File struct {
 	Rounds  []runner.Round `json:"rounds"`
 }
 
-// WriteJSON writes f to dir/name, creating dir.
-func WriteJSON(dir, name string, f File) (string, error) {
+// WriteJSON writes f (a File, or any other report) as indented JSON to
+// dir/name, creating dir, and returns the path.
+func WriteJSON(dir, name string, f any) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}

@@ -29,24 +29,11 @@ func runChurn(ctx context.Context, h *H) error {
 	h.Param("life", cfg.Life.String())
 	h.Param("resume_window", h.resumeWindow().String())
 	var joined atomic.Int64
-	lost := h.Counter("steady closes")
-	var closing atomic.Bool
-	steady, err := load.New(load.Config{Addr: h.Addr(), Handler: func(c *load.Conn, m *load.Msg) {
-		if string(m.Event) == "$joined" {
-			joined.Add(1)
-			return
-		}
-		pong(h, m)
-	}, OnClose: func(c *load.Conn) {
-		h.NoteClose(c.CloseCode())
-		if !closing.Load() {
-			lost.Add(1)
-		}
-	}})
+	steady, err := h.watchedPool("steady closes", prober(h, &joined))
 	if err != nil {
 		return err
 	}
-	defer func() { closing.Store(true); _ = steady.Close(10 * time.Second) }()
+	defer func() { _ = steady.end(10 * time.Second) }()
 	var (
 		opened    = h.Counter("opened")
 		clean     = h.Counter("clean closes")
@@ -70,12 +57,7 @@ func runChurn(ctx context.Context, h *H) error {
 	if err != nil {
 		return err
 	}
-	for i, c := range conns {
-		if err := c.Send([]byte(`{"event":"$join","room":"churn-` + strconv.Itoa(i%idleRooms) + `"}`)); err != nil {
-			return err
-		}
-	}
-	if err := waitFor(ctx, "joins answered", joined.Load, int64(len(conns)), 60*time.Second); err != nil {
+	if err := joinAll(ctx, conns, func(i int) string { return "churn-" + strconv.Itoa(i%idleRooms) }, &joined); err != nil {
 		return err
 	}
 
@@ -173,12 +155,11 @@ func runChurn(ctx context.Context, h *H) error {
 	}
 	n := opened.Load()
 	h.AddCheck(count("connect errors", connErrs.Load(), n/1000, "at most 0.1% of connects may fail"))
-	h.AddCheck(count("steady connections lost", lost.Load(), 0, ""))
+	h.AddCheck(count("steady connections lost", steady.lost.Load(), 0, ""))
 	h.AddCheck(Check{Name: "churn connects/s achieved", Value: float64(n) / cfg.Duration.Seconds(), Unit: "1/s", Pass: true, Info: true,
 		Detail: strconv.FormatInt(behind.Load(), 10) + " connects skipped because the dialers were behind"})
 	h.AddCheck(Check{Name: "churn joins answered", Value: float64(churnJoin.Load()), Pass: true, Info: true})
-	closing.Store(true)
-	if err := steady.Close(10 * time.Second); err != nil {
+	if err := steady.end(10 * time.Second); err != nil {
 		h.Note("closing the steady clients: %v", err)
 	}
 	if err := churn.Close(5 * time.Second); err != nil {

@@ -27,40 +27,17 @@ func runHostile(ctx context.Context, h *H) error {
 	h.Param("publishers", nPubs)
 	h.Param("messages_per_s", cfg.Rate)
 	var joined atomic.Int64
-	lost := h.Counter("healthy closes")
-	var closing atomic.Bool
-	pool, err := load.New(load.Config{Addr: h.Addr(), Handler: func(c *load.Conn, m *load.Msg) {
-		switch string(m.Event) {
-		case "m":
-			h.ObserveSince(load.Int(m.Payload, `"t":`))
-		case "$joined":
-			joined.Add(1)
-		case "$error":
-			if load.Str(m.Payload, `"code":`) == "dropped" {
-				h.Drop(max(1, load.Int(m.Payload, `"count":`)))
-			}
-		}
-	}, OnClose: func(c *load.Conn) {
-		h.NoteClose(c.CloseCode())
-		if !closing.Load() {
-			lost.Add(1)
-		}
-	}})
+	pool, err := h.watchedPool("healthy closes", roomMember(h, &joined, h.Drop))
 	if err != nil {
 		return err
 	}
-	defer func() { closing.Store(true); _ = pool.Close(10 * time.Second) }()
+	defer func() { _ = pool.end(10 * time.Second) }()
 	h.SetClients(pool.Len)
 	conns, err := pool.OpenN(ctx, cfg.Conns, cfg.Dialers)
 	if err != nil {
 		return err
 	}
-	for _, c := range conns {
-		if err := c.Send([]byte(`{"event":"$join","room":"` + room + `"}`)); err != nil {
-			return err
-		}
-	}
-	if err := waitFor(ctx, "joins answered", joined.Load, int64(len(conns)), 60*time.Second); err != nil {
+	if err := joinAll(ctx, conns, func(int) string { return room }, &joined); err != nil {
 		return err
 	}
 	var nextPub atomic.Int64
@@ -77,7 +54,7 @@ func runHostile(ctx context.Context, h *H) error {
 	)
 	startAttacks := func() {
 		for i := range nBad {
-			a := &attacker{pool: pool, host: host, id: i, stop: stop}
+			a := &attacker{pool: pool.Pool, host: host, id: i, stop: stop}
 			wg.Go(func() {
 				for j := i; ; j++ {
 					select {
@@ -116,7 +93,7 @@ func runHostile(ctx context.Context, h *H) error {
 		return err
 	}
 	h.AddCheck(PhaseRatio(h.samples, cfg.Limits))
-	h.AddCheck(count("healthy closes", lost.Load(), 0, "healthy members the server ended"))
+	h.AddCheck(count("healthy closes", pool.lost.Load(), 0, "healthy members the server ended"))
 	h.AddCheck(count("malformed or out-of-seq frames", pool.Stats().Malformed.Load()+pool.Stats().SeqErrors.Load(), 0, ""))
 	lines, tries, bad := results.lines()
 	h.AddCheck(atLeast("attacks made", int64(tries), 1, ""))
@@ -125,8 +102,7 @@ func runHostile(ctx context.Context, h *H) error {
 	for _, l := range lines {
 		h.Note("%s", l)
 	}
-	closing.Store(true)
-	if err := pool.Close(10 * time.Second); err != nil {
+	if err := pool.end(10 * time.Second); err != nil {
 		h.Note("closing the clients: %v", err)
 	}
 	return h.Quiet(ctx)

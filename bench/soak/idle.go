@@ -71,24 +71,11 @@ func (p *probe) halt() {
 func runIdle(ctx context.Context, h *H) error {
 	cfg := h.cfg
 	var joined atomic.Int64
-	lost := h.Counter("unexpected closes")
-	var closing atomic.Bool
-	pool, err := load.New(load.Config{Addr: h.Addr(), Handler: func(c *load.Conn, m *load.Msg) {
-		if string(m.Event) == "$joined" {
-			joined.Add(1)
-			return
-		}
-		pong(h, m)
-	}, OnClose: func(c *load.Conn) {
-		h.NoteClose(c.CloseCode())
-		if !closing.Load() {
-			lost.Add(1)
-		}
-	}})
+	pool, err := h.watchedPool("unexpected closes", prober(h, &joined))
 	if err != nil {
 		return err
 	}
-	defer func() { closing.Store(true); _ = pool.Close(10 * time.Second) }()
+	defer func() { _ = pool.end(10 * time.Second) }()
 	h.SetClients(pool.Len)
 	h.Param("rooms", idleRooms)
 	h.Param("probe_per_s", cfg.ProbeRate)
@@ -96,12 +83,7 @@ func runIdle(ctx context.Context, h *H) error {
 	if err != nil {
 		return err
 	}
-	for i, c := range conns {
-		if err := c.Send([]byte(`{"event":"$join","room":"idle-` + strconv.Itoa(i%idleRooms) + `"}`)); err != nil {
-			return err
-		}
-	}
-	if err := waitFor(ctx, "joins answered", joined.Load, int64(len(conns)), 60*time.Second); err != nil {
+	if err := joinAll(ctx, conns, func(i int) string { return "idle-" + strconv.Itoa(i%idleRooms) }, &joined); err != nil {
 		return err
 	}
 	pr := startProbe(conns, cfg.ProbeRate)
@@ -111,7 +93,7 @@ func runIdle(ctx context.Context, h *H) error {
 		return err
 	}
 	last := h.samples[len(h.samples)-1]
-	h.AddCheck(count("unexpected closes", lost.Load(), 0, "idle connections the server ended"))
+	h.AddCheck(count("unexpected closes", pool.lost.Load(), 0, "idle connections the server ended"))
 	pings := pool.Stats().Pings.Load()
 	h.AddCheck(Check{Name: "server pings answered", Value: float64(pings), Pass: true, Info: true,
 		Detail: "WebSocket pings the clients received (heartbeat)"})
@@ -119,11 +101,21 @@ func runIdle(ctx context.Context, h *H) error {
 		Unit: "KiB", Pass: true, Info: true})
 	h.AddCheck(Check{Name: "heap per connection (last sample)", Value: (float64(last.Heap) - float64(h.base.Heap)) / float64(cfg.Conns) / 1024,
 		Unit: "KiB", Pass: true, Info: true})
-	closing.Store(true)
-	if err := pool.Close(10 * time.Second); err != nil {
+	if err := pool.end(10 * time.Second); err != nil {
 		h.Note("closing the clients: %v", err)
 	}
 	return h.Quiet(ctx)
+}
+
+// joinAll sends each connection a $join of room(i), i its position, and
+// waits until joined counts every answer.
+func joinAll(ctx context.Context, conns []*load.Conn, room func(i int) string, joined *atomic.Int64) error {
+	for i, c := range conns {
+		if err := c.Send([]byte(`{"event":"$join","room":"` + room(i) + `"}`)); err != nil {
+			return err
+		}
+	}
+	return waitFor(ctx, "joins answered", joined.Load, int64(len(conns)), 60*time.Second)
 }
 
 // waitFor waits until get() reaches want.

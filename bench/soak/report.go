@@ -1,12 +1,9 @@
 package soak
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,25 +11,12 @@ import (
 	"github.com/roomloop/roomloop/bench/report"
 )
 
-// File is what WriteJSON stores.
+// File is a soak report as report.WriteJSON stores it.
 type File struct {
 	Command string         `json:"command"`
 	Machine report.Machine `json:"machine"`
 	Limits  Limits         `json:"limits"`
 	Runs    []*Result      `json:"runs"`
-}
-
-// WriteJSON writes f to dir/name, creating dir, and returns the path.
-func WriteJSON(dir, name string, f File) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	b, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, name)
-	return path, os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // Markdown writes each run: its parameters, a table of its samples, its

@@ -116,39 +116,16 @@ func runSlowMix(ctx context.Context, h *H) error {
 
 	var joined atomic.Int64
 	healthyDrops := h.Counter("healthy drops")
-	lost := h.Counter("healthy closes")
-	var closing atomic.Bool
-	pool, err := load.New(load.Config{Addr: h.Addr(), Handler: func(c *load.Conn, m *load.Msg) {
-		switch string(m.Event) {
-		case "m":
-			h.ObserveSince(load.Int(m.Payload, `"t":`))
-		case "$joined":
-			joined.Add(1)
-		case "$error":
-			if load.Str(m.Payload, `"code":`) == "dropped" {
-				healthyDrops.Add(max(1, load.Int(m.Payload, `"count":`)))
-			}
-		}
-	}, OnClose: func(c *load.Conn) {
-		h.NoteClose(c.CloseCode())
-		if !closing.Load() {
-			lost.Add(1)
-		}
-	}})
+	pool, err := h.watchedPool("healthy closes", roomMember(h, &joined, func(n int64) { healthyDrops.Add(n) }))
 	if err != nil {
 		return err
 	}
-	defer func() { closing.Store(true); _ = pool.Close(10 * time.Second) }()
+	defer func() { _ = pool.end(10 * time.Second) }()
 	conns, err := pool.OpenN(ctx, nHealthy, cfg.Dialers)
 	if err != nil {
 		return err
 	}
-	for _, c := range conns {
-		if err := c.Send([]byte(`{"event":"$join","room":"` + room + `"}`)); err != nil {
-			return err
-		}
-	}
-	if err := waitFor(ctx, "joins answered", joined.Load, int64(len(conns)), 60*time.Second); err != nil {
+	if err := joinAll(ctx, conns, func(int) string { return room }, &joined); err != nil {
 		return err
 	}
 	var slow []*slowSock
@@ -158,7 +135,7 @@ func runSlowMix(ctx context.Context, h *H) error {
 		}
 	}()
 	for range nStalled + nThrottled {
-		s, err := openSlow(pool, room)
+		s, err := openSlow(pool.Pool, room)
 		if err != nil {
 			return fmt.Errorf("soak: slow member: %w", err)
 		}
@@ -241,16 +218,16 @@ func runSlowMix(ctx context.Context, h *H) error {
 			float64(setup.RSS)/mib, nSlow, queueBytes>>10, writeChunk>>10)})
 	h.AddCheck(P99Drift(h.samples, cfg.Limits))
 	h.AddCheck(count("healthy drops", healthyDrops.Load(), 0, "dropped notices to healthy members"))
-	h.AddCheck(count("healthy closes", lost.Load(), 0, "healthy members the server ended"))
+	h.AddCheck(count("healthy closes", pool.lost.Load(), 0, "healthy members the server ended"))
 	h.AddCheck(count("malformed or out-of-seq frames", pool.Stats().Malformed.Load()+pool.Stats().SeqErrors.Load(), 0, ""))
 	h.Note("sent %d messages; the throttled readers read %d bytes; the server ended %d of %d throttled members",
 		st.total(), slowRead.Load(), slowEnded.Load(), nThrottled)
-	closing.Store(true)
+	pool.letGo()
 	for _, s := range slow {
 		_ = s.nc.Close()
 	}
 	slow = nil
-	if err := pool.Close(10 * time.Second); err != nil {
+	if err := pool.end(10 * time.Second); err != nil {
 		h.Note("closing the clients: %v", err)
 	}
 	return h.Quiet(ctx)

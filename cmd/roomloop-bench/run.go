@@ -39,23 +39,11 @@ func runMain(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	exe, err := os.Executable()
-	if err != nil {
+	exe, pinning, cpus, done, err := pinSetup("run", args, *pin)
+	if done || err != nil {
 		return err
 	}
-	if os.Getenv(pinnedEnv) != "" {
-		*pin = true // already running under taskset -c 1
-	} else if *pin {
-		if _, err := exec.LookPath("taskset"); err != nil {
-			return fmt.Errorf("-pin needs taskset: %w (or use -pin=false)", err)
-		}
-		return reexecPinned(exe, "run", args)
-	}
 	logging.SetLevel(logging.LevelError) // nbio's logger, in this process only
-	pinning, cpus := "none: servers and load generator share all cores", ""
-	if *pin {
-		pinning, cpus = "server on CPU 0, load generator on CPU 1 (taskset)", "0"
-	}
 	cfg := runner.Config{
 		Exe: exe, ServerArgs: []string{"server"}, ServerCPUs: cpus,
 		Scenarios: scenarios(*scen), Rounds: *rounds, Params: sz.params(), Log: os.Stderr,
@@ -64,10 +52,8 @@ func runMain(args []string) error {
 	defer stop()
 	rs, err := runner.Run(ctx, cfg)
 	var md bytes.Buffer
-	m := report.ThisMachine(pinning)
 	command := "roomloop-bench run " + strings.Join(args, " ")
-	fmt.Fprintf(&md, "Date %s, %s (%d cores), %s, kernel %s. Pinning: %s.\nCommand: `%s`\n\n",
-		m.Date, m.CPU, m.Cores, m.GoVer, m.Kernel, pinning, command)
+	m := header(&md, pinning, command)
 	report.Markdown(&md, rs)
 	_, _ = io.Copy(os.Stdout, bytes.NewReader(md.Bytes()))
 	stamp := time.Now().UTC().Format("20060102-150405")
@@ -78,6 +64,39 @@ func runMain(args []string) error {
 		err = werr
 	}
 	return err
+}
+
+// pinSetup prepares subcommand sub for pinning. With pin on, and this
+// process not yet under taskset, it runs the subcommand again on CPU 1,
+// waits, and reports done. Otherwise it returns this executable, the
+// pinning in words (for the report) and the CPU list for the servers (""
+// for none).
+func pinSetup(sub string, args []string, pin bool) (exe, pinning, cpus string, done bool, err error) {
+	exe, err = os.Executable()
+	if err != nil {
+		return "", "", "", false, err
+	}
+	if os.Getenv(pinnedEnv) != "" {
+		pin = true // already running under taskset -c 1
+	} else if pin {
+		if _, err := exec.LookPath("taskset"); err != nil {
+			return "", "", "", false, fmt.Errorf("-pin needs taskset: %w (or use -pin=false)", err)
+		}
+		return exe, "", "", true, reexecPinned(exe, sub, args)
+	}
+	if pin {
+		return exe, "server on CPU 0, load generator on CPU 1 (taskset)", "0", false, nil
+	}
+	return exe, "none: servers and load generator share all cores", "", false, nil
+}
+
+// header writes a report's first lines (date, machine, pinning, command)
+// to w and returns the machine.
+func header(w io.Writer, pinning, command string) report.Machine {
+	m := report.ThisMachine(pinning)
+	fmt.Fprintf(w, "Date %s, %s (%d cores), %s, kernel %s. Pinning: %s.\nCommand: `%s`\n\n",
+		m.Date, m.CPU, m.Cores, m.GoVer, m.Kernel, pinning, command)
+	return m
 }
 
 // reexecPinned runs subcommand sub again under taskset -c 1 and waits.

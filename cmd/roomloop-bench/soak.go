@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
 	"strings"
@@ -66,23 +65,11 @@ func soakMain(args []string) error {
 	} else {
 		runs = splitComma(*run)
 	}
-	exe, err := os.Executable()
-	if err != nil {
+	exe, pinning, cpus, done, err := pinSetup("soak", args, *pin)
+	if done || err != nil {
 		return err
 	}
-	if os.Getenv(pinnedEnv) != "" {
-		*pin = true
-	} else if *pin {
-		if _, err := exec.LookPath("taskset"); err != nil {
-			return fmt.Errorf("-pin needs taskset: %w (or use -pin=false)", err)
-		}
-		return reexecPinned(exe, "soak", args)
-	}
 	logging.SetLevel(logging.LevelError)
-	pinning, cpus := "none: server and load generator share all cores", ""
-	if *pin {
-		pinning, cpus = "server on CPU 0, load generator on CPU 1 (taskset)", "0"
-	}
 	c.Exe, c.ServerArgs, c.ServerCPUs, c.LogDir, c.Log, c.Limits = exe, []string{"server"}, cpus, *logs, os.Stderr, limits
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -104,14 +91,12 @@ func soakMain(args []string) error {
 		}
 	}
 	var md bytes.Buffer
-	m := report.ThisMachine(pinning)
 	command := "roomloop-bench soak " + strings.Join(args, " ")
-	fmt.Fprintf(&md, "Date %s, %s (%d cores), %s, kernel %s. Pinning: %s.\nCommand: `%s`\n\n",
-		m.Date, m.CPU, m.Cores, m.GoVer, m.Kernel, pinning, command)
+	m := header(&md, pinning, command)
 	soak.Markdown(&md, results)
 	_, _ = io.Copy(os.Stdout, bytes.NewReader(md.Bytes()))
 	stamp := time.Now().UTC().Format("20060102-150405")
-	if _, err := soak.WriteJSON(*out, "soak-"+stamp+".json", soak.File{Command: command, Machine: m, Limits: limits, Runs: results}); err != nil {
+	if _, err := report.WriteJSON(*out, "soak-"+stamp+".json", soak.File{Command: command, Machine: m, Limits: limits, Runs: results}); err != nil {
 		runErr = errors.Join(runErr, err)
 	}
 	if err := os.WriteFile(*out+"/soak-"+stamp+".md", md.Bytes(), 0o644); err != nil {
