@@ -3,14 +3,17 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
 )
 
 // TestBroadcastConcurrentSenders: 200 members, 10 of them sending 30
@@ -151,4 +154,28 @@ func TestServerSideRoomAPI(t *testing.T) {
 
 	require.NoError(t, ts.Kick(b.id, "bye"))
 	assert.Equal(t, api.CloseKicked, b.expectClose())
+}
+
+// TestBusyFlusherCoalesces: frames queued while a flusher waits for its
+// tick go out together. With a 50 ms tick, 200 broadcasts made in a quick
+// loop reach the client in a handful of writes, in order, and the
+// server's counters see every frame.
+func TestBusyFlusherCoalesces(t *testing.T) {
+	const frames = 200
+	ts := startServer(t, &api.Options{DisablePresence: true, Tick: 50 * time.Millisecond})
+	c := dial(t, ts, nil)
+	c.join("burst")
+	before := ts.Stats()
+	for i := range frames {
+		require.Equal(t, 1, ts.Broadcast("burst", api.Frame{Event: "b", Kind: frame.JSONPayload, Payload: []byte(strconv.Itoa(i))}))
+	}
+	for i := range frames {
+		m := c.expect("b")
+		require.Equal(t, strconv.Itoa(i), string(m.Payload))
+	}
+	after := ts.Stats()
+	writes, written := after.Writes-before.Writes, after.FramesWritten-before.FramesWritten
+	t.Logf("%d frames in %d writes", written, writes)
+	assert.Equal(t, uint64(frames), written)
+	assert.LessOrEqual(t, writes, uint64(10), "one write per tick, not per frame")
 }

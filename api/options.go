@@ -144,8 +144,11 @@ type Options struct {
 	// CloseTimeout is how long the server waits for a client to answer its
 	// close frame before dropping the connection. Default 2s.
 	CloseTimeout time.Duration
-	// Tick is the least time between two flushes of a busy flusher.
-	// Default 1ms.
+	// Tick is the least time between two flushes of a busy flusher, in
+	// whole milliseconds: the runtime cannot sleep less than about a
+	// millisecond, so the part of a wait under one is a yield to the
+	// goroutines that are ready (a fan-out in progress) instead. Frames
+	// queued meanwhile go out in one write per connection. Default 1ms.
 	Tick time.Duration
 	// Workers bounds the goroutines running handlers. Default 256 per core.
 	Workers int

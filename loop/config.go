@@ -37,7 +37,9 @@ type Config struct {
 	// Path is the URL path that accepts upgrades. Default "/ws".
 	Path string
 	// Tick is the shortest interval between two flushes of one flusher
-	// while it is busy; an idle flusher writes at once. Default 1ms.
+	// while it is busy; an idle flusher writes at once. Waits are slept
+	// in whole milliseconds (the runtime's sleep granularity); the rest
+	// of a wait is one yield to the goroutines that are ready. Default 1ms.
 	Tick time.Duration
 	// Flushers is the number of flusher goroutines. Default GOMAXPROCS.
 	Flushers int
