@@ -10,8 +10,9 @@ import (
 
 // HeapDirEnv names the environment variable that, when set to a
 // directory, makes the server process write a heap profile there after
-// every STATS answer (heap-0001.pb.gz, heap-0002.pb.gz, …), so that a
-// soak's growth can be read with `go tool pprof -base first last`.
+// every STATS answer (heap-<pid>-0001.pb.gz, heap-<pid>-0002.pb.gz, …),
+// so that a soak's growth can be read with `go tool pprof -base first
+// last`.
 const HeapDirEnv = "ROOMLOOP_BENCH_HEAP_DIR"
 
 // CPUProfileEnv names the environment variable that, when set to a path
@@ -55,7 +56,7 @@ func (p *profileSeq) write() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.n++
-	f, err := os.Create(filepath.Join(p.dir, fmt.Sprintf("heap-%04d.pb.gz", p.n)))
+	f, err := os.Create(filepath.Join(p.dir, fmt.Sprintf("heap-%d-%04d.pb.gz", os.Getpid(), p.n)))
 	if err != nil {
 		return err
 	}
