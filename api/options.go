@@ -132,7 +132,10 @@ type Options struct {
 	QueueFrames int
 	QueueBytes  int
 
-	// HeartbeatInterval is how often the server pings. Default 25s.
+	// HeartbeatInterval is how often the server pings each connection;
+	// the first ping comes at a random point of the second half of the
+	// interval, so that connections made together are not pinged
+	// together. Default 25s.
 	HeartbeatInterval time.Duration
 	// HeartbeatTimeout drops a client that sent no frame for this long.
 	// Default 60s.

@@ -58,8 +58,9 @@ type Config struct {
 	// AuthTimeout bounds the Upgrade hook; past it the client gets 503.
 	// Default 2s.
 	AuthTimeout time.Duration
-	// PingInterval is how often the server pings each connection.
-	// Default 25s.
+	// PingInterval is how often the server pings each connection; the
+	// first ping is due at a random point of the second half of the
+	// interval after the upgrade. Default 25s.
 	PingInterval time.Duration
 	// ConfirmAfter brings a ping forward to this long after frames are
 	// written, when they are kept for a resume: its pong confirms them and

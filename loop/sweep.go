@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"math/rand/v2"
 	"time"
 
 	"github.com/roomloop/roomloop/internal/wsproto"
@@ -51,10 +52,23 @@ func (e *Engine) check(c *Conn, now int64) {
 			return
 		}
 		if next := c.nextPing.Load(); now >= next {
-			c.nextPing.Store(now + int64(e.cfg.PingInterval))
-			if next != 0 {
-				c.queuePing()
+			if next == 0 {
+				c.nextPing.Store(now + firstPingIn(e.cfg.PingInterval))
+				return
 			}
+			c.nextPing.Store(now + int64(e.cfg.PingInterval))
+			c.queuePing()
 		}
 	}
+}
+
+// firstPingIn is when a new connection's first heartbeat ping is due:
+// at a random point of the second half of the interval. Connections that
+// arrive together (a reconnect storm, a load test) are then pinged
+// spread over half an interval, and stay spread, instead of all in one
+// sweep every interval: 15,000 pings in one sweep hold a flusher for tens
+// of milliseconds.
+func firstPingIn(interval time.Duration) int64 {
+	half := int64(interval / 2)
+	return half + rand.Int64N(max(half, 1))
 }
