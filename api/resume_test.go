@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/url"
 	"os"
@@ -36,6 +37,10 @@ func connect(t *testing.T, addr string, query url.Values) (*websocket.Conn, welc
 	t.Helper()
 	u := url.URL{Scheme: "ws", Host: addr, Path: "/ws", RawQuery: query.Encode()}
 	ws, resp, err := websocket.DefaultDialer.Dial(u.String(), nil)
+	if err != nil && resp != nil {
+		body, _ := io.ReadAll(resp.Body)
+		err = fmt.Errorf("%w: HTTP %d %s", err, resp.StatusCode, body)
+	}
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	t.Cleanup(func() { _ = ws.Close() })
@@ -177,7 +182,11 @@ func TestResumeManyClientsCutRepeatedly(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("ROOMLOOP_RESUME_CLIENTS")); err == nil && n > 0 {
 		clients = n
 	}
-	ts := startServer(t, &api.Options{DisablePresence: true, ReplayFrames: 4096, ReplayBytes: 4 << 20})
+	// Every client dials from 127.0.0.1: with ROOMLOOP_RESUME_CLIENTS in
+	// the thousands, more than MaxPendingPerIP (256) may be resuming at
+	// once, and the rest would get 503.
+	ts := startServer(t, &api.Options{DisablePresence: true, ReplayFrames: 4096, ReplayBytes: 4 << 20,
+		MaxPendingPerIP: -1})
 	addr := ts.Addr().String()
 	type peer struct {
 		px  *proxy
