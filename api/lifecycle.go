@@ -20,7 +20,7 @@ type lifecycle struct {
 }
 
 // maxEndedIDs bounds the ids remembered as ended (so that their resumes
-// hear "expired", not "unknown"): about 5 MiB when full.
+// hear "expired", not "unknown"): a few MiB when full.
 const maxEndedIDs = 1 << 16
 
 func (l *lifecycle) init() {
