@@ -127,7 +127,7 @@ func (p *Pool) OpenResume(index int, token string, lastSeq uint64) (*Conn, error
 
 // open dials, upgrades at path and adds the connection to the engine.
 func (p *Pool) open(index int, path string, lastSeq uint64) (*Conn, error) {
-	nc, err := p.dial(0)
+	nc, err := p.Dial(0)
 	if err != nil {
 		return nil, err
 	}
@@ -165,10 +165,10 @@ func (p *Pool) open(index int, path string, lastSeq uint64) (*Conn, error) {
 	return c, nil
 }
 
-// dial connects to the server from the next source address; rcvBuf > 0
-// sets the socket's receive buffer (SO_RCVBUF) before it connects, so
-// that the TCP window stays small.
-func (p *Pool) dial(rcvBuf int) (net.Conn, error) {
+// Dial connects to the server from the next source address, without
+// upgrading; rcvBuf > 0 sets the socket's receive buffer (SO_RCVBUF)
+// before it connects, so that the TCP window stays small.
+func (p *Pool) Dial(rcvBuf int) (net.Conn, error) {
 	k := p.next.Add(1)
 	src := net.IPv4(127, 0, 0, byte(2+k%uint64(min(p.cfg.SourceIPs, 250))))
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: p.cfg.Timeout}
@@ -187,10 +187,6 @@ func (p *Pool) dial(rcvBuf int) (net.Conn, error) {
 	return d.Dial("tcp", p.cfg.Addr)
 }
 
-// Dial connects to the server from the next source address (with
-// SO_RCVBUF rcvBuf when > 0) and returns the socket without upgrading it.
-func (p *Pool) Dial(rcvBuf int) (net.Conn, error) { return p.dial(rcvBuf) }
-
 // DialRaw connects from the next source address (with SO_RCVBUF rcvBuf
 // when > 0) and upgrades at path (the pool's path when ""), outside the
 // pool's engine: the caller owns the blocking socket. It returns the
@@ -199,7 +195,7 @@ func (p *Pool) DialRaw(path string, rcvBuf int) (net.Conn, []byte, error) {
 	if path == "" {
 		path = p.cfg.Path
 	}
-	nc, err := p.dial(rcvBuf)
+	nc, err := p.Dial(rcvBuf)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -23,7 +23,7 @@ type Stalled struct {
 // OpenStalled connects, upgrades, sends join (a whole client message),
 // reads until the "$joined" answer, and from then on reads nothing.
 func (p *Pool) OpenStalled(join []byte) (*Stalled, error) {
-	nc, err := p.dial(0)
+	nc, err := p.Dial(0)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/roomloop/roomloop/bench/child"
@@ -57,7 +56,8 @@ func Run(ctx context.Context, cfg Config) ([]Round, error) {
 		}
 		params := cfg.Params
 		if cal, ok := scenario.CalibrationFor(name); ok && cal.Needed(params) {
-			rd := runOne(ctx, cfg, fn, name+" (calibration)", serve.Baseline, 0, params)
+			rd := runOne(ctx, cfg, fn, name, serve.Baseline, 0, params)
+			rd.Scenario += " (calibration)"
 			v, found := rd.metric(cal.Metric)
 			if cfg.Log != nil {
 				fmt.Fprintf(cfg.Log, "%-12s %-8s calibration: %s = %.0f (%s)\n", name, serve.Baseline, cal.Metric, v, rd.Err)
@@ -106,8 +106,7 @@ func (rd Round) metric(name string) (float64, bool) {
 func runOne(ctx context.Context, cfg Config, fn scenario.Func, name, impl string, round int, p scenario.Params) Round {
 	rd := Round{Scenario: name, Impl: impl, Round: round, Start: time.Now()}
 	defer func() { rd.Seconds = time.Since(rd.Start).Seconds() }()
-	base, _, _ := strings.Cut(name, " ")
-	args := append(slices.Clone(cfg.ServerArgs), scenario.ServerArgs(base)...)
+	args := append(slices.Clone(cfg.ServerArgs), scenario.ServerArgs(name)...)
 	srv, err := child.Start(child.Spec{Exe: cfg.Exe, Args: args, Impl: impl, CPUs: cfg.ServerCPUs})
 	if err != nil {
 		rd.Err = err.Error()

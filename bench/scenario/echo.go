@@ -81,7 +81,7 @@ func Echo(ctx context.Context, t Target, p Params) (r Result, err error) {
 	if err != nil {
 		return r, err
 	}
-	if err := waitCount(ctx, "pongs outstanding", func() int64 { return -inflight.Load() }, 0, 10*time.Second); err != nil {
+	if err := load.WaitFor(ctx, "pongs outstanding", func() int64 { return -inflight.Load() }, 0, 10*time.Second); err != nil {
 		return r, err
 	}
 	r.add("round trips/s", "1/s", float64(n)/el.Seconds())
@@ -113,7 +113,7 @@ func echoOpen(ctx context.Context, t Target, p Params, conns []*load.Conn, want 
 	if err != nil {
 		return err
 	}
-	if err := waitCount(ctx, "fixed-rate pongs", got.Load, int64(want), 30*time.Second); err != nil {
+	if err := load.WaitFor(ctx, "fixed-rate pongs", got.Load, int64(want), 30*time.Second); err != nil {
 		return err
 	}
 	el := time.Since(start)

@@ -51,7 +51,7 @@ func Idle(ctx context.Context, t Target, p Params) (r Result, err error) {
 			return r, err
 		}
 	}
-	if err := waitCount(ctx, "joined", joined.Load, int64(len(conns)), 60*time.Second); err != nil {
+	if err := load.WaitFor(ctx, "joined", joined.Load, int64(len(conns)), 60*time.Second); err != nil {
 		return r, err
 	}
 	setup := time.Since(start)

@@ -87,7 +87,7 @@ func Resume(ctx context.Context, t Target, p Params) (r Result, err error) {
 			return r, err
 		}
 	}
-	if err := waitCount(ctx, "joined", joined.Load, int64(n+1), 60*time.Second); err != nil {
+	if err := load.WaitFor(ctx, "joined", joined.Load, int64(n+1), 60*time.Second); err != nil {
 		return r, err
 	}
 	cold := time.Since(start)
@@ -124,7 +124,7 @@ func Resume(ctx context.Context, t Target, p Params) (r Result, err error) {
 	if err != nil {
 		return r, err
 	}
-	if err := waitCount(ctx, "back", back.Load, int64(n), 60*time.Second); err != nil {
+	if err := load.WaitFor(ctx, "back", back.Load, int64(n), 60*time.Second); err != nil {
 		return r, err
 	}
 	again := time.Since(start)
@@ -164,7 +164,7 @@ func waitGone(ctx context.Context, t Target, n int) error {
 			time.Sleep(time.Second)
 			return nil
 		}
-		if st.Conns <= 1 && st.Suspended >= n || st.Conns <= 1 && st.Suspended == 0 {
+		if st.Conns <= 1 && (st.Suspended >= n || st.Suspended == 0) {
 			return nil
 		}
 		if time.Now().After(deadline) {

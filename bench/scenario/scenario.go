@@ -5,7 +5,6 @@ package scenario
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"time"
 
@@ -126,21 +125,6 @@ func closePool(p *load.Pool, r *Result) {
 func serverCPU(t Target) (float64, error) {
 	s, err := t.Sample()
 	return s.CPU, err
-}
-
-// waitCount waits until get() reaches want, or fails after timeout.
-func waitCount(ctx context.Context, what string, get func() int64, want int64, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for get() < want {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: %d of %d after %v", what, get(), want, timeout)
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return nil
 }
 
 // ms converts a duration to milliseconds.

@@ -50,7 +50,7 @@ func SlowConsumer(ctx context.Context, t Target, p Params) (r Result, err error)
 			return r, err
 		}
 	}
-	if err := waitCount(ctx, "joined", delivered.Load, int64(len(conns)), 30*time.Second); err != nil {
+	if err := load.WaitFor(ctx, "joined", delivered.Load, int64(len(conns)), 30*time.Second); err != nil {
 		return r, err
 	}
 	pub, readers := conns[0], int64(p.SlowReaders)
@@ -78,7 +78,7 @@ func SlowConsumer(ctx context.Context, t Target, p Params) (r Result, err error)
 		}
 		rate := float64(delivered.Load()) / time.Since(start).Seconds()
 		// Let the window drain before the next phase.
-		_ = waitCount(ctx, "drain", delivered.Load, sent*readers, 10*time.Second)
+		_ = load.WaitFor(ctx, "drain", delivered.Load, sent*readers, 10*time.Second)
 		return rate, nil
 	}
 	healthy, err := flood()

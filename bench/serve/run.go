@@ -51,10 +51,11 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 			}
 			switch cmd := strings.TrimSpace(line); cmd {
 			case "STATS", "STATS FREE":
-				st := ReadStats()
+				read := ReadStats
 				if cmd == "STATS FREE" {
-					st = ReadStatsFreed()
+					read = ReadStatsFreed
 				}
+				st := read()
 				if r, ok := s.(reporter); ok {
 					r.report(&st)
 				}

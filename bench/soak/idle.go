@@ -2,7 +2,6 @@ package soak
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -115,21 +114,5 @@ func joinAll(ctx context.Context, conns []*load.Conn, room func(i int) string, j
 			return err
 		}
 	}
-	return waitFor(ctx, "joins answered", joined.Load, int64(len(conns)), 60*time.Second)
-}
-
-// waitFor waits until get() reaches want.
-func waitFor(ctx context.Context, what string, get func() int64, want int64, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for get() < want {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: %d of %d after %v", what, get(), want, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	return nil
+	return load.WaitFor(ctx, "joins answered", joined.Load, int64(len(conns)), 60*time.Second)
 }
