@@ -22,7 +22,7 @@ type Conn struct {
 	user   string // Identity.User: who may resume it
 	claims map[string]any
 	token  string // resume token; "" when resumption is off
-	stream *loop.Stream
+	stream *resume.Stream
 
 	handling sync.Mutex // held while one client frame is handled; taken before mu
 
@@ -111,9 +111,9 @@ func mapSendErr(err error) error {
 	switch err {
 	case nil:
 		return nil
-	case loop.ErrSlowConsumer:
+	case resume.ErrSlowConsumer:
 		return ErrSlowConsumer
-	case loop.ErrDropped:
+	case resume.ErrDropped:
 		return ErrDropped
 	default:
 		return ErrClosed

@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/roomloop/roomloop/frame"
-	"github.com/roomloop/roomloop/loop"
+	"github.com/roomloop/roomloop/resume"
 	"github.com/roomloop/roomloop/rooms"
 )
 
@@ -176,7 +176,7 @@ const maxPooledMembers = 1 << 20
 // members, one cache miss less per recipient).
 type member struct {
 	c  *Conn
-	st *loop.Stream
+	st *resume.Stream
 }
 
 func (c *Conn) member() member { return member{c, c.stream} }

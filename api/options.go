@@ -8,18 +8,20 @@ import (
 	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/internal/opt"
 	"github.com/roomloop/roomloop/loop"
+	"github.com/roomloop/roomloop/resume"
 )
 
 // SlowPolicy says what happens to an application frame for a client whose
 // outbound queue is full. Control frames are never dropped.
-type SlowPolicy = loop.SlowPolicy
+type SlowPolicy uint8
 
 const (
-	// Disconnect closes a slow client with 4002 (the default).
-	Disconnect = loop.Disconnect
+	// Disconnect closes a slow client with 4002 (the default); its
+	// session is suspended and may resume.
+	Disconnect SlowPolicy = iota
 	// Drop discards the frame (it takes no seq) and tells the client with a
 	// coalesced $error "dropped" notice.
-	Drop = loop.Drop
+	Drop
 )
 
 // Identity is what Authorize learns about a client.
@@ -190,6 +192,12 @@ const (
 	DefaultMaxRooms         = 1_000_000
 	DefaultMaxMembersListed = 100
 	DefaultPresenceMax      = 1000
+	DefaultQueueFrames      = 1024
+	DefaultQueueBytes       = 1 << 20
+	DefaultMaxMessageSize   = 64 << 10
+	// DefaultControlFrames is the room control frames ($-events) have in
+	// a client's queue beyond QueueFrames.
+	DefaultControlFrames = 64
 )
 
 func (o *Options) withDefaults() Options {
@@ -210,6 +218,9 @@ func (o *Options) withDefaults() Options {
 		c.PresenceMaxMembers = DefaultPresenceMax
 	}
 	c.RateLimits = c.RateLimits.withDefaults()
+	opt.Default(&c.QueueFrames, DefaultQueueFrames)
+	opt.Default(&c.QueueBytes, DefaultQueueBytes)
+	opt.Default(&c.MaxMessageSize, DefaultMaxMessageSize)
 	opt.Default(&c.HeartbeatInterval, loop.DefaultPingInterval)
 	opt.Default(&c.HeartbeatTimeout, loop.DefaultPingTimeout)
 	opt.Default(&c.ResumeWindow, DefaultResumeWindow)
@@ -233,9 +244,6 @@ func (o *Options) loopConfig() loop.Config {
 		CloseWait:        o.CloseTimeout,
 		PingInterval:     o.HeartbeatInterval,
 		PingTimeout:      o.HeartbeatTimeout,
-		QueueFrames:      o.QueueFrames,
-		QueueBytes:       o.QueueBytes,
-		Policy:           o.SlowConsumer,
 		MaxConns:         o.MaxConns,
 		MaxConnsPerIP:    o.MaxConnsPerIP,
 		MaxPendingPerIP:  o.MaxPendingPerIP,
@@ -247,6 +255,22 @@ func (o *Options) loopConfig() loop.Config {
 	}
 	cfg.Frames.MaxMessage, cfg.Frames.MaxFrames = o.MaxMessageSize, o.MaxFramesPerMessage
 	cfg.Head.MaxBytes, cfg.Head.MaxHeaders = o.MaxHeaderBytes, o.MaxHeaders
+	if o.DisableResume {
+		cfg.ConfirmAfter = -1 // nothing is kept for a resume: no pings to free it
+	}
+	// A flush hands the event loop at most a write chunk, or one frame
+	// (a queued frame is bounded by QueueBytes), and a close frame.
+	cfg.MaxWriteBuffer = 256<<10 + max(o.QueueBytes, o.MaxMessageSize) + 64<<10
+	return cfg
+}
+
+func (o *Options) streamConfig() resume.Config {
+	cfg := resume.Config{
+		QueueFrames:   o.QueueFrames,
+		QueueBytes:    o.QueueBytes,
+		ControlFrames: DefaultControlFrames,
+		Policy:        resume.SlowPolicy(o.SlowConsumer),
+	}
 	if !o.DisableResume {
 		cfg.ReplayFrames, cfg.ReplayBytes = o.ReplayFrames, o.ReplayBytes
 	}

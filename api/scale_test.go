@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/roomloop/roomloop/frame"
-	"github.com/roomloop/roomloop/loop"
+	"github.com/roomloop/roomloop/resume"
 )
 
 // BenchmarkBroadcast1M puts ROOMLOOP_SESSIONS (default 1,000,000) sessions
@@ -34,14 +34,14 @@ func BenchmarkBroadcast1M(b *testing.B) {
 		n = v
 	}
 	s := New(&Options{DisablePresence: true, ReplayFrames: 1, QueueFrames: 1, RateLimits: NoRateLimits})
-	cfg := s.opts.loopConfig()
+	cfg := s.opts.streamConfig()
 	cfg.ControlFrames = 1
-	s.eng = loop.New(cfg, (*transport)(s))
+	s.out = resume.NewStreams(cfg)
 
 	before := heapInUse()
 	conns := make([]*Conn, n)
 	for i := range conns {
-		c := &Conn{srv: s, id: newSessionID(), stream: s.eng.NewStream(), rooms: []string{"all"}}
+		c := &Conn{srv: s, id: newSessionID(), stream: s.out.New(), rooms: []string{"all"}}
 		if !s.sess.add(c) {
 			b.Fatal("duplicate session id")
 		}

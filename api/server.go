@@ -14,6 +14,7 @@ import (
 
 	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/loop"
+	"github.com/roomloop/roomloop/resume"
 	"github.com/roomloop/roomloop/rooms"
 )
 
@@ -25,13 +26,14 @@ type CloseInfo = loop.CloseInfo
 
 // Close codes the server sends (PROTOCOL.md §7).
 const (
-	CloseNormal       = 1000
-	CloseGoingAway    = 1001
-	ClosePolicy       = 1008
-	CloseAbnormal     = loop.CloseAbnormal // reported when no close frame was exchanged
-	CloseKicked       = 4001
-	CloseSlowConsumer = loop.CloseSlowConsumer
-	CloseReplaced     = loop.CloseReplaced
+	CloseNormal          = 1000
+	CloseGoingAway       = 1001
+	CloseUnsupportedData = 1003
+	ClosePolicy          = 1008
+	CloseAbnormal        = loop.CloseAbnormal // reported when no close frame was exchanged
+	CloseKicked          = 4001
+	CloseSlowConsumer    = resume.CloseSlowConsumer
+	CloseReplaced        = resume.CloseReplaced
 )
 
 // Server is a roomloop server. Its methods are safe for concurrent use;
@@ -41,6 +43,7 @@ type Server struct {
 	opts  Options
 	log   *slog.Logger
 	eng   *loop.Engine
+	out   *resume.Streams
 	rooms *rooms.Table[member]
 	sess  sessions
 	life  lifecycle
@@ -63,6 +66,7 @@ func New(opts *Options) *Server {
 	s.life.init()
 	s.failures.rate = s.opts.RateLimits.FailuresPerIP
 	s.handlers.Store(s.buildHandlers(nil, nil))
+	s.out = resume.NewStreams(s.opts.streamConfig())
 	s.eng = loop.New(s.opts.loopConfig(), (*transport)(s))
 	return s
 }
@@ -194,7 +198,7 @@ func (s *Server) Stats() Stats {
 		Sessions:    s.sess.len(),
 		Suspended:   s.suspendedCount(),
 		Rooms:       s.rooms.Len(),
-		QueuedBytes: s.eng.QueuedBytes(),
+		QueuedBytes: s.out.QueuedBytes(),
 	}
 	st.Writes, st.FramesWritten = s.eng.Writes()
 	return st

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/roomloop/roomloop/frame"
-	"github.com/roomloop/roomloop/internal/wsproto"
 	"github.com/roomloop/roomloop/loop"
 	"github.com/roomloop/roomloop/resume"
 )
@@ -19,6 +18,7 @@ type transport Server
 // binding is what a transport carries: the session it serves, and, from
 // Upgrade to Open, the resume it asked for.
 type binding struct {
+	codec    frame.Codec
 	sess     *Conn
 	identity Identity
 	target   *Conn  // session to resume
@@ -28,30 +28,30 @@ type binding struct {
 
 // Upgrade checks the origin, picks the codec, runs Authorize, and decides
 // between a resume and a fresh session.
-func (t *transport) Upgrade(lc *loop.Conn, up *wsproto.Upgrade) (frame.Codec, bool, error) {
+func (t *transport) Upgrade(lc *loop.Conn, up *loop.Upgrade) (string, error) {
 	s := (*Server)(t)
 	r := up.Request
 	if s.failures.throttled(lc.RemoteAddr()) {
-		return nil, false, &wsproto.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many failed attempts from this address"}
+		return "", &loop.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many failed attempts from this address"}
 	}
 	if !s.originAllowed(r) {
-		return nil, false, &wsproto.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"}
+		return "", &loop.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"}
 	}
 	codec, echo, err := pickCodec(up.Protocols)
 	if err != nil {
-		return nil, false, err
+		return "", err
 	}
-	b := &binding{}
+	b := &binding{codec: codec}
 	if s.opts.Authorize != nil {
 		b.identity, err = s.opts.Authorize(r)
 		if err != nil {
 			s.failures.fail(lc.RemoteAddr())
 			var ref *Refusal
 			if errors.As(err, &ref) {
-				return nil, false, &wsproto.HTTPError{Status: ref.Status, Reason: ref.Reason}
+				return "", &loop.HTTPError{Status: ref.Status, Reason: ref.Reason}
 			}
 			s.log.Debug("authorize refused", "remote", r.RemoteAddr, "err", err)
-			return nil, false, &wsproto.HTTPError{Status: http.StatusUnauthorized, Reason: "unauthorized"}
+			return "", &loop.HTTPError{Status: http.StatusUnauthorized, Reason: "unauthorized"}
 		}
 	}
 	if req, asked := resume.ParseRequest(r.URL.Query()); asked && !s.opts.DisableResume {
@@ -63,14 +63,17 @@ func (t *transport) Upgrade(lc *loop.Conn, up *wsproto.Upgrade) (frame.Codec, bo
 	if want := b.identity.SessionID; want != "" {
 		if old, ok := s.sess.get(want); ok && old != b.target {
 			if old.Connected() {
-				return nil, false, &wsproto.HTTPError{Status: http.StatusConflict, Reason: "session id already connected"}
+				return "", &loop.HTTPError{Status: http.StatusConflict, Reason: "session id already connected"}
 			}
 			// A reconnect without a usable resume replaces the suspended session.
 			s.endSession(old, CloseInfo{Code: CloseNormal, Reason: "replaced by a new session", ServerClosed: true})
 		}
 	}
 	lc.SetValue(b)
-	return codec, echo, nil
+	if !echo {
+		return "", nil
+	}
+	return codec.Name(), nil
 }
 
 // findResume validates a resume request into b.target, or says in
@@ -120,7 +123,7 @@ func (t *transport) Open(lc *loop.Conn) {
 		id = newSessionID()
 	}
 	c := &Conn{srv: s, id: id, user: b.identity.User, claims: b.identity.Claims, lc: lc,
-		initial: b.identity.Rooms, stream: s.eng.NewStream()}
+		initial: b.identity.Rooms, stream: s.out.New()}
 	if !s.opts.DisableResume {
 		c.token = resume.NewToken(id)
 	}
@@ -130,7 +133,7 @@ func (t *transport) Open(lc *loop.Conn) {
 	}
 	b.sess = c
 	reason := b.reason
-	if err := c.stream.Attach(lc, 0, func(last uint64) *frame.Outgoing {
+	if err := c.stream.Attach(lc, b.codec, 0, func(last uint64) *frame.Outgoing {
 		return s.welcome(c, false, last, reason)
 	}); err != nil {
 		return
@@ -157,14 +160,14 @@ func (s *Server) resumeSession(lc *loop.Conn, b *binding) bool {
 		b.reason = resume.ReasonExpired
 		return false
 	}
-	err := c.stream.Attach(lc, b.lastSeq, func(last uint64) *frame.Outgoing {
+	err := c.stream.Attach(lc, b.codec, b.lastSeq, func(last uint64) *frame.Outgoing {
 		return s.welcome(c, true, last, "")
 	})
 	if err != nil {
 		switch err {
-		case loop.ErrGap:
+		case resume.ErrGap:
 			b.reason = resume.ReasonGap
-		case loop.ErrInvalidSeq:
+		case resume.ErrInvalidSeq:
 			b.reason = resume.ReasonInvalid
 		default:
 			b.reason = resume.ReasonExpired
@@ -178,7 +181,7 @@ func (s *Server) resumeSession(lc *loop.Conn, b *binding) bool {
 		switch {
 		case b.identity.SessionID == c.id:
 			s.endSession(c, CloseInfo{Code: CloseReplaced, Reason: "replaced by a new session", ServerClosed: true})
-		case err == loop.ErrGap && suspended:
+		case err == resume.ErrGap && suspended:
 			s.endSessionIf(c, CloseInfo{Code: CloseAbnormal, Reason: "resume gap"}, func(c *Conn) bool { return c.lc == nil })
 		}
 		return false
@@ -195,15 +198,16 @@ func (s *Server) resumeSession(lc *loop.Conn, b *binding) bool {
 }
 
 // Message decodes and handles one client message.
-func (t *transport) Message(lc *loop.Conn, op wsproto.Opcode, data []byte) {
+func (t *transport) Message(lc *loop.Conn, binary bool, data []byte) {
 	s := (*Server)(t)
-	c := lc.Value().(*binding).sess
+	b := lc.Value().(*binding)
+	c := b.sess
 	if c == nil {
 		return
 	}
-	codec := lc.Codec()
-	if (op == wsproto.OpBinary) != codec.Binary() {
-		lc.Close(wsproto.CloseUnsupportedData, "wrong message type for "+codec.Name())
+	codec := b.codec
+	if binary != codec.Binary() {
+		lc.Close(uint16(CloseUnsupportedData), "wrong message type for "+codec.Name())
 		return
 	}
 	f, err := codec.Decode(data, s.opts.Limits)
@@ -292,7 +296,7 @@ func pickCodec(offered []string) (frame.Codec, bool, error) {
 			return c, true, nil
 		}
 	}
-	return nil, false, &wsproto.HTTPError{Status: http.StatusBadRequest,
+	return nil, false, &loop.HTTPError{Status: http.StatusBadRequest,
 		Reason: "no supported subprotocol offered; roomloop speaks roomloop.json and roomloop.bin"}
 }
 

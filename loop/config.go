@@ -19,18 +19,6 @@ import (
 	"github.com/roomloop/roomloop/internal/wsproto"
 )
 
-// SlowPolicy says what happens to an application frame for a connection
-// whose outbound queue is full.
-type SlowPolicy uint8
-
-const (
-	// Disconnect closes the connection with 4002 (slow consumer).
-	Disconnect SlowPolicy = iota
-	// Drop discards the frame and tells the client with a coalesced
-	// $error "dropped" notice.
-	Drop
-)
-
 // Config configures an Engine. Zero values take the defaults documented on
 // each field; New copies it.
 type Config struct {
@@ -62,10 +50,10 @@ type Config struct {
 	// first ping is due at a random point of the second half of the
 	// interval after the upgrade. Default 25s.
 	PingInterval time.Duration
-	// ConfirmAfter brings a ping forward to this long after frames are
-	// written, when they are kept for a resume: its pong confirms them and
-	// frees them, so an idle client holds none for long. Default 2s;
-	// negative: pings only every PingInterval.
+	// ConfirmAfter brings a ping forward to this long after a source's
+	// messages are written: its pong tells the source the peer has them
+	// (Source.Received). Default 2s; negative: pings only every
+	// PingInterval.
 	ConfirmAfter time.Duration
 	// PingTimeout drops a connection that sent no frame for this long.
 	// Default 60s.
@@ -77,22 +65,11 @@ type Config struct {
 	// after sending its own before it drops the TCP connection. Default 2s.
 	CloseWait time.Duration
 
-	// QueueFrames and QueueBytes bound each connection's outbound queue of
-	// application frames. Defaults 1024 frames, 1 MiB.
-	QueueFrames int
-	QueueBytes  int
-	// ControlFrames is the extra room kept for control ($-event) frames
-	// beyond QueueFrames: control frames are never dropped, and count
-	// with application frames against QueueFrames plus this; a connection
-	// that fills that too is closed with 4002. Default 64.
-	ControlFrames int
-	// ReplayFrames and ReplayBytes bound the frames a stream keeps after
-	// writing them, for a resume. Zero keeps none (no resumption).
-	ReplayFrames int
-	ReplayBytes  int
-	// Policy chooses what a full queue does to application frames.
-	// Default Disconnect.
-	Policy SlowPolicy
+	// MaxWriteBuffer bounds the bytes the event loop may hold for a
+	// connection whose socket has not taken them; past it the connection
+	// is dropped. A backstop only: a flusher hands the event loop one
+	// write at a time. Default 1 MiB plus twice the largest message.
+	MaxWriteBuffer int
 	// MaxInflight bounds received messages waiting for the worker pool per
 	// connection; a peer that exceeds it is closed with 1008. Default 256.
 	MaxInflight int
@@ -133,9 +110,6 @@ const (
 	DefaultConfirmAfter     = 2 * time.Second
 	DefaultCloseWait        = 2 * time.Second
 	DefaultMessageTimeout   = 10 * time.Second
-	DefaultQueueFrames      = 1024
-	DefaultQueueBytes       = 1 << 20
-	DefaultControlFrames    = 64
 	DefaultMaxInflight      = 256
 	DefaultMaxPendingPerIP  = 256
 )
@@ -188,9 +162,7 @@ func (c Config) withDefaults() Config {
 	}
 	opt.Default(&c.CloseWait, DefaultCloseWait)
 	opt.Default(&c.MessageTimeout, DefaultMessageTimeout)
-	opt.Default(&c.QueueFrames, DefaultQueueFrames)
-	opt.Default(&c.QueueBytes, DefaultQueueBytes)
-	opt.Default(&c.ControlFrames, DefaultControlFrames)
+	opt.Default(&c.MaxWriteBuffer, 1<<20+2*c.Frames.MaxMessage)
 	opt.Default(&c.MaxInflight, DefaultMaxInflight)
 	if c.MaxPendingPerIP == 0 {
 		c.MaxPendingPerIP = DefaultMaxPendingPerIP

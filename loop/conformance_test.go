@@ -28,7 +28,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/internal/wsproto"
 	"github.com/roomloop/roomloop/loop"
 )
@@ -55,7 +54,7 @@ type echoHandler struct {
 }
 
 type echoState struct {
-	st        *loop.Stream
+	src       *echoSource
 	attachErr error
 	mu        sync.Mutex
 	msgs      []wsMsg
@@ -67,32 +66,85 @@ type wsMsg struct {
 	data []byte
 }
 
-func (h *echoHandler) Upgrade(*loop.Conn, *wsproto.Upgrade) (frame.Codec, bool, error) {
-	return frame.Binary, false, nil
+func (h *echoHandler) Upgrade(*loop.Conn, *loop.Upgrade) (string, error) {
+	return "", nil
 }
 
 func (h *echoHandler) Open(c *loop.Conn) {
-	s := &echoState{st: h.e.NewStream(), closed: make(chan loop.CloseInfo, 1)}
-	s.attachErr = s.st.Attach(c, 0, func(uint64) *frame.Outgoing { return nil })
+	s := &echoState{src: &echoSource{}, closed: make(chan loop.CloseInfo, 1)}
 	c.SetValue(s)
+	c.SetSource(s.src)
 	h.mu.Lock()
 	h.conns[c.RemoteAddr().String()] = s
 	h.mu.Unlock()
 }
 
-func (h *echoHandler) Message(c *loop.Conn, op wsproto.Opcode, data []byte) {
+func (h *echoHandler) Message(c *loop.Conn, binary bool, data []byte) {
 	s := c.Value().(*echoState)
+	op := wsproto.OpText
+	if binary {
+		op = wsproto.OpBinary
+	}
 	s.mu.Lock()
 	s.msgs = append(s.msgs, wsMsg{op, data})
 	s.mu.Unlock()
-	_ = s.st.Send(frame.NewOutgoing(frame.Frame{Event: op.String(), Kind: frame.BytesPayload, Payload: data}))
+	s.src.push(op.String(), data)
+	c.Wake()
 }
 
 func (h *echoHandler) Closed(c *loop.Conn, info loop.CloseInfo) {
 	s := c.Value().(*echoState)
-	s.st.End()
 	s.closed <- info
 }
+
+// echoSource is a loop.Source that writes each echo once, as a
+// roomloop.bin message numbered from 1 (the format decodeEcho reads).
+type echoSource struct {
+	mu      sync.Mutex
+	queue   [][]byte // encoded messages not yet written
+	last    uint64   // position of the latest message queued
+	written uint64
+}
+
+func (s *echoSource) push(event string, payload []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last++
+	m := binary.AppendUvarint([]byte{1}, s.last)
+	m = binary.AppendUvarint(m, uint64(len(event)))
+	m = append(m, event...)
+	m = append(m, 0, 0, 0, 0) // room, to, from, id
+	s.queue = append(s.queue, append(m, payload...))
+}
+
+func (s *echoSource) AppendTo(_ *loop.Conn, buf []byte, upTo uint64, limit int) ([]byte, int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	start, n := len(buf), 0
+	for len(s.queue) > 0 && s.written < upTo {
+		m := s.queue[0]
+		if n > 0 && len(buf)-start+len(m) > limit {
+			break
+		}
+		buf = append(loop.AppendHeader(buf, true, len(m)), m...)
+		s.queue, s.written, n = s.queue[1:], s.written+1, n+1
+	}
+	return buf, n, len(s.queue) > 0 && s.written < upTo
+}
+
+func (s *echoSource) Position() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+func (s *echoSource) Written(*loop.Conn) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.written
+}
+
+func (s *echoSource) Received(uint64) {}
 
 type confServer struct {
 	e *loop.Engine

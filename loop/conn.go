@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"sync"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/lesismal/nbio"
 
-	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/internal/wsproto"
 )
 
@@ -27,7 +27,6 @@ const (
 // concurrent use.
 type Conn struct {
 	eng   *Engine
-	id    uint64
 	nc    *nbio.Conn
 	shard *shard
 	slot  int32 // index in shard.conns, guarded by shard.mu
@@ -35,8 +34,12 @@ type Conn struct {
 
 	remote  net.Addr
 	request atomic.Pointer[http.Request] // held until Handler.Open returns
-	codec   frame.Codec
 	value   atomic.Pointer[any]
+	// adopted is the upgrade ServeHTTP took over, until onOpen starts it.
+	adopted *adoption
+	// cancel ends the upgrade request's context: when the upgrade is
+	// decided, or when the client goes away first. Guarded by mu.
+	cancel context.CancelFunc
 
 	// Read side: touched by the epoll loop, and by the worker (or the
 	// authorization timer) that finishes or refuses the upgrade. Guarded
@@ -58,18 +61,15 @@ type Conn struct {
 	unsent         atomic.Int64  // bytes handed to nbio not yet in the kernel
 	dropPending    atomic.Bool   // drop TCP once unsent reaches 0
 	dropReady      atomic.Bool   // unsent reached 0: the flusher drops TCP
-	pingAfter      atomic.Uint64 // highest stream seq written before our last ping
+	pingAfter      atomic.Uint64 // source position written before our last ping
 	ipCounted      atomic.Bool   // counted in Engine.perIP (set once in onOpen)
 	pendingCounted atomic.Bool   // counted in Engine.pendingIP until handshakeDone
 
-	mu     sync.Mutex // guards ctl, in and stream
-	ctl    control
-	in     inbox
-	stream *Stream // the session stream this transport writes, once attached
+	mu  sync.Mutex // guards ctl, in, src and cancel
+	ctl control
+	in  inbox
+	src Source // what the connection writes, once set
 }
-
-// ID returns a number unique among the engine's live connections.
-func (c *Conn) ID() uint64 { return c.id }
 
 // RemoteAddr returns the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.remote }
@@ -78,9 +78,6 @@ func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 // Handler.Open, and nil afterwards: a connection does not keep its headers
 // (over a kilobyte) for life. Its body is empty.
 func (c *Conn) Request() *http.Request { return c.request.Load() }
-
-// Codec returns the connection's codec (nil before Open).
-func (c *Conn) Codec() frame.Codec { return c.codec }
 
 // SetValue attaches v to the connection for the handler's own use.
 func (c *Conn) SetValue(v any) { c.value.Store(&v) }
@@ -93,14 +90,28 @@ func (c *Conn) Value() any {
 	return nil
 }
 
-// Open reports whether the WebSocket is established and not closing.
-func (c *Conn) Open() bool { return c.state.Load() == stateOpen }
+// SetSource makes src the source of the data messages c writes (nil:
+// none), and schedules a flush.
+func (c *Conn) SetSource(src Source) {
+	c.mu.Lock()
+	c.src = src
+	c.mu.Unlock()
+	c.Wake()
+}
 
-// Stream returns the stream attached to this transport, or nil.
-func (c *Conn) Stream() *Stream {
+// source returns the connection's source, or nil.
+func (c *Conn) source() Source {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.stream
+	return c.src
+}
+
+// Wake tells the connection that its source has messages to write: its
+// flusher writes them on its next flush. It never blocks.
+func (c *Conn) Wake() {
+	if c.dirty.CompareAndSwap(false, true) {
+		c.shard.push(c)
+	}
 }
 
 func nowNano() int64 { return time.Now().UnixNano() }

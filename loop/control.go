@@ -3,39 +3,26 @@ package loop
 import (
 	"math"
 
-	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/internal/wsproto"
 )
 
-// control is a transport's own outbound state, besides its stream's frames:
-// the $welcome preamble, the pending pong and ping, and the close frame.
-// Guarded by Conn.mu; the flusher writes it.
+// control is a transport's own outbound state, besides its source's
+// messages: the pending pong and ping, and the close frame. Guarded by
+// Conn.mu; the flusher writes it.
 type control struct {
-	preamble *frame.Outgoing // written before any stream frame, without seq
-
 	pong      []byte // payload of the one pending pong
 	pongReady bool
 	ping      bool
 
 	closeQueued, closeSent, peerClosed bool
-	closeNow                           bool   // write the close frame without waiting for stream frames
-	closeUpTo                          uint64 // stream frames up to this seq go out before the close frame
+	closeNow                           bool   // write the close frame without waiting for the source
+	closeUpTo                          uint64 // source messages up to this position go out before the close frame
 	closeCode                          uint16
 	closeReason                        string
 }
 
-// appendControl appends the preamble, a pong and a ping, if pending.
-func (o *control) appendControl(buf []byte, codec frame.Codec) []byte {
-	if o.preamble != nil {
-		body := o.preamble.Body(codec)
-		op := wsproto.OpText
-		if codec.Binary() {
-			op = wsproto.OpBinary
-		}
-		buf = wsproto.AppendHeader(buf, op, codec.MessageLen(0, body))
-		buf = codec.AppendMessage(buf, 0, body)
-		o.preamble = nil
-	}
+// appendControl appends a pong and a ping, if pending.
+func (o *control) appendControl(buf []byte) []byte {
 	if o.pongReady {
 		buf = wsproto.AppendFrame(buf, wsproto.OpPong, o.pong)
 		o.pongReady = false
@@ -53,24 +40,24 @@ func (o *control) appendClose(buf []byte) []byte {
 	return wsproto.AppendClose(buf, o.closeCode, o.closeReason)
 }
 
-// Close starts the close handshake with code and reason: stream frames
-// queued for this transport before the call are written first, then the
-// close frame; the TCP connection is dropped when the peer answers or after
+// Close starts the close handshake with code and reason: the source's
+// messages queued before the call are written first, then the close
+// frame; the TCP connection is dropped when the peer answers or after
 // Config.CloseWait. Later calls do nothing.
 func (c *Conn) Close(code uint16, reason string) {
-	c.mu.Lock()
-	st := c.stream
-	c.mu.Unlock()
 	upTo := uint64(math.MaxUint64)
-	if st != nil {
-		upTo = st.Last()
+	if src := c.source(); src != nil {
+		upTo = src.Position()
 	}
 	c.closeWith(code, reason, false, upTo)
 }
 
-// closeDetached closes a transport its stream no longer writes to: the
-// close frame goes out at once, even past bytes nbio still holds.
-func (c *Conn) closeDetached(code uint16, reason string) {
+// Abort starts the close handshake at once: the close frame goes out
+// ahead of anything the source still holds for c (which stays with the
+// source), even past bytes not yet taken by the socket. For a connection
+// its source no longer writes to. Later calls, and calls after Close, do
+// nothing.
+func (c *Conn) Abort(code uint16, reason string) {
 	c.closeWith(code, reason, true, 0)
 }
 
@@ -87,7 +74,7 @@ func (c *Conn) closeWith(code uint16, reason string, now bool, upTo uint64) {
 	c.state.Store(stateClosing)
 	c.deadline.Store(nowNano() + int64(c.eng.cfg.CloseWait))
 	c.mu.Unlock()
-	c.markDirty()
+	c.Wake()
 }
 
 // queuePong keeps only the latest ping's payload: at most one pong is ever
@@ -97,7 +84,7 @@ func (c *Conn) queuePong(payload []byte) {
 	c.ctl.pong = append(c.ctl.pong[:0], payload...)
 	c.ctl.pongReady = true
 	c.mu.Unlock()
-	c.markDirty()
+	c.Wake()
 }
 
 // queuePing asks the flusher to send a ping.
@@ -105,5 +92,16 @@ func (c *Conn) queuePing() {
 	c.mu.Lock()
 	c.ctl.ping = true
 	c.mu.Unlock()
-	c.markDirty()
+	c.Wake()
+}
+
+// AppendHeader appends the header of an unmasked, final WebSocket data
+// frame carrying a whole message of n bytes: binary or text. A Source
+// appends it before each message.
+func AppendHeader(dst []byte, binary bool, n int) []byte {
+	op := wsproto.OpText
+	if binary {
+		op = wsproto.OpBinary
+	}
+	return wsproto.AppendHeader(dst, op, n)
 }

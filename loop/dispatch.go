@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/internal/wsproto"
 )
 
@@ -23,8 +22,8 @@ type inbox struct {
 }
 
 type message struct {
-	op   wsproto.Opcode
-	data []byte
+	binary bool
+	data   []byte
 }
 
 // drainBatch is how many messages one worker turn handles before the
@@ -33,7 +32,7 @@ type message struct {
 const drainBatch = 64
 
 // deliver queues a message from the epoll loop.
-func (c *Conn) deliver(op wsproto.Opcode, data []byte) {
+func (c *Conn) deliver(binary bool, data []byte) {
 	c.mu.Lock()
 	if c.in.closed {
 		c.mu.Unlock()
@@ -45,7 +44,7 @@ func (c *Conn) deliver(op wsproto.Opcode, data []byte) {
 		c.Close(wsproto.ClosePolicy, "too many messages in flight")
 		return
 	}
-	c.in.msgs = append(c.in.msgs, message{op, data})
+	c.in.msgs = append(c.in.msgs, message{binary, data})
 	start := !c.in.running
 	c.in.running = true
 	c.mu.Unlock()
@@ -68,7 +67,7 @@ func (c *Conn) drain() {
 				c.in.msgs, c.in.head = nil, 0
 			}
 			c.mu.Unlock()
-			c.eng.guard("message", func() { h.Message(c, m.op, m.data) })
+			c.eng.guard("message", func() { h.Message(c, m.binary, m.data) })
 			continue
 		}
 		if c.in.closed && c.in.opened {
@@ -99,8 +98,9 @@ func (e *Engine) guard(what string, fn func()) {
 
 // upgradeJob runs Handler.Upgrade on a worker, bounded by AuthTimeout.
 type upgradeJob struct {
-	c  *Conn
-	up *wsproto.Upgrade
+	c   *Conn
+	key string // Sec-WebSocket-Key
+	up  *Upgrade
 }
 
 func (j *upgradeJob) run() {
@@ -112,30 +112,30 @@ func (j *upgradeJob) run() {
 	}
 	timer := time.AfterFunc(e.cfg.AuthTimeout, func() {
 		if decided() {
-			c.reject(&wsproto.HTTPError{Status: 503, Reason: "authorization timed out"})
+			c.reject(&HTTPError{Status: 503, Reason: "authorization timed out"})
 			c.forgetEarly()
+			c.releaseRequest()
 		}
 	})
 	var (
-		codec = frame.JSON
-		echo  bool
-		err   error
+		protocol string
+		err      error
 	)
 	e.guard("upgrade", func() {
 		err = fmt.Errorf("upgrade hook panicked")
-		codec, echo, err = e.h.Upgrade(c, j.up)
+		protocol, err = e.h.Upgrade(c, j.up)
 	})
 	timer.Stop()
 	if decided() {
 		if err == nil && e.draining.Load() {
-			err = &wsproto.HTTPError{Status: 503, Reason: "server shutting down"}
+			err = &HTTPError{Status: 503, Reason: "server shutting down"}
 		}
 		if err != nil {
-			c.request.Store(nil)
+			c.releaseRequest()
 			c.reject(err)
 			c.forgetEarly()
 		} else {
-			j.accept(codec, echo)
+			j.accept(protocol)
 		}
 	}
 	c.drain()
@@ -143,13 +143,8 @@ func (j *upgradeJob) run() {
 
 // accept writes the 101 response, opens the connection, parses what the
 // client sent early, and runs Handler.Open.
-func (j *upgradeJob) accept(codec frame.Codec, echo bool) {
+func (j *upgradeJob) accept(protocol string) {
 	c := j.c
-	c.codec = codec
-	protocol := ""
-	if echo {
-		protocol = codec.Name()
-	}
 	c.readMu.Lock()
 	c.mu.Lock()
 	opened := c.state.CompareAndSwap(stateAuthorizing, stateOpen)
@@ -158,9 +153,10 @@ func (j *upgradeJob) accept(codec frame.Codec, echo bool) {
 	c.handshakeDone()
 	if !opened {
 		c.readMu.Unlock()
+		c.releaseRequest()
 		return
 	}
-	c.write(wsproto.AppendSwitching(nil, j.up.Key, protocol))
+	c.write(wsproto.AppendSwitching(nil, j.key, protocol))
 	c.deadline.Store(0)
 	// Bytes the client sent early are parsed before any that arrive later;
 	// their messages wait in the inbox until Open has run (this job holds
@@ -173,7 +169,7 @@ func (j *upgradeJob) accept(codec frame.Codec, echo bool) {
 	c.readMu.Unlock()
 
 	c.eng.guard("open", func() { c.eng.h.Open(c) })
-	c.request.Store(nil)
+	c.releaseRequest()
 	j.up = nil
 }
 

@@ -16,41 +16,55 @@ import (
 	"github.com/roomloop/roomloop/internal/wsproto"
 )
 
-// Engine accepts and serves WebSocket connections. Start it once; after
-// Shutdown it cannot be restarted. Its methods are safe for concurrent use.
+// Engine accepts and serves WebSocket connections: from listeners (Start,
+// Serve) and from an HTTP server (ServeHTTP). After Shutdown it cannot be
+// restarted. Its methods are safe for concurrent use.
 type Engine struct {
 	cfg Config
 	h   Handler
 	log *slog.Logger
 
 	nb        *nbio.Engine
-	ln        *listener
+	nbName    string
 	shards    []*shard
 	pool      *ants.PoolWithFunc
 	backlog   backlog
 	perIP     perIP // open connections per address
 	pendingIP perIP // connections per address still upgrading
 
-	nextID   atomic.Uint64
+	// ctx is the parent of every upgrade request's context; it ends at
+	// Shutdown.
+	ctx       context.Context
+	cancelCtx context.CancelFunc
+
 	conns    atomic.Int64 // open TCP connections
-	queued   atomic.Int64 // bytes in outbound queues
+	nextID   atomic.Uint64
+	refusals refusalLog
 	busy     atomic.Int64 // workers running tasks
 	pending  atomic.Int64 // tasks submitted and not yet run
 	draining atomic.Bool
-	started  atomic.Bool
 
+	runOnce  sync.Once
+	runErr   error
+	lnMu     sync.Mutex
+	lns      []*listener // guarded by lnMu
 	stop     chan struct{}
 	stopOnce sync.Once
-	wg       sync.WaitGroup // flushers and the sweeper
+	wg       sync.WaitGroup // flushers, the sweeper and accept loops
 }
 
-// ErrStarted is returned by a second Start.
-var ErrStarted = errors.New("loop: engine already started")
+// Errors of Start, Serve and ServeHTTP.
+var (
+	// ErrClosed: the engine has been shut down.
+	ErrClosed = errors.New("loop: engine shut down")
+)
 
 // New returns an engine that will call h. cfg is copied with defaults.
 func New(cfg Config, h Handler) *Engine {
 	cfg = cfg.withDefaults()
 	e := &Engine{cfg: cfg, h: h, log: cfg.Logger, stop: make(chan struct{})}
+	e.ctx, e.cancelCtx = context.WithCancel(context.Background())
+	e.refusals.logger = cfg.Logger
 	e.perIP.limit = cfg.MaxConnsPerIP
 	e.pendingIP.limit = cfg.MaxPendingPerIP
 	e.shards = make([]*shard, cfg.Flushers)
@@ -63,81 +77,129 @@ func New(cfg Config, h Handler) *Engine {
 // Config returns the engine's configuration with defaults applied.
 func (e *Engine) Config() Config { return e.cfg }
 
+// run starts the event loop, the worker pool, the flushers and the
+// sweeper, once; later calls return the first call's error.
+func (e *Engine) run() error {
+	e.runOnce.Do(func() {
+		if e.draining.Load() {
+			e.runErr = ErrClosed
+			return
+		}
+		pool, err := ants.NewPoolWithFunc(e.cfg.Workers, e.work, ants.WithNonblocking(true))
+		if err != nil {
+			e.runErr = fmt.Errorf("loop: worker pool: %w", err)
+			return
+		}
+		e.nbName = nbioName(e.log)
+		nb := nbio.NewEngine(nbio.Config{
+			Name:    e.nbName,
+			NPoller: e.cfg.Pollers,
+			// The poller's shared read buffer; connections own none.
+			ReadBufferSize: 32 << 10,
+			// A backstop only: flushers hand nbio one write (at most a
+			// chunk, or one message) only when it holds nothing, and then
+			// at most a close frame more.
+			MaxWriteBufferSize: e.cfg.MaxWriteBuffer,
+		})
+		nb.OnOpen(e.onOpen)
+		nb.OnData(e.onData)
+		nb.OnClose(e.onClose)
+		nb.OnWrittenSize(e.onWritten)
+		if err := nb.Start(); err != nil {
+			pool.Release()
+			forgetNBIOName(e.nbName)
+			e.runErr = fmt.Errorf("loop: event loop: %w", err)
+			return
+		}
+		e.pool, e.nb = pool, nb
+		for _, s := range e.shards {
+			e.wg.Add(1)
+			go func() { defer e.wg.Done(); s.run(e.stop) }()
+		}
+		e.wg.Add(1)
+		go func() { defer e.wg.Done(); e.sweep() }()
+	})
+	return e.runErr
+}
+
 // Start listens on addr (host:port; port 0 picks one) and serves in the
 // background until Shutdown.
 func (e *Engine) Start(addr string) error {
-	if !e.started.CompareAndSwap(false, true) {
-		return ErrStarted
-	}
-	pool, err := ants.NewPoolWithFunc(e.cfg.Workers, e.work, ants.WithNonblocking(true))
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("loop: worker pool: %w", err)
-	}
-	e.pool = pool
-	nb := nbio.NewEngine(nbio.Config{
-		Name:    "roomloop",
-		Network: "tcp",
-		Addrs:   []string{addr},
-		NPoller: e.cfg.Pollers,
-		// The poller's shared read buffer; connections own none.
-		ReadBufferSize: 32 << 10,
-		// A backstop only: flushers hand nbio one write (at most a chunk,
-		// or one frame, which a queue bound limits) only when it holds
-		// nothing, and then at most a close frame more.
-		MaxWriteBufferSize: maxWriteChunk + max(e.cfg.QueueBytes, e.cfg.Frames.MaxMessage) + 64<<10,
-		Listen: func(network, address string) (net.Listener, error) {
-			inner, err := net.Listen(network, address)
-			if err != nil {
-				return nil, err
-			}
-			e.ln = newListener(inner, e.log, e.cfg.AcceptRate, e.cfg.AcceptBurst)
-			return e.ln, nil
-		},
-	})
-	nb.OnOpen(e.onOpen)
-	nb.OnData(e.onData)
-	nb.OnClose(e.onClose)
-	nb.OnWrittenSize(e.onWritten)
-	if err := nb.Start(); err != nil {
-		pool.Release()
-		e.pool = nil
 		return fmt.Errorf("loop: listen %s: %w", addr, err)
 	}
-	e.nb = nb
-	// nbio's acceptor goroutine starts by clearing its shutdown flag: a
-	// Stop before that goroutine first runs is undone, and it then spins
-	// on the closed listener forever, hanging Shutdown. Wait until it is
-	// accepting (it has cleared the flag by then).
-	select {
-	case <-e.ln.entered:
-	case <-time.After(5 * time.Second):
-	}
-	for _, s := range e.shards {
-		e.wg.Add(1)
-		go func() { defer e.wg.Done(); s.run(e.stop) }()
+	l, err := e.listen(ln)
+	if err != nil {
+		_ = ln.Close()
+		return err
 	}
 	e.wg.Add(1)
-	go func() { defer e.wg.Done(); e.sweep() }()
+	go func() { defer e.wg.Done(); e.accept(l) }()
 	return nil
 }
 
-// Addr returns the listening address (nil before Start).
+// Serve accepts connections on ln and serves them until Shutdown, then
+// returns ErrClosed (or an error that stopped it from starting). ln must
+// yield TCP connections; Shutdown closes it.
+func (e *Engine) Serve(ln net.Listener) error {
+	l, err := e.listen(ln)
+	if err != nil {
+		return err
+	}
+	e.wg.Add(1)
+	defer e.wg.Done()
+	e.accept(l)
+	return ErrClosed
+}
+
+// listen starts the engine and registers ln.
+func (e *Engine) listen(ln net.Listener) (*listener, error) {
+	if err := e.run(); err != nil {
+		return nil, err
+	}
+	l := newListener(ln, e.log, e.cfg.AcceptRate, e.cfg.AcceptBurst)
+	e.lnMu.Lock()
+	defer e.lnMu.Unlock()
+	if e.draining.Load() {
+		return nil, ErrClosed
+	}
+	e.lns = append(e.lns, l)
+	return l, nil
+}
+
+// accept hands every connection l accepts to the event loop, until l is
+// closed.
+func (e *Engine) accept(l *listener) {
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			return
+		}
+		if _, err := e.nb.AddConn(nc); err != nil {
+			_ = nc.Close()
+			l.logRarely("cannot serve an accepted connection", err)
+		}
+	}
+}
+
+// Addr returns the address of the first listener (nil before Start or
+// Serve).
 func (e *Engine) Addr() net.Addr {
-	if e.ln == nil {
+	e.lnMu.Lock()
+	defer e.lnMu.Unlock()
+	if len(e.lns) == 0 {
 		return nil
 	}
-	return e.ln.Addr()
+	return e.lns[0].Addr()
 }
 
 // Conns returns the number of open TCP connections, in any state.
 func (e *Engine) Conns() int { return int(e.conns.Load()) }
 
-// QueuedBytes returns the bytes waiting in all outbound queues.
-func (e *Engine) QueuedBytes() int64 { return e.queued.Load() }
-
-// Writes returns how many buffers holding stream frames the flushers have
-// handed to sockets (one per connection per flush) and how many frames
-// they held: frames/writes is the average coalescing.
+// Writes returns how many buffers holding source messages the flushers
+// have handed to sockets (one per connection per flush) and how many
+// messages they held: messages/writes is the average coalescing.
 func (e *Engine) Writes() (writes, frames uint64) {
 	for _, s := range e.shards {
 		writes += s.writes.Load()
@@ -159,14 +221,20 @@ func (e *Engine) Each(fn func(*Conn)) {
 }
 
 func (e *Engine) onOpen(nc *nbio.Conn) {
+	// A connection taken over by ServeHTTP comes with its upgrade
+	// request parsed; any other starts with reading it.
+	c, _ := nc.Session().(*Conn)
+	adopted := c != nil
+	if !adopted {
+		c = new(Conn)
+	}
 	id := e.nextID.Add(1)
-	c := new(Conn)
 	// Initialize under both locks: nbio hands the connection to its poller
 	// goroutine through epoll, which the race detector cannot see; every
 	// later reader takes one of these locks first.
 	c.readMu.Lock()
 	c.mu.Lock()
-	c.eng, c.id, c.nc, c.remote = e, id, nc, nc.RemoteAddr()
+	c.eng, c.nc, c.remote = e, nc, nc.RemoteAddr()
 	c.shard = e.shards[id%uint64(len(e.shards))]
 	c.parser = wsproto.NewParser(&e.cfg.Frames)
 	now := time.Now()
@@ -179,13 +247,19 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 	c.shard.add(c)
 	switch {
 	case e.draining.Load():
-		c.reject(&wsproto.HTTPError{Status: 503, Reason: "server shutting down"})
+		c.reject(&HTTPError{Status: 503, Reason: "server shutting down"})
 	case n > int64(e.cfg.MaxConns):
-		c.reject(&wsproto.HTTPError{Status: 503, Reason: "server at its connection limit"})
+		c.reject(&HTTPError{Status: 503, Reason: "server at its connection limit"})
 	case !c.countIn(&e.perIP):
-		c.reject(&wsproto.HTTPError{Status: 503, Reason: "too many connections from this address"})
+		c.reject(&HTTPError{Status: 503, Reason: "too many connections from this address"})
 	case !c.countPending(&e.pendingIP):
-		c.reject(&wsproto.HTTPError{Status: 503, Reason: "too many pending handshakes from this address"})
+		c.reject(&HTTPError{Status: 503, Reason: "too many pending handshakes from this address"})
+	case adopted:
+		c.readMu.Lock()
+		up := c.adopted
+		c.adopted = nil
+		c.beginUpgrade(up.parent, up.up)
+		c.readMu.Unlock()
 	}
 }
 
@@ -204,13 +278,18 @@ func (e *Engine) onClose(nc *nbio.Conn, _ error) {
 			c.in.info = CloseInfo{Code: CloseAbnormal}
 		}
 	}
-	o.pong, o.preamble = nil, nil
+	o.pong = nil
 	c.in.closed = true
 	start := c.in.opened && !c.in.running
 	if start {
 		c.in.running = true
 	}
+	cancel := c.cancel
+	c.cancel = nil
 	c.mu.Unlock()
+	if cancel != nil {
+		cancel() // the client went away during its upgrade
+	}
 	c.shard.remove(c)
 	e.conns.Add(-1)
 	if c.ipCounted.Load() {
@@ -235,10 +314,11 @@ func (e *Engine) onWritten(nc *nbio.Conn, _ []byte, n int) {
 // reject answers a handshake with an HTTP error and lingers: the write side
 // is shut so the peer reads the answer, and the rest it sends is discarded
 // until it closes or CloseWait passes (closing at once, with unread input,
-// would reset the connection and could destroy the answer).
+// would reset the connection and could destroy the answer). err is an
+// *HTTPError, a *wsproto.HTTPError, or anything else (500, logged).
 func (c *Conn) reject(err error) {
-	var he *wsproto.HTTPError
-	if !errors.As(err, &he) {
+	he := toWire(err)
+	if he == nil {
 		c.eng.log.Error("upgrade failed", "remote", c.remote.String(), "err", err)
 		he = &wsproto.HTTPError{Status: 500, Reason: "internal server error"}
 	}
@@ -252,13 +332,27 @@ func (c *Conn) reject(err error) {
 		}
 	}
 	c.handshakeDone()
-	c.eng.log.Debug("upgrade refused", "remote", c.remote.String(), "status", he.Status, "reason", he.Reason)
+	c.eng.refusals.log(c.remote.String(), he.Status, he.Reason)
 	c.deadline.Store(time.Now().Add(c.eng.cfg.CloseWait).UnixNano())
 	c.write(wsproto.AppendHTTPError(nil, he))
 	if c.unsent.Load() > 0 {
 		return // nbio still holds part of the answer; shut nothing yet
 	}
 	c.shutWrite()
+}
+
+// toWire returns err as the wire form of an HTTP refusal, or nil if it is
+// none.
+func toWire(err error) *wsproto.HTTPError {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return &wsproto.HTTPError{Status: he.Status, Reason: he.Reason, Header: he.Header}
+	}
+	var we *wsproto.HTTPError
+	if errors.As(err, &we) {
+		return we
+	}
+	return nil
 }
 
 // closeAll starts the close handshake (1001) on every open connection and
@@ -271,7 +365,7 @@ func drainOne(c *Conn) {
 	case stateOpen:
 		c.Close(wsproto.CloseGoingAway, "server shutting down")
 	case stateHandshake:
-		c.reject(&wsproto.HTTPError{Status: 503, Reason: "server shutting down"})
+		c.reject(&HTTPError{Status: 503, Reason: "server shutting down"})
 	}
 }
 
@@ -282,10 +376,19 @@ func drainOne(c *Conn) {
 // stops the engine and its goroutines. If ctx ends first, the remaining
 // connections are dropped and ctx's error is returned.
 func (e *Engine) Shutdown(ctx context.Context) error {
-	if e.nb == nil || !e.draining.CompareAndSwap(false, true) {
+	if !e.draining.CompareAndSwap(false, true) {
 		return nil
 	}
-	e.ln.stopAccepting()
+	e.runOnce.Do(func() { e.runErr = ErrClosed }) // never started: nothing runs
+	e.cancelCtx()
+	e.lnMu.Lock()
+	for _, l := range e.lns {
+		l.stop()
+	}
+	e.lnMu.Unlock()
+	if e.nb == nil {
+		return nil
+	}
 	var err error
 	poll := time.NewTicker(5 * time.Millisecond)
 	spread := newStagger(e, e.cfg.DrainSpread)
@@ -305,6 +408,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	e.stopOnce.Do(func() { close(e.stop) })
 	e.wg.Wait()
 	e.nb.Stop() // drops whatever is left
+	forgetNBIOName(e.nbName)
 	// Let workers finish what they run, Closed callbacks included.
 	for e.pending.Load() > 0 && ctx.Err() == nil {
 		if e.busy.Load() == 0 && e.backlog.len() > 0 {

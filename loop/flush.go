@@ -63,13 +63,6 @@ func (s *shard) snapshot(dst []*Conn) []*Conn {
 	return dst
 }
 
-// markDirty schedules c for its shard's next flush, once.
-func (c *Conn) markDirty() {
-	if c.dirty.CompareAndSwap(false, true) {
-		c.shard.push(c)
-	}
-}
-
 func (s *shard) push(c *Conn) {
 	s.mu.Lock()
 	s.dirty = append(s.dirty, c)
@@ -120,10 +113,10 @@ func (s *shard) run(stop <-chan struct{}) {
 }
 
 // flush writes what c has pending in one write: its control frames, then
-// its stream's frames, then the close frame once the frames it owes before
-// it are out. While nbio still holds bytes of an earlier write, only a
-// close frame that owes nothing is written; the rest waits until nbio
-// reports the socket drained (see onWritten).
+// its source's messages, then the close frame once the messages it owes
+// before it are out. While nbio still holds bytes of an earlier write,
+// only a close frame that owes nothing is written; the rest waits until
+// nbio reports the socket drained (see onWritten).
 func (s *shard) flush(c *Conn) {
 	c.dirty.Store(false)
 	if c.state.Load() == stateClosed {
@@ -138,22 +131,22 @@ func (s *shard) flush(c *Conn) {
 		return
 	}
 	c.mu.Lock()
-	st, o := c.stream, &c.ctl
-	if o.ping && st != nil {
-		// The ping goes out after every frame written so far: its pong
-		// confirms them (see reader.OnControl).
-		c.pingAfter.Store(st.sentTo(c))
+	src, o := c.src, &c.ctl
+	if o.ping && src != nil {
+		// The ping goes out after every message written so far: its pong
+		// says the peer has them (see reader.OnControl).
+		c.pingAfter.Store(src.Written(c))
 	}
-	buf := c.ctl.appendControl(s.buf[:0], c.codec)
+	buf := o.appendControl(s.buf[:0])
 	closing, now, upTo := o.closeQueued && !o.closeSent, o.closeNow, uint64(math.MaxUint64)
 	if o.closeQueued {
-		upTo = o.closeUpTo // frames queued after Close wait for a resume
+		upTo = o.closeUpTo // messages queued after Close stay with the source
 	}
 	c.mu.Unlock()
 
 	more, frames := false, 0
-	if st != nil && !now {
-		buf, frames, more = st.appendFor(c, buf, upTo)
+	if src != nil && !now {
+		buf, frames, more = src.AppendTo(c, buf, upTo, maxWriteChunk)
 		if frames > 0 {
 			c.confirmSoon()
 		}
@@ -177,7 +170,7 @@ func (s *shard) flush(c *Conn) {
 	case closeNow:
 		c.dropWhenWritten()
 	case more:
-		c.markDirty()
+		c.Wake()
 	}
 }
 
@@ -193,7 +186,7 @@ func (s *shard) claimWritable(c *Conn) bool {
 func (s *shard) flushCloseOnly(c *Conn) {
 	c.mu.Lock()
 	o := &c.ctl
-	if !o.closeQueued || o.closeSent || (!o.closeNow && c.stream.owes(c, o.closeUpTo)) {
+	if !o.closeQueued || o.closeSent || (!o.closeNow && owes(c.src, c, o.closeUpTo)) {
 		c.mu.Unlock()
 		return
 	}
@@ -210,13 +203,20 @@ func (s *shard) keep(buf []byte) {
 	}
 }
 
-// confirmSoon brings the next ping forward to ConfirmAfter from now, when
-// the stream keeps written frames for a resume: its pong frees them (see
-// Stream.Confirm), so a client that has gone quiet holds no frames for
-// long. A busy client is pinged at most every ConfirmAfter.
+// owes reports whether src has messages up to position upTo still to
+// write to c. Called with c.mu held; src never calls back into c.
+func owes(src Source, c *Conn, upTo uint64) bool {
+	return src != nil && src.Written(c) < min(upTo, src.Position())
+}
+
+// confirmSoon brings the next ping forward to ConfirmAfter from now: its
+// pong tells the source that the peer has what was written (see
+// Source.Received), so a source that keeps written messages until then
+// holds them for a short while only. A busy connection is pinged at most
+// every ConfirmAfter.
 func (c *Conn) confirmSoon() {
 	cfg := &c.eng.cfg
-	if cfg.ReplayFrames == 0 || cfg.ConfirmAfter <= 0 {
+	if cfg.ConfirmAfter <= 0 {
 		return
 	}
 	due := nowNano() + int64(min(cfg.ConfirmAfter, cfg.PingInterval))

@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/internal/wsproto"
 	"github.com/roomloop/roomloop/loop"
 )
@@ -35,12 +34,12 @@ type recorder struct {
 	opened chan *loop.Conn
 }
 
-func (r *recorder) Upgrade(*loop.Conn, *wsproto.Upgrade) (frame.Codec, bool, error) {
+func (r *recorder) Upgrade(*loop.Conn, *loop.Upgrade) (string, error) {
 	time.Sleep(r.delay)
-	return frame.JSON, false, nil
+	return "", nil
 }
 func (r *recorder) Open(c *loop.Conn) { time.Sleep(r.delay); r.opened <- c }
-func (r *recorder) Message(_ *loop.Conn, _ wsproto.Opcode, data []byte) {
+func (r *recorder) Message(_ *loop.Conn, _ bool, data []byte) {
 	r.mu.Lock()
 	r.msgs = append(r.msgs, string(data))
 	r.mu.Unlock()

@@ -48,20 +48,11 @@ func (c *Conn) readHandshake(data []byte) {
 		c.reject(err)
 		return
 	}
-	up.Request.RemoteAddr = c.remote.String()
-	c.request.Store(up.Request)
 	c.pending = append([]byte(nil), c.pending[end:]...)
 	if len(c.pending) == 0 {
 		c.pending = nil
 	}
-	if !c.state.CompareAndSwap(stateHandshake, stateAuthorizing) {
-		return // refused meanwhile (shutdown)
-	}
-	c.deadline.Store(time.Now().Add(cfg.AuthTimeout + cfg.CloseWait).UnixNano())
-	c.mu.Lock()
-	c.in.running = true // the upgrade job owns the connection's worker turn
-	c.mu.Unlock()
-	c.eng.submit(&upgradeJob{c: c, up: up})
+	c.beginUpgrade(c.eng.ctx, up)
 }
 
 // holdEarly keeps bytes a client sent before its upgrade was answered, up
@@ -73,6 +64,18 @@ func (c *Conn) holdEarly(data []byte) {
 		return
 	}
 	c.pending = append(c.pending, data...)
+}
+
+// releaseRequest forgets the upgrade request and ends its context.
+func (c *Conn) releaseRequest() {
+	c.request.Store(nil)
+	c.mu.Lock()
+	cancel := c.cancel
+	c.cancel = nil
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }
 
 // forgetEarly drops the bytes held for a refused upgrade: they will never
@@ -120,7 +123,7 @@ func (r *reader) OnMessage(op wsproto.Opcode, payload []byte) {
 	}
 	data := make([]byte, len(payload))
 	copy(data, payload)
-	c.deliver(op, data)
+	c.deliver(op == wsproto.OpBinary, data)
 }
 
 // OnControl answers pings, notes pongs and completes close handshakes.
@@ -133,16 +136,10 @@ func (r *reader) OnControl(op wsproto.Opcode, payload []byte) {
 			c.queuePong(payload)
 		}
 	case wsproto.OpPong:
-		// The client has received every frame written before our ping: a
-		// resume can never need them (its last_seq counts frames it
-		// processed, and it processes what it received before it learns
-		// of a drop), so they leave the replay buffer.
-		if seq := c.pingAfter.Swap(0); seq > 0 {
-			c.mu.Lock()
-			st := c.stream
-			c.mu.Unlock()
-			if st != nil {
-				st.Confirm(seq)
+		// The peer has received every message written before our ping.
+		if pos := c.pingAfter.Swap(0); pos > 0 {
+			if src := c.source(); src != nil {
+				src.Received(pos)
 			}
 		}
 	case wsproto.OpClose:
@@ -177,7 +174,7 @@ func (c *Conn) peerClose(code uint16, reason string) {
 		c.dropWhenWritten()
 		return
 	}
-	c.markDirty()
+	c.Wake()
 }
 
 // echoCode is the code to answer a peer's close with: its own, or 1000

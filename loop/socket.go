@@ -103,10 +103,10 @@ func (c *Conn) written(n int) {
 	}
 	if c.dropPending.CompareAndSwap(true, false) {
 		c.dropReady.Store(true)
-		c.markDirty()
+		c.Wake()
 		return
 	}
 	if c.wantWritable.CompareAndSwap(true, false) {
-		c.markDirty()
+		c.Wake()
 	}
 }

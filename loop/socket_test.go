@@ -8,18 +8,16 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/roomloop/roomloop/frame"
-	"github.com/roomloop/roomloop/internal/wsproto"
 )
 
 type refuseAll struct{}
 
-func (refuseAll) Upgrade(*Conn, *wsproto.Upgrade) (frame.Codec, bool, error) {
-	return nil, false, &wsproto.HTTPError{Status: 403, Reason: "no"}
+func (refuseAll) Upgrade(*Conn, *Upgrade) (string, error) {
+	return "", &HTTPError{Status: 403, Reason: "no"}
 }
-func (refuseAll) Open(*Conn)                            {}
-func (refuseAll) Message(*Conn, wsproto.Opcode, []byte) {}
-func (refuseAll) Closed(*Conn, CloseInfo)               {}
+func (refuseAll) Open(*Conn)                  {}
+func (refuseAll) Message(*Conn, bool, []byte) {}
+func (refuseAll) Closed(*Conn, CloseInfo)     {}
 
 // TestDeferredDropFromNBIOCallback: nbio reports written bytes with its
 // connection lock held; the drop that waited for them must not take that

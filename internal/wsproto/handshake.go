@@ -124,13 +124,20 @@ func ParseUpgrade(head []byte, path string) (*Upgrade, error) {
 	if err != nil {
 		return nil, httpError(http.StatusBadRequest, "malformed HTTP request")
 	}
+	return CheckUpgrade(req, path)
+}
+
+// CheckUpgrade validates a request already parsed (by ParseUpgrade, or by
+// net/http) as ParseUpgrade documents, from the HTTP version on; an empty
+// path accepts any path. It is safe for concurrent use.
+func CheckUpgrade(req *http.Request, path string) (*Upgrade, error) {
 	if req.ProtoMajor != 1 || req.ProtoMinor < 1 {
 		return nil, httpError(http.StatusBadRequest, "HTTP/1.1 or later required")
 	}
 	if req.Host == "" {
 		return nil, httpError(http.StatusBadRequest, "missing Host header")
 	}
-	if req.URL.Path != path {
+	if path != "" && req.URL.Path != path {
 		return nil, httpError(http.StatusNotFound, "not found")
 	}
 	if req.Method != http.MethodGet {
@@ -138,14 +145,14 @@ func ParseUpgrade(head []byte, path string) (*Upgrade, error) {
 		e.Header = http.Header{"Allow": {"GET"}}
 		return nil, e
 	}
-	if req.ContentLength != 0 || len(req.TransferEncoding) > 0 {
+	if req.ContentLength > 0 || len(req.TransferEncoding) > 0 {
 		return nil, httpError(http.StatusBadRequest, "request body not allowed")
 	}
 	h := req.Header
-	if !hasToken(h["Upgrade"], "websocket") {
-		return nil, httpError(http.StatusBadRequest, `missing "Upgrade: websocket"`)
-	}
-	if !hasToken(h["Connection"], "upgrade") {
+	if !IsUpgrade(req) {
+		if !hasToken(h["Upgrade"], "websocket") {
+			return nil, httpError(http.StatusBadRequest, `missing "Upgrade: websocket"`)
+		}
 		return nil, httpError(http.StatusBadRequest, `missing "Connection: Upgrade"`)
 	}
 	switch v := h["Sec-Websocket-Version"]; {
@@ -173,10 +180,17 @@ func ParseUpgrade(head []byte, path string) (*Upgrade, error) {
 	if len(origins) == 1 {
 		u.Origin = origins[0]
 	}
+	var err error
 	if u.Protocols, err = parseProtocols(h["Sec-Websocket-Protocol"]); err != nil {
 		return nil, err
 	}
 	return u, nil
+}
+
+// IsUpgrade reports whether req asks for a WebSocket: an "Upgrade:
+// websocket" and a "Connection: upgrade" token (case-insensitive).
+func IsUpgrade(req *http.Request) bool {
+	return hasToken(req.Header["Upgrade"], "websocket") && hasToken(req.Header["Connection"], "upgrade")
 }
 
 // validKey reports whether key is the canonical standard base64 encoding of

@@ -1,35 +1,36 @@
-package loop
+package resume
 
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/roomloop/roomloop/frame"
-	"github.com/roomloop/roomloop/internal/wsproto"
+	"github.com/roomloop/roomloop/loop"
 )
 
 // Errors of Stream.
 var (
 	// ErrClosed: the stream has ended; nothing was queued.
-	ErrClosed = errors.New("loop: stream ended")
+	ErrClosed = errors.New("resume: stream ended")
 	// ErrSlowConsumer: the queue was full and the policy is Disconnect. The
 	// transport is being closed with 4002 and the stream detached (the
 	// frame is kept for a resume).
-	ErrSlowConsumer = errors.New("loop: slow consumer disconnected")
+	ErrSlowConsumer = errors.New("resume: slow consumer disconnected")
 	// ErrDropped: the queue was full and the policy is Drop; the frame was
 	// not queued and the client will get a "dropped" notice.
-	ErrDropped = errors.New("loop: frame dropped, queue full")
+	ErrDropped = errors.New("resume: frame dropped, queue full")
 	// ErrGap: a frame after the requested seq is no longer held.
-	ErrGap = errors.New("loop: replay gap")
+	ErrGap = errors.New("resume: replay gap")
 	// ErrInvalidSeq: the requested seq is above the stream's highest.
-	ErrInvalidSeq = errors.New("loop: seq above the highest assigned")
+	ErrInvalidSeq = errors.New("resume: seq above the highest assigned")
 )
 
-// Close codes the loop itself sends.
+// Close codes a Stream closes its connection with.
 const (
-	CloseSlowConsumer = 4002
-	CloseReplaced     = 4003
+	CloseSlowConsumer = 4002 // the queue was full (Disconnect policy)
+	CloseReplaced     = 4003 // another connection resumed the session
 )
 
 // maxDropRooms caps the room names listed in one "dropped" notice.
@@ -51,11 +52,12 @@ type entry struct {
 // replay buffer are one ring; nothing is allocated while it is empty.
 // Its methods are safe for concurrent use.
 type Stream struct {
-	eng *Engine
+	out *Streams
 
-	mu    sync.Mutex
-	conn  *Conn // attached transport; nil while suspended
-	codec frame.Codec
+	mu       sync.Mutex
+	conn     *loop.Conn      // attached transport; nil while suspended
+	codec    frame.Codec     // the attached transport's
+	preamble *frame.Outgoing // written before any frame, without seq
 	ring  []entry // power-of-two capacity; nil while empty
 	head  int     // ring index of seq first
 	n     int
@@ -75,9 +77,9 @@ type Stream struct {
 	ended      bool
 }
 
-// NewStream returns an empty stream whose first frame will be seq 1.
-func (e *Engine) NewStream() *Stream {
-	return &Stream{eng: e, first: 1, codec: frame.JSON}
+// New returns an empty stream whose first frame will be seq 1.
+func (ss *Streams) New() *Stream {
+	return &Stream{out: ss, first: 1, codec: frame.JSON}
 }
 
 // Send queues out and gives it the stream's next seq. It never blocks.
@@ -88,7 +90,7 @@ func (e *Engine) NewStream() *Stream {
 // (Config.ControlFrames) also closes the transport with 4002. Without a
 // transport the frame is held for a resume, within the replay bound.
 func (s *Stream) Send(out *frame.Outgoing) error {
-	cfg := &s.eng.cfg
+	cfg := &s.out.cfg
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
@@ -112,7 +114,7 @@ func (s *Stream) Send(out *frame.Outgoing) error {
 			notify := s.noteDrop(out.Frame().Room)
 			s.mu.Unlock()
 			if notify {
-				conn.markDirty()
+				conn.Wake()
 			}
 			return ErrDropped
 		}
@@ -126,9 +128,10 @@ func (s *Stream) Send(out *frame.Outgoing) error {
 	s.mu.Unlock()
 	switch {
 	case err != nil:
-		conn.closeDetached(CloseSlowConsumer, "slow consumer")
+		conn.SetSource(nil)
+		conn.Abort(CloseSlowConsumer, "slow consumer")
 	case conn != nil:
-		conn.markDirty()
+		conn.Wake()
 	}
 	return err
 }
@@ -137,7 +140,7 @@ func (s *Stream) Send(out *frame.Outgoing) error {
 // already. It reports whether a notice was queued. Called with s.mu held.
 func (s *Stream) noteDrop(room string) bool {
 	s.dropped++
-	if room != "" && len(s.dropRooms) < maxDropRooms && !contains(s.dropRooms, room) {
+	if room != "" && len(s.dropRooms) < maxDropRooms && !slices.Contains(s.dropRooms, room) {
 		s.dropRooms = append(s.dropRooms, room)
 	}
 	if s.dropNotice {
@@ -146,15 +149,6 @@ func (s *Stream) noteDrop(room string) bool {
 	s.dropNotice = true
 	s.push(entry{control: true})
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // push appends e as seq last+1.
@@ -166,7 +160,7 @@ func (s *Stream) push(e entry) {
 	s.n++
 	s.last++
 	s.heldBytes += int(e.size)
-	s.eng.queued.Add(int64(e.size))
+	s.out.queued.Add(int64(e.size))
 	if e.control {
 		s.queuedCtl++
 	} else {
@@ -192,7 +186,7 @@ func (s *Stream) grow() {
 func (s *Stream) popFirst() {
 	e := &s.ring[s.head]
 	s.heldBytes -= int(e.size)
-	s.eng.queued.Add(-int64(e.size))
+	s.out.queued.Add(-int64(e.size))
 	if s.first > s.sent { // it was never written: it leaves the queue too
 		if s.first > s.backlog {
 			s.unqueue(e)
@@ -222,7 +216,7 @@ func (s *Stream) unqueue(e *entry) {
 // ReplayBytes are forgotten oldest first; without a transport, queued ones
 // too once the queue bound is exceeded as well (a later resume gets a gap).
 func (s *Stream) trim() {
-	cfg := &s.eng.cfg
+	cfg := &s.out.cfg
 	for s.n > 0 {
 		kept := int(s.sent - min(s.sent, s.first-1)) // written entries held
 		keptBytes := s.heldBytes - s.queuedBytes
@@ -262,14 +256,14 @@ func (s *Stream) Last() uint64 {
 	return s.last
 }
 
-// Attach makes c the stream's transport, resuming after seq lastSeq: frames
-// up to lastSeq are dropped as confirmed and every later one is written to
-// c, in order, after the preamble that welcome returns (called with the
-// stream's highest seq, under its lock, so the two agree). A transport
-// attached before is closed with 4003. It fails with ErrInvalidSeq if
-// lastSeq is above the highest seq, ErrGap if a frame after lastSeq is no
-// longer held, ErrClosed if the stream ended.
-func (s *Stream) Attach(c *Conn, lastSeq uint64, welcome func(last uint64) *frame.Outgoing) error {
+// Attach makes c the stream's transport, speaking codec, resuming after
+// seq lastSeq: frames up to lastSeq are dropped as confirmed and every
+// later one is written to c, in order, after the preamble that welcome
+// returns (called with the stream's highest seq, under its lock, so the
+// two agree). A transport attached before is closed with 4003. It fails
+// with ErrInvalidSeq if lastSeq is above the highest seq, ErrGap if a
+// frame after lastSeq is no longer held, ErrClosed if the stream ended.
+func (s *Stream) Attach(c *loop.Conn, codec frame.Codec, lastSeq uint64, welcome func(last uint64) *frame.Outgoing) error {
 	s.mu.Lock()
 	switch {
 	case s.ended:
@@ -294,37 +288,28 @@ func (s *Stream) Attach(c *Conn, lastSeq uint64, welcome func(last uint64) *fram
 	s.queuedApp, s.queuedBytes, s.queuedCtl = 0, 0, 0
 	old := s.conn
 	s.conn = c
-	s.codec = c.codec
-	pre := welcome(s.last)
+	s.codec = codec
+	s.preamble = welcome(s.last)
 	s.mu.Unlock()
 
-	c.mu.Lock()
-	c.stream = s
-	c.ctl.preamble = pre
-	c.mu.Unlock()
+	c.SetSource(s)
 	if old != nil && old != c {
-		old.closeDetached(CloseReplaced, "replaced by a resumed connection")
+		old.SetSource(nil)
+		old.Abort(CloseReplaced, "replaced by a resumed connection")
 	}
-	c.markDirty()
 	return nil
 }
 
 // Detach ends c's attachment, if it is the attached transport: the stream
 // holds what follows for a resume.
-func (s *Stream) Detach(c *Conn) {
+func (s *Stream) Detach(c *loop.Conn) {
 	s.mu.Lock()
 	if s.conn == c {
 		s.conn = nil
+		s.preamble = nil
 		s.trim()
 	}
 	s.mu.Unlock()
-}
-
-// Attached returns the transport attached now, or nil.
-func (s *Stream) Attached() *Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.conn
 }
 
 // Confirm frees frames up to seq, which the client has processed ($seen).
@@ -355,8 +340,12 @@ func (s *Stream) Held() (frames, bytes int) {
 	return s.n, s.heldBytes
 }
 
-// sentTo returns the highest seq written to c (0 if c is not attached).
-func (s *Stream) sentTo(c *Conn) uint64 {
+// Position returns the highest seq assigned so far (loop.Source).
+func (s *Stream) Position() uint64 { return s.Last() }
+
+// Written returns the highest seq written to c, or 0 if c is not the
+// attached transport (loop.Source).
+func (s *Stream) Written(c *loop.Conn) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn != c {
@@ -365,34 +354,30 @@ func (s *Stream) sentTo(c *Conn) uint64 {
 	return s.sent
 }
 
-// owes reports whether frames up to seq upTo wait to be written to c.
-// A nil stream owes nothing.
-func (s *Stream) owes(c *Conn, upTo uint64) bool {
-	if s == nil {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.conn == c && s.sent < min(upTo, s.last)
-}
+// Received frees the frames up to seq that the client has received: a
+// resume can never need them, since its last_seq counts frames the client
+// processed and it processes what it received before it can learn of a
+// drop (loop.Source).
+func (s *Stream) Received(seq uint64) { s.Confirm(seq) }
 
-// appendFor appends to buf, as WebSocket frames in c's codec, the frames
-// up to seq upTo not yet written to c, up to maxWriteChunk bytes, and
-// marks them written. It returns how many frames it appended and whether
-// such frames remain. It appends nothing unless c is the attached
-// transport. Called by c's flusher.
-func (s *Stream) appendFor(c *Conn, buf []byte, upTo uint64) (_ []byte, frames int, more bool) {
+// AppendTo appends to buf, as WebSocket frames in c's codec, the preamble
+// and the frames up to seq upTo not yet written to c, stopping before the
+// frame that would take buf limit bytes past its start (never before the
+// first), and marks them written. It returns how many frames it appended
+// and whether such frames remain. It appends nothing unless c is the
+// attached transport (loop.Source; called by c's flusher).
+func (s *Stream) AppendTo(c *loop.Conn, buf []byte, upTo uint64, limit int) (_ []byte, frames int, more bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conn != c {
 		return buf, 0, false
 	}
-	codec := c.codec
-	op := wsproto.OpText
-	if codec.Binary() {
-		op = wsproto.OpBinary
-	}
+	codec := s.codec
 	start, from := len(buf), s.sent
+	if s.preamble != nil {
+		buf = appendMessage(buf, codec, 0, s.preamble.Body(codec))
+		s.preamble = nil
+	}
 	end := min(upTo, s.last)
 	for s.sent < end {
 		seq := s.sent + 1
@@ -401,11 +386,10 @@ func (s *Stream) appendFor(c *Conn, buf []byte, upTo uint64) (_ []byte, frames i
 			e.out = s.takeDropNotice()
 		}
 		body := e.out.Body(codec)
-		if len(buf) > start && len(buf)+len(body)+24 > start+maxWriteChunk {
+		if len(buf) > start && len(buf)+len(body)+24 > start+limit {
 			break // the next write takes it
 		}
-		buf = wsproto.AppendHeader(buf, op, codec.MessageLen(seq, body))
-		buf = codec.AppendMessage(buf, seq, body)
+		buf = appendMessage(buf, codec, seq, body)
 		s.sent = seq
 		if seq > s.backlog {
 			s.unqueue(e)
@@ -413,6 +397,12 @@ func (s *Stream) appendFor(c *Conn, buf []byte, upTo uint64) (_ []byte, frames i
 	}
 	s.trim()
 	return buf, int(s.sent - from), s.sent < end
+}
+
+// appendMessage appends one frame as a WebSocket message in codec.
+func appendMessage(buf []byte, codec frame.Codec, seq uint64, body []byte) []byte {
+	buf = loop.AppendHeader(buf, codec.Binary(), codec.MessageLen(seq, body))
+	return codec.AppendMessage(buf, seq, body)
 }
 
 // takeDropNotice builds the coalesced "dropped" $error and resets the count.

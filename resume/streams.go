@@ -1,0 +1,50 @@
+package resume
+
+import "sync/atomic"
+
+// SlowPolicy says what happens to an application frame for a client whose
+// outbound queue is full. Control frames are never dropped.
+type SlowPolicy uint8
+
+const (
+	// Disconnect closes the connection with 4002 (slow consumer); the
+	// session is suspended and may resume.
+	Disconnect SlowPolicy = iota
+	// Drop discards the frame (it takes no seq) and tells the client with
+	// a coalesced $error "dropped" notice.
+	Drop
+)
+
+// Config bounds every stream of a Streams. All fields must be set (the
+// api package fills in its defaults).
+type Config struct {
+	// QueueFrames and QueueBytes bound the application frames queued for
+	// the attached connection and not yet written.
+	QueueFrames int
+	QueueBytes  int
+	// ControlFrames is the extra room kept for control ($-event) frames
+	// beyond QueueFrames: control frames are never dropped, and count
+	// with application frames against QueueFrames plus this; a connection
+	// that fills that too is closed with 4002.
+	ControlFrames int
+	// ReplayFrames and ReplayBytes bound the frames a stream keeps after
+	// writing them, for a resume. Zero keeps none (no resumption).
+	ReplayFrames int
+	ReplayBytes  int
+	// Policy chooses what a full queue does to application frames.
+	Policy SlowPolicy
+}
+
+// Streams makes the outbound streams of one server's sessions and counts
+// the bytes they hold together. It is safe for concurrent use.
+type Streams struct {
+	cfg    Config
+	queued atomic.Int64 // frame bytes held by all its streams
+}
+
+// NewStreams returns a Streams whose streams are bounded by cfg.
+func NewStreams(cfg Config) *Streams { return &Streams{cfg: cfg} }
+
+// QueuedBytes returns the frame bytes all its streams hold, queued or kept
+// for a resume (a frame held by many streams counts once per stream).
+func (ss *Streams) QueuedBytes() int64 { return ss.queued.Load() }
