@@ -243,16 +243,33 @@ func TestKickRacingSuspendLeavesNothing(t *testing.T) {
 // not acknowledged before the original is decided.
 func TestResentFrameWaitsForItsOriginal(t *testing.T) {
 	ts := startServer(t, &api.Options{DisablePresence: true})
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(releaseOnce) // registered after startServer: runs before Shutdown
 	ts.Handle("slow", func(c *api.Conn, f *api.Frame) error {
-		time.Sleep(300 * time.Millisecond)
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-release // the original is held until the test decides it
 		return api.NewError(api.CodeForbidden, "refused after all")
 	})
 	addr := ts.Addr().String()
 	s := newSession(t, addr)
 	s.send(map[string]any{"event": "slow", "id": "x1"})
-	time.Sleep(50 * time.Millisecond)
+	select { // the original is being handled on the old transport
+	case <-entered:
+	case <-time.After(15 * time.Second):
+		require.FailNow(t, "the handler never ran")
+	}
 	require.True(t, s.resume(addr).Resumed) // the client gave up on the old transport
 	s.send(map[string]any{"event": "slow", "id": "x1"})
+	// A window for the resend to reach the server while the original is
+	// still held (deliberate; a late resend makes the test weaker, never
+	// flaky): an early $ack for it would show up below.
+	time.Sleep(200 * time.Millisecond)
+	releaseOnce()
 	for range 2 {
 		m := s.expect("$error")
 		assert.Equal(t, "x1", m.ID, "refused each time, never acknowledged")
