@@ -53,7 +53,9 @@ func TestKickWritesQueuedFramesFirst(t *testing.T) {
 		require.NoError(t, ts.Send(w.Payload.Session, api.Frame{Event: "f", Kind: 1, Payload: payload}))
 	}
 	require.NoError(t, ts.Kick(w.Payload.Session, "bye"))
-	time.Sleep(200 * time.Millisecond) // let the flusher meet a full socket
+	// Deliberate: give the flusher time to meet the full socket before the
+	// client reads (if it has not by then, the test is weaker, not flaky).
+	time.Sleep(200 * time.Millisecond)
 	got := 0
 	for {
 		_ = ws.SetReadDeadline(time.Now().Add(wait))

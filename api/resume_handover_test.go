@@ -45,6 +45,8 @@ func TestResumeRace(t *testing.T) {
 	closed := make(chan int, 2)
 	for _, ws := range conns {
 		go func() {
+			// Deliberate window: the serving one stays open through it; the
+			// replaced one was closed when the other resumed, before this.
 			_ = ws.SetReadDeadline(time.Now().Add(2 * time.Second))
 			_, _, err := ws.ReadMessage()
 			if ce, ok := err.(*websocket.CloseError); ok {
