@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -178,4 +179,17 @@ func TestBusyFlusherCoalesces(t *testing.T) {
 	t.Logf("%d frames in %d writes", written, writes)
 	assert.Equal(t, uint64(frames), written)
 	assert.LessOrEqual(t, writes, uint64(10), "one write per tick, not per frame")
+}
+
+// TestLargeMessagesReachEveryone: a configured message size above the
+// flush chunk is delivered whole, not dropped by a write-buffer bound.
+func TestLargeMessagesReachEveryone(t *testing.T) {
+	ts := startServer(t, &api.Options{MaxMessageSize: 1 << 20, QueueBytes: 4 << 20, DisablePresence: true})
+	a, b := dial(t, ts, nil), dial(t, ts, nil)
+	a.join("r")
+	b.join("r")
+	big := strings.Repeat("z", 600_000)
+	a.send(map[string]any{"event": "big", "room": "r", "payload": big})
+	m := b.expect("big")
+	assert.Equal(t, `"`+big+`"`, string(m.Payload))
 }

@@ -151,9 +151,25 @@ func TestRefusedFrameCanBeResent(t *testing.T) {
 	a.expect("$ack")
 	a.send(map[string]any{"event": "chat", "room": "r", "id": "2"})
 	a.expectError("rate_limited")
-	time.Sleep(100 * time.Millisecond) // 2 tokens at 20/s, capped at 1
-	a.send(map[string]any{"event": "chat", "room": "r", "id": "2"})
-	assert.Equal(t, "2", a.expect("$ack").ID)
+	// Resend "2" until the bucket (20/s) has refilled: each try is either
+	// refused again or acknowledged; a loaded machine only means more tries.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		a.send(map[string]any{"event": "chat", "room": "r", "id": "2"})
+		m := a.next()
+		if m.Event == "$ack" {
+			assert.Equal(t, "2", m.ID)
+			break
+		}
+		var p errPayload
+		m.payload(t, &p)
+		require.Equal(t, "$error", m.Event)
+		require.Equal(t, "rate_limited", p.Code)
+		require.True(t, time.Now().Before(deadline), "the bucket never refilled")
+		time.Sleep(10 * time.Millisecond) // paces the retries; not a condition
+	}
+	// Guards the id being freed: had the refusal kept "2", the resend would
+	// be acked as a duplicate and b would not get the second chat.
 	b.expect("chat")
 	b.expect("chat")
 	b.ping()

@@ -50,9 +50,11 @@ func TestReplayMemoryPerSession(t *testing.T) {
 			}
 			if seen {
 				c.send(map[string]any{"event": "$seen", "payload": map[string]uint64{"seq": c.lastSeq}})
+				// The $pong comes once the $seen before it was handled.
+				c.send(map[string]any{"event": "$ping", "id": "p"})
+				c.expect("$pong")
 			}
 		}
-		time.Sleep(200 * time.Millisecond)
 		after := heap()
 		per := (int64(after) - int64(before)) / sessions
 		t.Logf("$seen=%v: %d sessions, %d frames of %d B at %d/s: heap +%d B per session (bodies are shared; counted per recipient they would be %d B)",

@@ -136,7 +136,7 @@ func TestResumeAfterCutMidStream(t *testing.T) {
 		for i := range total {
 			room := []string{"a", "b"}[i%2]
 			ts.Broadcast(room, api.Frame{Event: "tick", Room: room, Kind: 1, Payload: []byte(strconv.Itoa(i))})
-			time.Sleep(200 * time.Microsecond)
+			time.Sleep(200 * time.Microsecond) // paces the publisher so the cut falls mid-stream
 		}
 	}()
 	got := map[string][]int{}
@@ -153,7 +153,7 @@ func TestResumeAfterCutMidStream(t *testing.T) {
 		record(m)
 	}
 	px.sever()
-	time.Sleep(20 * time.Millisecond) // the outage: publishing goes on
+	time.Sleep(20 * time.Millisecond) // deliberate: the outage, while publishing goes on
 	w := sub.resume(addr)
 	require.True(t, w.Resumed)
 	for len(got["a"])+len(got["b"]) < total {

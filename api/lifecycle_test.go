@@ -15,25 +15,14 @@ import (
 	"github.com/roomloop/roomloop/api"
 )
 
+// TestShutdownAfterFailedStart: Shutdown of a server whose Start failed
+// (its address was taken) returns cleanly.
 func TestShutdownAfterFailedStart(t *testing.T) {
 	ts := startServer(t, nil)
 	srv := api.New(nil)
 	err := srv.Start(ts.Addr().String()) // taken
 	require.Error(t, err)
 	assert.NoError(t, srv.Shutdown(context.Background()))
-}
-
-// TestLargeMessagesReachEveryone: a configured message size above the
-// flush chunk is delivered whole, not dropped by a write-buffer bound.
-func TestLargeMessagesReachEveryone(t *testing.T) {
-	ts := startServer(t, &api.Options{MaxMessageSize: 1 << 20, QueueBytes: 4 << 20, DisablePresence: true})
-	a, b := dial(t, ts, nil), dial(t, ts, nil)
-	a.join("r")
-	b.join("r")
-	big := strings.Repeat("z", 600_000)
-	a.send(map[string]any{"event": "big", "room": "r", "payload": big})
-	m := b.expect("big")
-	assert.Equal(t, `"`+big+`"`, string(m.Payload))
 }
 
 // TestKickWritesQueuedFramesFirst: frames queued before a Kick arrive
@@ -64,7 +53,9 @@ func TestKickWritesQueuedFramesFirst(t *testing.T) {
 		require.NoError(t, ts.Send(w.Payload.Session, api.Frame{Event: "f", Kind: 1, Payload: payload}))
 	}
 	require.NoError(t, ts.Kick(w.Payload.Session, "bye"))
-	time.Sleep(200 * time.Millisecond) // let the flusher meet a full socket
+	// Deliberate: give the flusher time to meet the full socket before the
+	// client reads (if it has not by then, the test is weaker, not flaky).
+	time.Sleep(200 * time.Millisecond)
 	got := 0
 	for {
 		_ = ws.SetReadDeadline(time.Now().Add(wait))
