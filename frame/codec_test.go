@@ -36,8 +36,8 @@ func TestIsControl(t *testing.T) {
 	assert.False(t, (&Frame{}).IsControl())
 }
 
-// TestCrossCodecPayloads checks PROTOCOL.md's rules for a payload crossing
-// from one codec to the other.
+// TestCrossCodecPayloads checks the rules for a payload crossing from one
+// codec to the other (docs/protocol.md, "Between codecs").
 func TestCrossCodecPayloads(t *testing.T) {
 	tests := []struct {
 		name     string

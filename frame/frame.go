@@ -1,7 +1,7 @@
 // Package frame holds the roomloop Frame and its two wire codecs:
 // roomloop.json (JSON objects in WebSocket text messages) and roomloop.bin
 // (a length-prefixed layout in WebSocket binary messages), as specified in
-// PROTOCOL.md sections 2 and 4.
+// docs/protocol.md, section "Frames".
 //
 // Decoding validates every field against Limits and the field rules of the
 // protocol and refuses, never truncates, anything invalid. Encoding follows

@@ -19,9 +19,9 @@ import (
 	"github.com/roomloop/roomloop/internal/wsproto"
 )
 
-// An attack is one misbehaviour of HOSTILE.md's table, done raw over a
-// blocking socket of its own. It reports whether the server answered as
-// HOSTILE.md and PROTOCOL.md say, and what it saw.
+// An attack is one misbehaviour of the catalogue in docs/hostile.md, done
+// raw over a blocking socket of its own. It reports whether the server
+// answered as docs/hostile.md and docs/protocol.md say, and what it saw.
 type attack struct {
 	name string
 	fn   func(a *attacker) (ok bool, saw string)

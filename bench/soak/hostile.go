@@ -97,7 +97,7 @@ func runHostile(ctx context.Context, h *H) error {
 	h.AddCheck(count("malformed or out-of-seq frames", pool.Stats().Malformed.Load()+pool.Stats().SeqErrors.Load(), 0, ""))
 	lines, tries, bad := results.lines()
 	h.AddCheck(atLeast("attacks made", int64(tries), 1, ""))
-	h.AddCheck(Check{Name: "attacks answered otherwise than HOSTILE.md says", Value: float64(bad), Pass: bad == 0, Info: true,
+	h.AddCheck(Check{Name: "attacks answered otherwise than docs/hostile.md says", Value: float64(bad), Pass: bad == 0, Info: true,
 		Detail: "see the notes; informational: the server's hardening is tested in api/"})
 	for _, l := range lines {
 		h.Note("%s", l)

@@ -1,5 +1,6 @@
-// Package soak runs roomloop's soak and chaos runs (HOSTILE.md (c)): idle,
-// churn, chaos resume, slow mix, hostile mix and drain cycle. Each run
+// Package soak runs roomloop's soak and chaos runs, the soak plan stated in
+// bench/README.md (section "Soak"): idle, churn, chaos resume, slow mix,
+// hostile mix and drain cycle. Each run
 // starts the server under test as a child process (the benchmark binary
 // re-executed with "server", as the benchmark runner does), drives it with
 // clients of the bench/load event loop, samples the server every
@@ -69,8 +70,8 @@ type Config struct {
 	Log io.Writer
 }
 
-// Defaults returns the full-size parameters of run (HOSTILE.md's sizes
-// and durations, scaled to this machine).
+// Defaults returns the full-size parameters of run (the soak plan's sizes
+// and durations in bench/README.md, scaled to a 2-core machine).
 func Defaults(run string) Config {
 	c := Config{Run: run, Sample: 10 * time.Second, Dialers: 64, ProbeRate: 50, Size: 256,
 		Life: time.Second, Sever: 1, Stalled: 5, Throttled: 10, SlowPolicy: "drop", Bad: 1}

@@ -9,7 +9,8 @@ import (
 	"github.com/roomloop/roomloop/bench/load"
 )
 
-// Limits are the failure rules of HOSTILE.md (c), with the tolerances
+// Limits are the failure rules of the soak plan (bench/README.md,
+// section "Soak"), with the tolerances
 // that short runs need. The zero value of a field takes its default
 // (DefaultLimits).
 type Limits struct {
@@ -53,7 +54,7 @@ func (l Limits) latency(c Check) Check {
 	return c
 }
 
-// DefaultLimits returns HOSTILE.md's rules.
+// DefaultLimits returns the soak plan's rules.
 func DefaultLimits() Limits {
 	return Limits{RSSPerMin: 0.5, FDSlack: 10, P99Ratio: 1.25, P99Slack: 1, HealthyDrift: 0.10, HostileRatio: 1.2}
 }

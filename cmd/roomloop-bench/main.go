@@ -8,8 +8,8 @@
 //
 // "run" starts each implementation as a child process ("server"), drives
 // it with the in-process load generator, and prints Markdown tables.
-// "soak" runs the soak and chaos runs of HOSTILE.md (c) against roomloop
-// and fails when a run breaks its drift rules. See bench/README.md.
+// "soak" runs roomloop's soak and chaos runs (the soak plan in
+// bench/README.md) against roomloop and fails when a run breaks its rules. See bench/README.md.
 package main
 
 import (

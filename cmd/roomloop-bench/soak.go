@@ -32,7 +32,7 @@ func soakMain(args []string) error {
 		c      soak.Config
 		limits = soak.DefaultLimits()
 	)
-	fs.DurationVar(&c.Duration, "duration", 0, "measured phase of each run (0: the run's HOSTILE.md duration: idle 30m, churn 60m, chaos 30m, slowmix 20m, hostile 30m, drain 30m)")
+	fs.DurationVar(&c.Duration, "duration", 0, "measured phase of each run (0: the run's soak-plan duration: idle 30m, churn 60m, chaos 30m, slowmix 20m, hostile 30m, drain 30m)")
 	fs.DurationVar(&c.Sample, "sample", 10*time.Second, "sampling interval")
 	fs.IntVar(&c.Conns, "conns", 0, "main size (0: run default: idle 15000, churn 5000 steady, chaos 2000, slowmix 1000 members, hostile 2000 members, drain 5000)")
 	fs.Float64Var(&c.Rate, "rate", 0, "churn: connects/s (300); chaos, slowmix, hostile, drain: room messages/s in all (100, 40, 20, 100)")

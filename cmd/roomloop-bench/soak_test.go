@@ -17,9 +17,9 @@ import (
 
 // TestSoakShort runs all six soak runs at a few hundred connections for
 // a few seconds each, against a server child that is this test binary
-// (built with -race under go test -race: this is HOSTILE.md's -race churn
-// run, and the server's log is checked for "DATA RACE"). It asserts every
-// verdict passes. The rules are the real ones except two that a
+// (built with -race under go test -race: this is the soak plan's -race
+// churn run, and the server's log is checked for "DATA RACE"). It asserts
+// every verdict passes. The rules are the real ones except two that a
 // seconds-long run on a shared machine cannot judge: RSS drift forgives
 // up to 64 MiB (gross leaks still fail), and latency rules are reported,
 // not enforced (no assertion on speed). bench/soak's unit tests show that

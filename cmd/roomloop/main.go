@@ -2,18 +2,21 @@
 //
 //	go run ./cmd/roomloop -addr 127.0.0.1:8080
 //
-// It serves the roomloop protocol at ws://ADDR/ws until SIGINT or SIGTERM,
-// then drains: every client gets close 1001 after its queued frames.
+// It serves the roomloop protocol (docs/protocol.md) at ws://ADDR/ws until
+// SIGINT or SIGTERM, then drains: every client gets close 1001 after its
+// queued frames. "roomloop -h" lists the flags; README.md, section
+// "Configuration", explains them.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -23,20 +26,62 @@ import (
 	"github.com/roomloop/roomloop/frame"
 )
 
+// description opens the usage text.
+const description = `roomloop is a room-based WebSocket server speaking the roomloop protocol
+(see docs/protocol.md in github.com/roomloop/roomloop).
+
+Usage: roomloop [flags]
+
+It serves ws://ADDR/PATH until SIGINT or SIGTERM, then drains.
+
+Flags:
+`
+
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "roomloop:", err)
-		os.Exit(1)
+	os.Exit(exitCode(run(os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+}
+
+// usageError is a bad command line: exit status 2. printed says the flag
+// package has already written it.
+type usageError struct {
+	err     error
+	printed bool
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// exitCode reports err on stderr (unless already reported) and returns
+// the exit status: 0 for nil, 2 for a bad command line, 1 otherwise.
+func exitCode(err error, stderr io.Writer) int {
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		if !ue.printed {
+			fmt.Fprintln(stderr, "roomloop:", err)
+		}
+		fmt.Fprintln(stderr, "Run 'roomloop -h' for the flags.")
+		return 2
+	default:
+		fmt.Fprintln(stderr, "roomloop:", err)
+		return 1
 	}
 }
 
-func run(args []string) error {
+// run parses args and serves until SIGINT or SIGTERM. Asked for help (-h,
+// -help, --help), it writes the usage to stdout and returns nil. Logs and
+// flag errors go to stderr.
+func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("roomloop", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {} // run prints the usage itself, below
 	var (
 		addr      = fs.String("addr", "127.0.0.1:8080", "listen address")
 		path      = fs.String("path", "/ws", "WebSocket path")
 		logLevel  = fs.String("log-level", "info", "debug, info, warn or error")
-		origins   = fs.String("allowed-origins", "", "comma-separated origins accepted besides same-origin, e.g. https://app.example.com")
+		origins   = fs.String("allowed-origins", "", "comma-separated origins accepted besides same-origin, each scheme://host[:port] as browsers send it, e.g. https://app.example.com,http://localhost:8000")
 		slow      = fs.String("slow-consumer", "disconnect", "full-queue policy: disconnect (close 4002) or drop")
 		drain     = fs.Duration("drain-timeout", 30*time.Second, "how long shutdown waits for clients to close")
 		lim       = frame.DefaultLimits()
@@ -79,14 +124,27 @@ func run(args []string) error {
 	fs.IntVar(&opts.MaxPendingPerIP, "max-pending-per-ip", 256, "connections from one address still upgrading (-1: no cap)")
 	rateFlags(fs, &opts.RateLimits)
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, description)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return nil
+		}
+		return &usageError{err: err, printed: true}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{err: fmt.Errorf("unexpected argument %q (roomloop takes flags only)", fs.Arg(0))}
 	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("-log-level: %w", err)
+		return &usageError{err: fmt.Errorf("-log-level: %q is not one of debug, info, warn, error", *logLevel)}
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	allowed, err := parseOrigins(*origins)
+	if err != nil {
+		return &usageError{err: err}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	// nbio logs through its own package-level logger; only its errors
 	// matter unless we debug.
 	if level > slog.LevelDebug {
@@ -98,11 +156,9 @@ func run(args []string) error {
 	case "drop":
 		opts.SlowConsumer = api.Drop
 	default:
-		return fmt.Errorf("-slow-consumer: %q is neither disconnect nor drop", *slow)
+		return &usageError{err: fmt.Errorf("-slow-consumer: %q is neither disconnect nor drop", *slow)}
 	}
-	if *origins != "" {
-		opts.AllowedOrigins = strings.Split(*origins, ",")
-	}
+	opts.AllowedOrigins = allowed
 	opts.Path, opts.Limits, opts.Logger = *path, lim, log
 	opts.MaxRooms, opts.MaxRoomsPerConn, opts.MaxMembersListed = *maxRooms, *perConn, *listed
 	opts.DisablePresence = *noPresnce
