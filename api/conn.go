@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roomloop/roomloop/frame"
@@ -35,7 +37,47 @@ type Conn struct {
 
 	limits *buckets // rate limits, allocated on first use; guarded by handling
 
+	ctx atomic.Pointer[sessionContext] // made by the first Context call
+
 	initial []string // Identity.Rooms, joined by Open
+}
+
+// sessionContext is a session's context and its cancel function.
+type sessionContext struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// Context returns a context that ends when the session ends (its client
+// closed, was kicked, or did not resume in time) or when the server starts
+// shutting down. Handlers pass it to work they start for the session. It
+// costs nothing until first asked for.
+func (c *Conn) Context() context.Context {
+	if p := c.ctx.Load(); p != nil {
+		return p.ctx
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.ctx.Load(); p != nil {
+		return p.ctx
+	}
+	ctx, cancel := context.WithCancel(c.srv.ctx)
+	if c.gone {
+		cancel()
+	}
+	c.ctx.Store(&sessionContext{ctx, cancel})
+	return ctx
+}
+
+// endContext ends the session's context, if it was made. Called once the
+// session has ended (c.gone set under c.mu).
+func (c *Conn) endContext() {
+	c.mu.Lock()
+	p := c.ctx.Load()
+	c.mu.Unlock()
+	if p != nil {
+		p.cancel()
+	}
 }
 
 // ID returns the public session id.

@@ -35,8 +35,9 @@ var (
 	// ErrDropped: the client's queue was full; the frame was dropped and
 	// the client notified.
 	ErrDropped = errors.New("roomloop: frame dropped for a slow consumer")
-	// ErrServerStarted: Start was called twice.
-	ErrServerStarted = errors.New("roomloop: server already started")
+	// ErrServerClosed: the server has been shut down (Serve returns it
+	// after Shutdown, Start after Shutdown).
+	ErrServerClosed = errors.New("roomloop: server closed")
 )
 
 // Error is a refusal a handler returns to answer the client with a

@@ -83,6 +83,7 @@ func (s *Server) endSessionIf(c *Conn, info CloseInfo, cond func(*Conn) bool) bo
 	s.life.mu.Unlock()
 	c.mu.Unlock()
 	s.sess.remove(c)
+	c.endContext()
 	if lc != nil {
 		lc.Close(wireCode(info.Code), info.Reason)
 	} else {

@@ -46,10 +46,16 @@ type Options struct {
 	// Path accepts upgrades. Default "/ws".
 	Path string
 
-	// Authorize runs (on the worker pool, at most AuthTimeout) for every
-	// upgrade request before the upgrade. A non-nil error refuses it: a
-	// *Refusal gives its status and reason; any other error gives 401
-	// "unauthorized". Default: everyone is accepted with a random id.
+	// Authorize runs (on the worker pool) for every upgrade request
+	// before the upgrade. r.Context() ends at the AuthTimeout deadline
+	// (the client then gets 503), when the client goes away, and when the
+	// server shuts down: pass it to whatever Authorize waits on, since a
+	// hook that ignores it holds a worker until it returns. Under
+	// ServeHTTP the context also carries the values middleware put in the
+	// request's. A non-nil error refuses the upgrade: a *Refusal gives
+	// its status and reason; any other error gives 401 "unauthorized"
+	// (its text is logged at debug level, never sent). Default: everyone
+	// is accepted with a random id.
 	Authorize func(r *http.Request) (Identity, error)
 	// CheckOrigin decides the Origin policy. Default: requests without an
 	// Origin header (non-browser clients), same-origin requests, and
@@ -177,7 +183,17 @@ type Options struct {
 	// handshake floods. Default 256; negative: no cap.
 	MaxPendingPerIP int
 
-	// Logger receives the server's logs. Default slog.Default().
+	// HTTPHandler serves the requests that arrive on the server's own
+	// listeners (Start, Serve) and are not WebSocket upgrades at Path:
+	// pages, health checks, an API on the same port. A page it serves is
+	// same-origin with the WebSocket, so the default origin policy
+	// accepts it. Those connections are served by a net/http server of
+	// the Server's own, with a goroutine each as net/http has. Default
+	// nil: such requests get 404 (another path) or 400 (not an upgrade).
+	HTTPHandler http.Handler
+
+	// Logger receives the server's logs, and the event loop's (nbio's)
+	// own lines. Default slog.Default().
 	Logger *slog.Logger
 }
 
@@ -251,6 +267,7 @@ func (o *Options) loopConfig() loop.Config {
 		AcceptBurst:      o.AcceptBurst,
 		DrainSpread:      o.DrainSpread,
 		MessageTimeout:   o.MessageTimeout,
+		HTTPHandler:      o.HTTPHandler,
 		Logger:           o.Logger,
 	}
 	cfg.Frames.MaxMessage, cfg.Frames.MaxFrames = o.MaxMessageSize, o.MaxFramesPerMessage

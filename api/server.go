@@ -7,8 +7,10 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 
@@ -53,13 +55,20 @@ type Server struct {
 	handlers atomic.Pointer[handlerSet]
 	hmu      sync.Mutex // serializes Handle and Use
 
-	started atomic.Bool
-	running atomic.Bool // started successfully; the expiry goroutine runs
+	// ctx is the parent of every session's context; it ends when Shutdown
+	// begins.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	lifeMu  sync.Mutex // guards running and stopped
+	running bool       // the expiry goroutine runs
+	stopped bool       // Shutdown was called
 }
 
 // New returns a server configured by opts (nil: defaults).
 func New(opts *Options) *Server {
 	s := &Server{opts: opts.withDefaults()}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.log = s.opts.Logger
 	s.rooms = rooms.New[member](rooms.Options{MaxRooms: s.opts.MaxRooms})
 	s.sess.init()
@@ -72,20 +81,68 @@ func New(opts *Options) *Server {
 }
 
 // Start listens on addr ("127.0.0.1:0" picks a port; see Addr) and serves
-// in the background until Shutdown.
+// in the background until Shutdown. Requests there that are not WebSocket
+// upgrades at Options.Path go to Options.HTTPHandler, if set. Start may be
+// called again to listen on more addresses.
 func (s *Server) Start(addr string) error {
-	if !s.started.CompareAndSwap(false, true) {
-		return ErrServerStarted
-	}
-	if err := s.eng.Start(addr); err != nil {
+	if err := s.begin(); err != nil {
 		return err
 	}
-	s.running.Store(true)
-	go s.expire()
+	return loopErr(s.eng.Start(addr))
+}
+
+// Serve accepts connections on ln (a TCP listener) and serves them as
+// Start does, until Shutdown; it then returns ErrServerClosed. It closes
+// ln when it returns.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.begin(); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	return loopErr(s.eng.Serve(ln))
+}
+
+// ServeHTTP makes the Server an http.Handler, to mount on a net/http
+// server or any router (chi, gorilla/mux, gin) at the path of your choice:
+// it takes a WebSocket upgrade request over from the HTTP server (the
+// connection is hijacked and handed to the event loop, where it costs what
+// any roomloop connection costs, with no goroutine of its own) and
+// answers anything else with an HTTP error and a plain-text reason.
+// Options.Path is not consulted: the router decides.
+//
+// The HTTP server must hand over plain TCP connections. A request whose
+// TLS the HTTP server terminated is refused with 500: serve TLS with
+// Options.TLSConfig, or terminate it in a proxy. After Shutdown every
+// request gets 503.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_ = s.begin() // after Shutdown the engine answers 503
+	s.eng.ServeHTTP(w, r)
+}
+
+// begin starts the session expirer, once, unless the server has shut down.
+func (s *Server) begin() error {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	switch {
+	case s.stopped:
+		return ErrServerClosed
+	case !s.running:
+		s.running = true
+		go s.expire()
+	}
 	return nil
 }
 
-// Addr returns the address the server listens on (nil before Start).
+// loopErr maps the engine's errors to the package's.
+func loopErr(err error) error {
+	if errors.Is(err, loop.ErrClosed) {
+		return ErrServerClosed
+	}
+	return err
+}
+
+// Addr returns the address of the first listener (nil before Start or
+// Serve).
 func (s *Server) Addr() net.Addr { return s.eng.Addr() }
 
 // Shutdown drains the server: no new connections; every client gets its
@@ -96,8 +153,13 @@ func (s *Server) Addr() net.Addr { return s.eng.Addr() }
 // Sessions do not survive the process: resuming on another node belongs
 // to a broker-backed deployment.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.cancel()
 	err := s.eng.Shutdown(ctx)
-	if s.running.CompareAndSwap(true, false) {
+	s.lifeMu.Lock()
+	running := s.running
+	s.running, s.stopped = false, true
+	s.lifeMu.Unlock()
+	if running {
 		close(s.life.stop)
 		<-s.life.done
 	}

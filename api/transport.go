@@ -45,6 +45,9 @@ func (t *transport) Upgrade(lc *loop.Conn, up *loop.Upgrade) (string, error) {
 	if s.opts.Authorize != nil {
 		b.identity, err = s.opts.Authorize(r)
 		if err != nil {
+			if r.Context().Err() != nil {
+				return "", err // timed out, or the client left: not the client's failure
+			}
 			s.failures.fail(lc.RemoteAddr())
 			var ref *Refusal
 			if errors.As(err, &ref) {

@@ -11,6 +11,7 @@ package loop
 
 import (
 	"log/slog"
+	"net/http"
 	"runtime"
 	"syscall"
 	"time"
@@ -94,6 +95,14 @@ type Config struct {
 	// finished their upgrade (503 past it), against slow-handshake floods.
 	// Default 256; negative: no cap.
 	MaxPendingPerIP int
+
+	// HTTPHandler, if set, serves the requests that arrive on the
+	// engine's listeners (Start, Serve) and are not WebSocket upgrades at
+	// Path, through a net/http server of the engine's own: pages, health
+	// checks, an API on the same port. Their connections then belong to
+	// that server (and count no longer against MaxConns). Default nil:
+	// such requests are refused (400, 404 or 405).
+	HTTPHandler http.Handler
 
 	// Logger receives the engine's logs. Default slog.Default().
 	Logger *slog.Logger

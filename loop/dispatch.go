@@ -1,6 +1,8 @@
 package loop
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -112,9 +114,10 @@ func (j *upgradeJob) run() {
 	}
 	timer := time.AfterFunc(e.cfg.AuthTimeout, func() {
 		if decided() {
+			// The request's context ends by its own deadline meanwhile:
+			// the hook sees DeadlineExceeded.
 			c.reject(&HTTPError{Status: 503, Reason: "authorization timed out"})
 			c.forgetEarly()
-			c.releaseRequest()
 		}
 	})
 	var (
@@ -127,8 +130,12 @@ func (j *upgradeJob) run() {
 	})
 	timer.Stop()
 	if decided() {
-		if err == nil && e.draining.Load() {
+		switch {
+		case err == nil && e.draining.Load():
 			err = &HTTPError{Status: 503, Reason: "server shutting down"}
+		case err != nil && errors.Is(j.up.Request.Context().Err(), context.DeadlineExceeded):
+			// The hook gave up at its context's deadline.
+			err = &HTTPError{Status: 503, Reason: "authorization timed out"}
 		}
 		if err != nil {
 			c.releaseRequest()
@@ -137,6 +144,8 @@ func (j *upgradeJob) run() {
 		} else {
 			j.accept(protocol)
 		}
+	} else {
+		c.releaseRequest() // refused by the timer while the hook ran
 	}
 	c.drain()
 }

@@ -40,6 +40,7 @@ type Engine struct {
 	conns    atomic.Int64 // open TCP connections
 	nextID   atomic.Uint64
 	refusals refusalLog
+	http     *httpServer  // serves Config.HTTPHandler; nil without one
 	busy     atomic.Int64 // workers running tasks
 	pending  atomic.Int64 // tasks submitted and not yet run
 	draining atomic.Bool
@@ -112,6 +113,9 @@ func (e *Engine) run() error {
 			return
 		}
 		e.pool, e.nb = pool, nb
+		if e.cfg.HTTPHandler != nil {
+			e.http = newHTTPServer(e)
+		}
 		for _, s := range e.shards {
 			e.wg.Add(1)
 			go func() { defer e.wg.Done(); s.run(e.stop) }()
@@ -405,6 +409,10 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		}
 	}
 	poll.Stop()
+	if e.http != nil {
+		e.http.ln.Close()
+		e.http.shutdown(ctx)
+	}
 	e.stopOnce.Do(func() { close(e.stop) })
 	e.wg.Wait()
 	e.nb.Stop() // drops whatever is left

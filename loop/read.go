@@ -42,7 +42,15 @@ func (c *Conn) readHandshake(data []byte) {
 	if end < 0 {
 		return
 	}
-	up, err := wsproto.ParseUpgrade(c.pending[:end], cfg.Path)
+	req, err := wsproto.ReadRequest(c.pending[:end])
+	if err == nil && cfg.HTTPHandler != nil && !(wsproto.IsUpgrade(req) && req.URL.Path == cfg.Path) {
+		c.handOver() // not this engine's: HTTPHandler's
+		return
+	}
+	var up *wsproto.Upgrade
+	if err == nil {
+		up, err = wsproto.CheckUpgrade(req, cfg.Path)
+	}
 	if err != nil {
 		c.pending = nil
 		c.reject(err)

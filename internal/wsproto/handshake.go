@@ -116,6 +116,17 @@ type Upgrade struct {
 // ParseUpgrade runs in time linear in len(head). It is safe for concurrent
 // use.
 func ParseUpgrade(head []byte, path string) (*Upgrade, error) {
+	req, err := ReadRequest(head)
+	if err != nil {
+		return nil, err
+	}
+	return CheckUpgrade(req, path)
+}
+
+// ReadRequest parses a complete head (as found by [HeadEnd]) with
+// net/http's http.ReadRequest; a head it cannot parse is an *HTTPError
+// 400. It is safe for concurrent use.
+func ReadRequest(head []byte) (*http.Request, error) {
 	size := len(head)
 	if size < 16 {
 		size = 16
@@ -124,7 +135,7 @@ func ParseUpgrade(head []byte, path string) (*Upgrade, error) {
 	if err != nil {
 		return nil, httpError(http.StatusBadRequest, "malformed HTTP request")
 	}
-	return CheckUpgrade(req, path)
+	return req, nil
 }
 
 // CheckUpgrade validates a request already parsed (by ParseUpgrade, or by
