@@ -73,7 +73,7 @@ func (h *echoHandler) Upgrade(*loop.Conn, *loop.Upgrade) (string, error) {
 func (h *echoHandler) Open(c *loop.Conn) {
 	s := &echoState{src: &echoSource{}, closed: make(chan loop.CloseInfo, 1)}
 	c.SetValue(s)
-	c.SetSource(s.src)
+	c.SetSource(s.src, nil)
 	h.mu.Lock()
 	h.conns[c.RemoteAddr().String()] = s
 	h.mu.Unlock()

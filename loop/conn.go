@@ -91,10 +91,16 @@ func (c *Conn) Value() any {
 }
 
 // SetSource makes src the source of the data messages c writes (nil:
-// none), and schedules a flush.
-func (c *Conn) SetSource(src Source) {
+// none) and schedules a flush. A non-nil preface (complete WebSocket
+// frames, such as a greeting) is written before anything src holds, and
+// is written even if the source is replaced or removed before that; a nil
+// preface leaves one still pending in place.
+func (c *Conn) SetSource(src Source, preface []byte) {
 	c.mu.Lock()
 	c.src = src
+	if preface != nil {
+		c.ctl.preface = preface
+	}
 	c.mu.Unlock()
 	c.Wake()
 }

@@ -7,9 +7,11 @@ import (
 )
 
 // control is a transport's own outbound state, besides its source's
-// messages: the pending pong and ping, and the close frame. Guarded by
+// messages: the preface, the pending pong and ping, and the close frame. Guarded by
 // Conn.mu; the flusher writes it.
 type control struct {
+	preface []byte // written before anything else (SetSource)
+
 	pong      []byte // payload of the one pending pong
 	pongReady bool
 	ping      bool
@@ -21,8 +23,12 @@ type control struct {
 	closeReason                        string
 }
 
-// appendControl appends a pong and a ping, if pending.
+// appendControl appends the preface, a pong and a ping, if pending.
 func (o *control) appendControl(buf []byte) []byte {
+	if o.preface != nil {
+		buf = append(buf, o.preface...)
+		o.preface = nil
+	}
 	if o.pongReady {
 		buf = wsproto.AppendFrame(buf, wsproto.OpPong, o.pong)
 		o.pongReady = false

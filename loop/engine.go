@@ -282,7 +282,7 @@ func (e *Engine) onClose(nc *nbio.Conn, _ error) {
 			c.in.info = CloseInfo{Code: CloseAbnormal}
 		}
 	}
-	o.pong = nil
+	o.pong, o.preface = nil, nil
 	c.in.closed = true
 	start := c.in.opened && !c.in.running
 	if start {

@@ -54,10 +54,9 @@ type entry struct {
 type Stream struct {
 	out *Streams
 
-	mu       sync.Mutex
-	conn     *loop.Conn      // attached transport; nil while suspended
-	codec    frame.Codec     // the attached transport's
-	preamble *frame.Outgoing // written before any frame, without seq
+	mu    sync.Mutex
+	conn  *loop.Conn  // attached transport; nil while suspended
+	codec frame.Codec // the attached transport's
 	ring     []entry         // power-of-two capacity; nil while empty
 	head     int             // ring index of seq first
 	n        int
@@ -128,7 +127,7 @@ func (s *Stream) Send(out *frame.Outgoing) error {
 	s.mu.Unlock()
 	switch {
 	case err != nil:
-		conn.SetSource(nil)
+		conn.SetSource(nil, nil)
 		conn.Abort(CloseSlowConsumer, "slow consumer")
 	case conn != nil:
 		conn.Wake()
@@ -289,12 +288,14 @@ func (s *Stream) Attach(c *loop.Conn, codec frame.Codec, lastSeq uint64, welcome
 	old := s.conn
 	s.conn = c
 	s.codec = codec
-	s.preamble = welcome(s.last)
+	pre := welcome(s.last)
 	s.mu.Unlock()
 
-	c.SetSource(s)
+	// The welcome goes first, without seq; the old transport still gets
+	// its own if it had not been written.
+	c.SetSource(s, appendMessage(nil, codec, 0, pre.Body(codec)))
 	if old != nil && old != c {
-		old.SetSource(nil)
+		old.SetSource(nil, nil)
 		old.Abort(CloseReplaced, "replaced by a resumed connection")
 	}
 	return nil
@@ -306,7 +307,6 @@ func (s *Stream) Detach(c *loop.Conn) {
 	s.mu.Lock()
 	if s.conn == c {
 		s.conn = nil
-		s.preamble = nil
 		s.trim()
 	}
 	s.mu.Unlock()
@@ -360,8 +360,7 @@ func (s *Stream) Written(c *loop.Conn) uint64 {
 // drop (loop.Source).
 func (s *Stream) Received(seq uint64) { s.Confirm(seq) }
 
-// AppendTo appends to buf, as WebSocket frames in c's codec, the preamble
-// and the frames up to seq upTo not yet written to c, stopping before the
+// AppendTo appends to buf, as WebSocket frames in c's codec, the frames up to seq upTo not yet written to c, stopping before the
 // frame that would take buf limit bytes past its start (never before the
 // first), and marks them written. It returns how many frames it appended
 // and whether such frames remain. It appends nothing unless c is the
@@ -374,10 +373,6 @@ func (s *Stream) AppendTo(c *loop.Conn, buf []byte, upTo uint64, limit int) (_ [
 	}
 	codec := s.codec
 	start, from := len(buf), s.sent
-	if s.preamble != nil {
-		buf = appendMessage(buf, codec, 0, s.preamble.Body(codec))
-		s.preamble = nil
-	}
 	end := min(upTo, s.last)
 	for s.sent < end {
 		seq := s.sent + 1
