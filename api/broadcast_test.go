@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
-	"github.com/roomloop/roomloop/frame"
 )
 
 // TestBroadcastConcurrentSenders: 200 members, 10 of them sending 30
@@ -132,7 +131,8 @@ func TestServerSideRoomAPI(t *testing.T) {
 	b.expect("$joined")
 	a.expect("$member_joined")
 
-	n := ts.Broadcast("news", api.Frame{Event: "headline"}, b.id)
+	n, err := ts.Broadcast("news", api.Frame{Event: "headline"}, b.id)
+	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 	assert.Equal(t, "headline", a.expect("headline").Event)
 
@@ -154,7 +154,7 @@ func TestServerSideRoomAPI(t *testing.T) {
 	assert.LessOrEqual(t, st.Writes, st.FramesWritten)
 
 	require.NoError(t, ts.Kick(b.id, "bye"))
-	assert.Equal(t, api.CloseKicked, b.expectClose())
+	assert.Equal(t, int(api.CloseKicked), b.expectClose())
 }
 
 // TestBusyFlusherCoalesces: frames queued while a flusher waits for its
@@ -168,7 +168,9 @@ func TestBusyFlusherCoalesces(t *testing.T) {
 	c.join("burst")
 	before := ts.Stats()
 	for i := range frames {
-		require.Equal(t, 1, ts.Broadcast("burst", api.Frame{Event: "b", Kind: frame.JSONPayload, Payload: []byte(strconv.Itoa(i))}))
+		n, err := ts.Broadcast("burst", api.Frame{Event: "b", Kind: api.JSONPayload, Payload: []byte(strconv.Itoa(i))})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
 	}
 	for i := range frames {
 		m := c.expect("b")

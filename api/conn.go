@@ -133,8 +133,13 @@ func (c *Conn) InRoom(room string) bool {
 // as given (empty for server-originated frames). It never blocks. While the
 // session is suspended the frame waits for a resume. With a full queue it
 // returns ErrSlowConsumer or ErrDropped per the server's policy, and
-// ErrClosed once the session has ended.
+// ErrClosed once the session has ended. A frame that is not fit to send
+// (no event, or a payload that disagrees with its Kind) is refused with
+// ErrInvalidFrame.
 func (c *Conn) Send(f Frame) error {
+	if err := checkFrame(&f); err != nil {
+		return err
+	}
 	return c.sendOut(frame.NewOutgoing(f))
 }
 

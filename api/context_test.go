@@ -87,7 +87,7 @@ func TestAuthorizeContextCancelledWhenClientLeaves(t *testing.T) {
 // and every session's when the server shuts down.
 func TestSessionContext(t *testing.T) {
 	ended := make(chan string, 4)
-	srv := api.New(&api.Options{RateLimits: api.NoRateLimits})
+	srv := api.New(&api.Options{RateLimits: api.NoRateLimits()})
 	srv.Handle("watch", func(c *api.Conn, f *api.Frame) error {
 		ctx := c.Context()
 		go func() {

@@ -35,14 +35,24 @@ var (
 	// ErrDropped: the client's queue was full; the frame was dropped and
 	// the client notified.
 	ErrDropped = errors.New("roomloop: frame dropped for a slow consumer")
+	// ErrInvalidFrame: a frame given to Send or Broadcast has no event,
+	// or its payload disagrees with its Kind (a payload without a kind,
+	// or a JSONPayload that is not JSON). The error wraps the reason.
+	ErrInvalidFrame = errors.New("roomloop: invalid frame")
 	// ErrServerClosed: the server has been shut down (Serve returns it
 	// after Shutdown, Start after Shutdown).
 	ErrServerClosed = errors.New("roomloop: server closed")
 )
 
-// Error is a refusal a handler returns to answer the client with a
-// specific $error code. Any other error a handler returns is answered with
-// "internal" (its text is logged, not sent).
+// Error is a refusal that a handler or CanJoin returns to answer the
+// client with a specific $error code and message.
+//
+// The rule for what reaches a client: only an *Error's code and message
+// (from a handler or CanJoin) and a *Refusal's status and reason (from
+// Authorize) are sent. Any other error is logged and the client gets a
+// fixed text: "internal" from a handler, "forbidden" from CanJoin, 401
+// "unauthorized" from Authorize. So an error that wraps a database error
+// never leaks its text.
 type Error struct {
 	Code    string
 	Message string

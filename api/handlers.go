@@ -4,9 +4,11 @@ import "maps"
 
 // HandlerFunc handles a client frame for one event. It runs on the worker
 // pool; frames of one client reach it in order. f.From is the sender's
-// session id. Returning nil acknowledges the frame ($ack, if it has an id);
-// an *Error is answered with its code; any other error, or a panic, with
-// "internal".
+// session id. Returning nil acknowledges the frame ($ack, if it has an id).
+// An *Error is answered with its code and message; any other error, or a
+// panic, is logged and answered with "internal" and a fixed message: only
+// an *Error's text ever reaches a client (see Error). c.Context() ends
+// when the session ends.
 type HandlerFunc func(c *Conn, f *Frame) error
 
 // Middleware wraps a HandlerFunc. The first middleware given to Use is the
@@ -23,10 +25,17 @@ type handlerSet struct {
 }
 
 // Handle registers fn for client frames with event, replacing any earlier
-// one. Events starting with '$' are reserved and ignored.
+// one. Like http.ServeMux, it panics on a programming error: an empty
+// event, an event starting with '$' (reserved for the protocol), or a nil
+// fn.
 func (s *Server) Handle(event string, fn HandlerFunc) {
-	if event == "" || event[0] == '$' || fn == nil {
-		return
+	switch {
+	case event == "":
+		panic("roomloop: Handle: empty event")
+	case event[0] == '$':
+		panic("roomloop: Handle: event " + event + " is reserved: events starting with '$' belong to the protocol")
+	case fn == nil:
+		panic("roomloop: Handle: nil handler for event " + event)
 	}
 	s.hmu.Lock()
 	defer s.hmu.Unlock()
@@ -39,8 +48,14 @@ func (s *Server) Handle(event string, fn HandlerFunc) {
 	s.handlers.Store(s.buildHandlers(raw, old.mws))
 }
 
-// Use appends middleware around every handler, present and future.
+// Use appends middleware around every handler, present and future. It
+// panics on a nil middleware.
 func (s *Server) Use(mw ...Middleware) {
+	for _, m := range mw {
+		if m == nil {
+			panic("roomloop: Use: nil middleware")
+		}
+	}
 	s.hmu.Lock()
 	defer s.hmu.Unlock()
 	old := s.handlers.Load()

@@ -95,7 +95,10 @@ func TestAuthorizeAndCanJoin(t *testing.T) {
 		},
 		CanJoin: func(c *api.Conn, room string) error {
 			if strings.HasPrefix(room, "admin") && c.Claims()["role"] != "admin" {
-				return errors.New("admins only")
+				return api.NewError(api.CodeForbidden, "admins only")
+			}
+			if room == "vault" {
+				return errors.New("vault db at 10.0.0.7 unreachable") // not for clients
 			}
 			return nil
 		},
@@ -116,7 +119,10 @@ func TestAuthorizeAndCanJoin(t *testing.T) {
 	a.send(map[string]any{"event": "$join", "room": "admin-ops", "id": "j1"})
 	e, p := a.expectError("forbidden")
 	assert.Equal(t, "j1", e.ID)
-	assert.Equal(t, "admins only", p.Message)
+	assert.Equal(t, "admins only", p.Message, "an *api.Error's message reaches the client")
+	a.send(map[string]any{"event": "$join", "room": "vault", "id": "j2"})
+	_, p = a.expectError("forbidden")
+	assert.Equal(t, "not allowed to join vault", p.Message, "any other error's text stays on the server")
 
 	// The same session id cannot connect twice.
 	dialRefused(t, ts, nil, http.StatusConflict)

@@ -54,7 +54,7 @@ func startServer(t *testing.T, opts *api.Options) *testServer {
 	}
 	if opts.RateLimits == (api.RateLimits{}) {
 		// Most tests flood on purpose; rate-limit tests set their own.
-		opts.RateLimits = api.NoRateLimits
+		opts.RateLimits = api.NoRateLimits()
 	}
 	logs := &logBuffer{}
 	if opts.Logger == nil {

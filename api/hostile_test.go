@@ -50,7 +50,7 @@ var otherHost = net.IPv4(127, 0, 0, 2)
 
 // defaultRates are the default rate limits (startServer turns them off
 // unless a test sets any).
-var defaultRates = api.RateLimits{Join: api.DefaultJoinRate}
+var defaultRates = api.RateLimits{Join: api.DefaultRateLimits().Join}
 
 // calm is a bystander pair in room "calm": check sends a frame from one
 // to the other, which must receive it as the very next frame of its
@@ -875,7 +875,7 @@ func TestHostileIgnoresClose(t *testing.T) {
 	require.Equal(t, wsproto.OpText, op)
 	require.Contains(t, string(p), `"$joined"`)
 	require.NoError(t, ts.Kick(id, "bye"))
-	r.expectClose(api.CloseKicked)
+	r.expectClose(uint16(api.CloseKicked))
 	start := time.Now()
 	for range 20 { // data after the close, and never a close frame
 		if r.send(true, wsproto.OpText, []byte(`{"event":"chat","room":"calm","payload":"late"}`)) != nil {
@@ -1070,9 +1070,9 @@ func TestHostileJoinStorm(t *testing.T) {
 			}
 		}
 		t.Logf("200 joins at once: %d joined, %d rate_limited, then close %d", joined, limited, code)
-		assert.GreaterOrEqual(t, joined, api.DefaultJoinRate.Burst)
+		assert.GreaterOrEqual(t, joined, api.DefaultRateLimits().Join.Burst)
 		assert.Less(t, joined, 200)
-		assert.GreaterOrEqual(t, limited, api.DefaultRefusalsRate.Burst)
+		assert.GreaterOrEqual(t, limited, api.DefaultRateLimits().Refusals.Burst)
 		assert.Equal(t, websocket.ClosePolicyViolation, code)
 		require.Eventually(t, func() bool { return ts.Stats().Rooms == baseRooms }, wait, 10*time.Millisecond,
 			"1008 ends the session and frees its rooms")
@@ -1127,10 +1127,10 @@ func TestHostileAmplification(t *testing.T) {
 	t.Logf("%d frames of 60 KB into a room of %d in %v: %d accepted (%d MB delivered), %d rate_limited, then close %d",
 		frames, members, elapsed, acked, delivered/1e6, limited, code)
 	assert.Positive(t, acked)
-	assert.GreaterOrEqual(t, limited, api.DefaultRefusalsRate.Burst)
+	assert.GreaterOrEqual(t, limited, api.DefaultRateLimits().Refusals.Burst)
 	assert.Equal(t, websocket.ClosePolicyViolation, code)
 	// The burst plus what the bucket refilled, with a generous margin.
-	budget := float64(api.DefaultFanoutBytesRate.Burst) + api.DefaultFanoutBytesRate.PerSecond*(elapsed.Seconds()+1)
+	budget := float64(api.DefaultRateLimits().FanoutBytes.Burst) + api.DefaultRateLimits().FanoutBytes.PerSecond*(elapsed.Seconds()+1)
 	assert.LessOrEqual(t, float64(delivered), budget)
 	cm.check("after the amplification")
 	noPanic(t, ts)
@@ -1183,9 +1183,10 @@ func TestHostileUniqueIDs(t *testing.T) {
 }
 
 // Row 24: resume guessing from one address. Random tokens, for random
-// sessions and for a real one, are answered "unknown" (a fresh session)
-// until FailuresPerIP (burst 50, 2/s) is used up, then 429; the real
-// session is untouched and still resumes from its own address.
+// sessions and for a real one, are all answered "unknown" (a fresh
+// session, which the attacker could have had without a token): a 128-bit
+// secret makes guessing pointless, so unknown tokens cost no failure
+// budget. The real session is untouched and still resumes.
 func TestHostileResumeGuessing(t *testing.T) {
 	const attempts = 1000
 	ts := startServer(t, &api.Options{DisablePresence: true, RateLimits: defaultRates})
@@ -1199,7 +1200,7 @@ func TestHostileResumeGuessing(t *testing.T) {
 		_, _ = rand.Read(b[:])
 		return base64.RawURLEncoding.EncodeToString(b[:])
 	}
-	unknown, throttled := 0, 0
+	unknown := 0
 	start := time.Now()
 	for i := range attempts {
 		session := victim.id
@@ -1207,14 +1208,8 @@ func TestHostileResumeGuessing(t *testing.T) {
 			session = "s-" + strconv.Itoa(i)
 		}
 		q := url.Values{"resume": {session + "." + secret()}, "last_seq": {"0"}}
-		ws, resp, err := attacker.Dial("ws://"+addr+"/ws?"+q.Encode(), nil)
-		if err != nil {
-			require.ErrorIs(t, err, websocket.ErrBadHandshake)
-			require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
-			_ = resp.Body.Close()
-			throttled++
-			continue
-		}
+		ws, _, err := attacker.Dial("ws://"+addr+"/ws?"+q.Encode(), nil)
+		require.NoError(t, err, "an unknown token is no failure: never throttled")
 		var m msg
 		require.NoError(t, ws.SetReadDeadline(time.Now().Add(wait)))
 		require.NoError(t, ws.ReadJSON(&m))
@@ -1226,11 +1221,8 @@ func TestHostileResumeGuessing(t *testing.T) {
 		unknown++
 	}
 	elapsed := time.Since(start)
-	t.Logf("%d guessed tokens in %v: %d unknown, %d throttled (429)", attempts, elapsed, unknown, throttled)
-	rate := api.DefaultFailuresPerIP
-	assert.GreaterOrEqual(t, unknown, rate.Burst)
-	assert.LessOrEqual(t, float64(unknown), float64(rate.Burst)+rate.PerSecond*(elapsed.Seconds()+1))
-	assert.Equal(t, attempts-unknown, throttled)
+	t.Logf("%d guessed tokens in %v: %d unknown", attempts, elapsed, unknown)
+	assert.Equal(t, attempts, unknown, "every guess is told unknown, none resumes anything")
 	// The victim noticed nothing and still resumes, from its address.
 	c, ok := ts.Conn(victim.id)
 	require.True(t, ok)
@@ -1448,7 +1440,7 @@ func TestHostileHandlers(t *testing.T) {
 		b, d := dial(t, ts, nil), dial(t, ts, nil)
 		b.join("fine")
 		require.NoError(t, ts.Kick(b.id, "bye"))
-		assert.Equal(t, api.CloseKicked, b.expectClose())
+		assert.Equal(t, int(api.CloseKicked), b.expectClose())
 		_ = d.ws.Close()
 		require.Eventually(t, func() bool { return disconnects.Load() == 2 }, wait, 5*time.Millisecond)
 		require.Eventually(t, func() bool { return ts.Stats().Sessions == 3 }, wait, 5*time.Millisecond)
@@ -1546,7 +1538,7 @@ func shutdownMany(t *testing.T, n int, spread time.Duration) {
 	}
 	t.Logf("Shutdown with %d connections (DrainSpread %v) took %v; close codes %v; first to last close frame %v",
 		n, spread, took, codes, last.Sub(first))
-	assert.Equal(t, map[uint16]int{api.CloseGoingAway: n}, codes)
+	assert.Equal(t, map[uint16]int{uint16(api.CloseGoingAway): n}, codes)
 	if spread > 0 {
 		assert.GreaterOrEqual(t, last.Sub(first), spread/2, "the closes are spread over the window")
 	}

@@ -95,15 +95,6 @@ func (s *Server) endSessionIf(c *Conn, info CloseInfo, cond func(*Conn) bool) bo
 	return true
 }
 
-// wireCode is a close code that may be sent: 1005 and 1006 only describe
-// closes, so a session ended for such a reason is closed with 1000.
-func wireCode(code uint16) uint16 {
-	if code == CloseAbnormal || code == 1005 || code == 0 {
-		return CloseNormal
-	}
-	return code
-}
-
 // expire ends suspended sessions whose window has passed, every quarter
 // window (at least every second), until Shutdown; it also forgets the
 // failed-upgrade buckets that have refilled.

@@ -63,7 +63,7 @@ func TestKickWritesQueuedFramesFirst(t *testing.T) {
 		if err != nil {
 			var ce *websocket.CloseError
 			require.ErrorAs(t, err, &ce)
-			assert.Equal(t, api.CloseKicked, ce.Code)
+			assert.Equal(t, int(api.CloseKicked), ce.Code)
 			break
 		}
 		if bytes.Contains(data, []byte(`"event":"f"`)) {

@@ -3,7 +3,6 @@ package api
 import (
 	"slices"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/resume"
@@ -151,15 +150,7 @@ func deliver(members []member, out *frame.Outgoing, skip func(*Conn) bool) int {
 
 // validRoom applies the room field rules to a server-side join.
 func (s *Server) validRoom(room string) bool {
-	if room == "" || len(room) > s.opts.Limits.MaxRoom || !utf8.ValidString(room) {
-		return false
-	}
-	for _, r := range room {
-		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
-			return false
-		}
-	}
-	return true
+	return s.opts.Limits.CheckRoom(room) == nil
 }
 
 // memberBufs recycles member snapshots so a broadcast allocates nothing

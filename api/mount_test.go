@@ -26,7 +26,7 @@ func newQuietServer(t *testing.T, opts *api.Options) (*api.Server, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	opts.RateLimits = api.NoRateLimits
+	opts.RateLimits = api.NoRateLimits()
 	srv := api.New(opts)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -140,7 +140,7 @@ func TestServeHTTPRefusesWhatItCannotTakeOver(t *testing.T) {
 // TestServeOnAListener: Serve takes a listener the application made, and
 // returns ErrServerClosed after Shutdown.
 func TestServeOnAListener(t *testing.T) {
-	srv := api.New(&api.Options{RateLimits: api.NoRateLimits})
+	srv := api.New(&api.Options{RateLimits: api.NoRateLimits()})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	served := make(chan error, 1)

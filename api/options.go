@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/internal/opt"
 	"github.com/roomloop/roomloop/loop"
 	"github.com/roomloop/roomloop/resume"
@@ -42,6 +41,10 @@ type Identity struct {
 
 // Options configures a Server. A nil *Options means all defaults; New
 // copies it, so later changes have no effect.
+//
+// The rule for numbers: zero takes the field's default. A negative value
+// means "no cap" or "off" on the fields whose documentation says so; on
+// any other field it is an error (see Validate).
 type Options struct {
 	// Path accepts upgrades. Default "/ws".
 	Path string
@@ -64,8 +67,10 @@ type Options struct {
 	// AllowedOrigins are origins ("https://app.example.com") accepted by
 	// the default CheckOrigin, compared exactly (case-insensitive).
 	AllowedOrigins []string
-	// CanJoin authorizes a client's $join; an error refuses it with
-	// $error "forbidden" carrying the error's text. Default: allow.
+	// CanJoin authorizes a client's $join. An *Error refuses it with its
+	// code and message; any other error with $error "forbidden" and a
+	// fixed message (its text is logged, not sent: see Error). Default:
+	// allow.
 	// It is not consulted for Identity.Rooms or Server.Join.
 	CanJoin func(c *Conn, room string) error
 	// OnConnect runs once a client has received $welcome and its initial
@@ -101,8 +106,9 @@ type Options struct {
 	// Default 256 MiB.
 	SuspendedBytes int64
 
-	// Limits bounds frame fields. Default frame.DefaultLimits().
-	Limits frame.Limits
+	// Limits bounds the fields of client frames; each zero field takes
+	// its default on its own (event 64, room 128, to 64, id 64 bytes).
+	Limits Limits
 	// MaxMessageSize bounds a whole WebSocket message; larger ones are
 	// closed with 1009. Default 64 KiB.
 	MaxMessageSize int
@@ -118,9 +124,11 @@ type Options struct {
 	MaxHeaders     int
 	// MaxRoomsPerConn caps the rooms one client is in. Default 64.
 	MaxRoomsPerConn int
-	// MaxRooms caps the rooms on the server. Default 1,000,000.
+	// MaxRooms caps the rooms on the server. Default 1,000,000; negative:
+	// no cap.
 	MaxRooms int
-	// MaxMembersListed caps the member list in $joined. Default 100.
+	// MaxMembersListed caps the member list in $joined. Default 100;
+	// negative: list every member.
 	MaxMembersListed int
 	// DisablePresence turns off $member_joined / $member_left.
 	DisablePresence bool
@@ -167,11 +175,12 @@ type Options struct {
 	// open-file limit less 5% and 64.
 	MaxConns int
 	// MaxConnsPerIP caps open connections from one address (503). Default
-	// 0: no cap (behind a proxy all clients share its address).
+	// (0) and negative: no cap (behind a proxy all clients share its
+	// address).
 	MaxConnsPerIP int
 	// AcceptRate limits new connections per second (AcceptBurst at once);
 	// the rest wait in the kernel's listen backlog, which spreads a
-	// reconnect storm out. Default 0: no limit.
+	// reconnect storm out. Default (0) and negative: no limit.
 	AcceptRate  float64
 	AcceptBurst int
 	// DrainSpread spreads Shutdown's 1001 close frames evenly over this
@@ -224,12 +233,14 @@ func (o *Options) withDefaults() Options {
 	if c.Path == "" {
 		c.Path = loop.DefaultPath
 	}
-	if c.Limits == (frame.Limits{}) {
-		c.Limits = frame.DefaultLimits()
-	}
+	c.Limits = c.Limits.WithDefaults()
 	opt.Default(&c.MaxRoomsPerConn, DefaultMaxRoomsPerConn)
-	opt.Default(&c.MaxRooms, DefaultMaxRooms)
-	opt.Default(&c.MaxMembersListed, DefaultMaxMembersListed)
+	if c.MaxRooms == 0 {
+		c.MaxRooms = DefaultMaxRooms // negative: no cap
+	}
+	if c.MaxMembersListed == 0 {
+		c.MaxMembersListed = DefaultMaxMembersListed // negative: list all
+	}
 	if c.PresenceMaxMembers == 0 {
 		c.PresenceMaxMembers = DefaultPresenceMax
 	}

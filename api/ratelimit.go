@@ -45,24 +45,27 @@ type RateLimits struct {
 	FailuresPerIP Rate
 }
 
-// Rate defaults (see RateLimits).
-var (
-	DefaultJoinRate        = Rate{PerSecond: 10, Burst: 64}
-	DefaultPublishRate     = Rate{PerSecond: 100, Burst: 200}
-	DefaultDirectRate      = Rate{PerSecond: 50, Burst: 100}
-	DefaultFanoutBytesRate = Rate{PerSecond: 32 << 20, Burst: 32 << 20}
-	DefaultRefusalsRate    = Rate{PerSecond: 2, Burst: 20}
-	DefaultFailuresPerIP   = Rate{PerSecond: 2, Burst: 50}
-)
-
-// NoRateLimits turns every rate limit off (for trusted clients and
-// benchmarks).
-var NoRateLimits = RateLimits{
-	Join: unlimited, Publish: unlimited, Direct: unlimited, FanoutBytes: unlimited, Refusals: unlimited,
-	FailuresPerIP: unlimited,
+// DefaultRateLimits returns the rate limits a zero RateLimits takes:
+// $join 10/s (burst 64), publish 100/s (200), direct 50/s (100), fan-out
+// 32 MiB/s (32 MiB), refusals 2/s (20), failed upgrades per address 2/s
+// (50).
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		Join:          Rate{PerSecond: 10, Burst: 64},
+		Publish:       Rate{PerSecond: 100, Burst: 200},
+		Direct:        Rate{PerSecond: 50, Burst: 100},
+		FanoutBytes:   Rate{PerSecond: 32 << 20, Burst: 32 << 20},
+		Refusals:      Rate{PerSecond: 2, Burst: 20},
+		FailuresPerIP: Rate{PerSecond: 2, Burst: 50},
+	}
 }
 
-var unlimited = Rate{PerSecond: -1}
+// NoRateLimits returns rate limits that are all off (for trusted clients
+// and benchmarks).
+func NoRateLimits() RateLimits {
+	off := Rate{PerSecond: -1}
+	return RateLimits{Join: off, Publish: off, Direct: off, FanoutBytes: off, Refusals: off, FailuresPerIP: off}
+}
 
 func (r RateLimits) withDefaults() RateLimits {
 	def := func(v *Rate, d Rate) {
@@ -70,12 +73,13 @@ func (r RateLimits) withDefaults() RateLimits {
 			*v = d
 		}
 	}
-	def(&r.Join, DefaultJoinRate)
-	def(&r.Publish, DefaultPublishRate)
-	def(&r.Direct, DefaultDirectRate)
-	def(&r.FanoutBytes, DefaultFanoutBytesRate)
-	def(&r.Refusals, DefaultRefusalsRate)
-	def(&r.FailuresPerIP, DefaultFailuresPerIP)
+	d := DefaultRateLimits()
+	def(&r.Join, d.Join)
+	def(&r.Publish, d.Publish)
+	def(&r.Direct, d.Direct)
+	def(&r.FanoutBytes, d.FanoutBytes)
+	def(&r.Refusals, d.Refusals)
+	def(&r.FailuresPerIP, d.FailuresPerIP)
 	return r
 }
 
@@ -149,7 +153,7 @@ func (c *Conn) refuseRateLimited(id, room string) {
 	if r := c.bucket(bucketRefusals); r != nil && !r.Allow() {
 		c.srv.log.Info("closing a client that ignores rate limits", "session", c.id)
 		if lc := c.transport(); lc != nil {
-			lc.Close(ClosePolicy, "rate limit exceeded")
+			lc.Close(uint16(ClosePolicy), "rate limit exceeded")
 		}
 		return
 	}

@@ -57,7 +57,7 @@ func TestResumeRace(t *testing.T) {
 		}()
 	}
 	codes := []int{<-closed, <-closed}
-	assert.ElementsMatch(t, []int{api.CloseReplaced, 0}, codes, "one replaced, one serving")
+	assert.ElementsMatch(t, []int{int(api.CloseReplaced), 0}, codes, "one replaced, one serving")
 	assert.Equal(t, 1, ts.Stats().Sessions)
 }
 

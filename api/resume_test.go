@@ -338,3 +338,22 @@ func TestResumeRefusals(t *testing.T) {
 		assert.Equal(t, "expired", r)
 	})
 }
+
+// TestResumesAfterRestartBehindOneAddress: after a restart every client
+// resumes with a token the new process does not know. Behind one NAT or
+// proxy, all of them must get a fresh session ("unknown"), never 429.
+func TestResumesAfterRestartBehindOneAddress(t *testing.T) {
+	const clients = 80
+	old := startServer(t, &api.Options{RateLimits: api.DefaultRateLimits()})
+	tokens := make([]string, clients)
+	for i := range tokens {
+		s := newSession(t, old.Addr().String())
+		tokens[i] = s.token
+	}
+	fresh := startServer(t, &api.Options{RateLimits: api.DefaultRateLimits()})
+	for i, token := range tokens {
+		_, w, _ := connect(t, fresh.Addr().String(), url.Values{"resume": {token}, "last_seq": {"3"}})
+		require.False(t, w.Resumed, "client %d", i)
+	}
+	assert.Equal(t, clients, fresh.Stats().Sessions)
+}

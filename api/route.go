@@ -49,12 +49,17 @@ func (s *Server) clientJoin(c *Conn, f *Frame) {
 	}
 	if s.opts.CanJoin != nil {
 		err := s.hook("CanJoin", c, func() error { return s.opts.CanJoin(c, f.Room) })
+		var e *Error
 		switch {
 		case err == errPanicked:
 			c.sendError(f.ID, f.Room, CodeInternal, "the server failed to handle the frame")
 			return
+		case errors.As(err, &e):
+			c.sendError(f.ID, f.Room, e.Code, e.Message)
+			return
 		case err != nil:
-			c.sendError(f.ID, f.Room, CodeForbidden, err.Error())
+			s.log.Debug("CanJoin refused", "session", c.id, "room", f.Room, "err", err)
+			c.sendError(f.ID, f.Room, CodeForbidden, "not allowed to join "+f.Room)
 			return
 		}
 	}

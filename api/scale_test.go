@@ -33,7 +33,7 @@ func BenchmarkBroadcast1M(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("ROOMLOOP_SESSIONS")); err == nil && v > 0 {
 		n = v
 	}
-	s := New(&Options{DisablePresence: true, ReplayFrames: 1, QueueFrames: 1, RateLimits: NoRateLimits})
+	s := New(&Options{DisablePresence: true, ReplayFrames: 1, QueueFrames: 1, RateLimits: NoRateLimits()})
 	cfg := s.opts.streamConfig()
 	cfg.ControlFrames = 1
 	s.out = resume.NewStreams(cfg)

@@ -20,24 +20,6 @@ import (
 	"github.com/roomloop/roomloop/rooms"
 )
 
-// Frame is a roomloop frame (see the frame package).
-type Frame = frame.Frame
-
-// CloseInfo says how a connection ended (see OnDisconnect).
-type CloseInfo = loop.CloseInfo
-
-// Close codes the server sends (PROTOCOL.md §7).
-const (
-	CloseNormal          = 1000
-	CloseGoingAway       = 1001
-	CloseUnsupportedData = 1003
-	ClosePolicy          = 1008
-	CloseAbnormal        = loop.CloseAbnormal // reported when no close frame was exchanged
-	CloseKicked          = 4001
-	CloseSlowConsumer    = resume.CloseSlowConsumer
-	CloseReplaced        = resume.CloseReplaced
-)
-
 // Server is a roomloop server. Its methods are safe for concurrent use;
 // Handle and Use may be called at any time and apply to frames handled
 // afterwards.
@@ -65,12 +47,17 @@ type Server struct {
 	stopped bool       // Shutdown was called
 }
 
-// New returns a server configured by opts (nil: defaults).
+// New returns a server configured by opts (nil: defaults). It panics if
+// opts fails Validate: a configuration mistake is a programming error, as
+// with regexp.MustCompile; call opts.Validate() first to handle it.
 func New(opts *Options) *Server {
+	if err := opts.Validate(); err != nil {
+		panic(err)
+	}
 	s := &Server{opts: opts.withDefaults()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.log = s.opts.Logger
-	s.rooms = rooms.New[member](rooms.Options{MaxRooms: s.opts.MaxRooms})
+	s.rooms = rooms.New[member](rooms.Options{MaxRooms: max(s.opts.MaxRooms, 0)})
 	s.sess.init()
 	s.life.init()
 	s.failures.rate = s.opts.RateLimits.FailuresPerIP
@@ -180,8 +167,15 @@ func (s *Server) Send(id string, f Frame) error {
 }
 
 // Broadcast sends f to every member of room except the sessions listed in
-// exclude, encoding it once. It returns how many clients it was queued for.
-func (s *Server) Broadcast(room string, f Frame, exclude ...string) int {
+// exclude, encoding it once, and returns how many clients it was queued
+// for. A frame that is not fit to send (no event, or a payload that
+// disagrees with its Kind) is refused with ErrInvalidFrame. Frames queued
+// into one room, by any mix of callers, reach all its members in one
+// order.
+func (s *Server) Broadcast(room string, f Frame, exclude ...string) (int, error) {
+	if err := checkFrame(&f); err != nil {
+		return 0, err
+	}
 	return s.fanOut(room, frame.NewOutgoing(f), func(c *Conn) bool {
 		for _, id := range exclude {
 			if c.id == id {
@@ -189,7 +183,7 @@ func (s *Server) Broadcast(room string, f Frame, exclude ...string) int {
 			}
 		}
 		return false
-	})
+	}), nil
 }
 
 // Join puts session id into room as if it had sent $join (without

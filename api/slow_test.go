@@ -72,7 +72,7 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 	assert.EqualValues(t, floodFrames, got.Load(), "the healthy member lost nothing")
 	// The slow member finds, after what it had buffered, close 4002; its
 	// session is suspended, so it could resume.
-	assert.Equal(t, api.CloseSlowConsumer, slow.expectClose())
+	assert.Equal(t, int(api.CloseSlowConsumer), slow.expectClose())
 	require.Eventually(t, func() bool { return ts.Stats().Suspended == 1 }, wait, 10*time.Millisecond)
 }
 

@@ -3,8 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/roomloop/roomloop/frame"
@@ -14,6 +12,8 @@ import (
 
 // transport is the Server as the loop sees it (loop.Handler).
 type transport Server
+
+type loopCloseInfo = loop.CloseInfo
 
 // binding is what a transport carries: the session it serves, and, from
 // Upgrade to Open, the resume it asked for.
@@ -35,7 +35,8 @@ func (t *transport) Upgrade(lc *loop.Conn, up *loop.Upgrade) (string, error) {
 		return "", &loop.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many failed attempts from this address"}
 	}
 	if !s.originAllowed(r) {
-		return "", &loop.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"}
+		return "", &loop.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed",
+			Detail: "origin " + r.Header.Get("Origin") + " is neither the page's own (same host) nor in AllowedOrigins"}
 	}
 	codec, echo, err := pickCodec(up.Protocols)
 	if err != nil {
@@ -58,10 +59,9 @@ func (t *transport) Upgrade(lc *loop.Conn, up *loop.Upgrade) (string, error) {
 		}
 	}
 	if req, asked := resume.ParseRequest(r.URL.Query()); asked && !s.opts.DisableResume {
+		// An unknown token costs nothing: after a restart every client
+		// presents one, and a 128-bit secret cannot be guessed anyway.
 		s.findResume(b, req)
-		if b.reason == resume.ReasonUnknown {
-			s.failures.fail(lc.RemoteAddr())
-		}
 	}
 	if want := b.identity.SessionID; want != "" {
 		if old, ok := s.sess.get(want); ok && old != b.target {
@@ -131,7 +131,7 @@ func (t *transport) Open(lc *loop.Conn) {
 		c.token = resume.NewToken(id)
 	}
 	if !s.sess.add(c) {
-		lc.Close(ClosePolicy, "session id already connected")
+		lc.Close(uint16(ClosePolicy), "session id already connected")
 		return
 	}
 	b.sess = c
@@ -244,8 +244,9 @@ func (t *transport) Message(lc *loop.Conn, binary bool, data []byte) {
 // Closed suspends the session if its connection dropped (no close
 // handshake, 1001 drain, 4002 slow consumer) and resumption is on, and
 // ends it otherwise. A connection replaced by a resume changes nothing.
-func (t *transport) Closed(lc *loop.Conn, info loop.CloseInfo) {
+func (t *transport) Closed(lc *loop.Conn, li loop.CloseInfo) {
 	s := (*Server)(t)
+	info := closeInfo(li)
 	c := lc.Value().(*binding).sess
 	if c == nil {
 		return
@@ -277,9 +278,9 @@ func (t *transport) Closed(lc *loop.Conn, info loop.CloseInfo) {
 
 // resumable reports whether a connection's end leaves its session waiting
 // for a resume rather than ending it.
-func resumable(info loop.CloseInfo) bool {
+func resumable(info CloseInfo) bool {
 	switch {
-	case info.Code == loop.CloseAbnormal:
+	case info.Code == CloseAbnormal:
 		return true
 	case info.ServerClosed:
 		return info.Code == CloseGoingAway || info.Code == CloseSlowConsumer
@@ -301,23 +302,4 @@ func pickCodec(offered []string) (frame.Codec, bool, error) {
 	}
 	return nil, false, &loop.HTTPError{Status: http.StatusBadRequest,
 		Reason: "no supported subprotocol offered; roomloop speaks roomloop.json and roomloop.bin"}
-}
-
-// originAllowed applies CheckOrigin, or the default: no Origin header,
-// same origin as the Host, or an exact AllowedOrigins entry.
-func (s *Server) originAllowed(r *http.Request) bool {
-	if s.opts.CheckOrigin != nil {
-		return s.opts.CheckOrigin(r)
-	}
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	for _, a := range s.opts.AllowedOrigins {
-		if strings.EqualFold(a, origin) {
-			return true
-		}
-	}
-	u, err := url.Parse(origin)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 }

@@ -24,7 +24,7 @@ func (binaryCodec) ID() int { return binaryID }
 
 // Decode parses one client→server roomloop.bin message.
 func (binaryCodec) Decode(msg []byte, lim Limits) (Frame, error) {
-	lim = lim.orDefault()
+	lim = lim.WithDefaults()
 	if len(msg) == 0 {
 		return Frame{}, newError("", "message is empty")
 	}

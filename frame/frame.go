@@ -12,6 +12,11 @@
 // The package has no mutable package-level state; the codecs are stateless.
 package frame
 
+import (
+	"encoding/json"
+	"errors"
+)
+
 // PayloadKind says how a Frame's Payload is to be read.
 type PayloadKind uint8
 
@@ -74,4 +79,29 @@ func (f *Frame) IsControl() bool {
 // isControl reports whether event names a reserved control event.
 func isControl(event string) bool {
 	return len(event) > 0 && event[0] == '$'
+}
+
+// Errors of Frame.Check.
+var (
+	ErrNoEvent            = errors.New("frame: no event")
+	ErrPayloadWithoutKind = errors.New("frame: a payload without a kind (set Kind to JSONPayload or BytesPayload)")
+	ErrInvalidJSON        = errors.New("frame: a JSONPayload that is not one JSON value")
+	ErrUnknownKind        = errors.New("frame: unknown payload kind")
+)
+
+// Check reports whether f is fit to send: it has an event, and its
+// payload agrees with its kind (none for NoPayload, exactly one JSON
+// value for JSONPayload). Its error is one of the Err values above.
+func (f *Frame) Check() error {
+	switch {
+	case f.Event == "":
+		return ErrNoEvent
+	case f.Kind > BytesPayload:
+		return ErrUnknownKind
+	case f.Kind == NoPayload && len(f.Payload) > 0:
+		return ErrPayloadWithoutKind
+	case f.Kind == JSONPayload && !json.Valid(f.Payload):
+		return ErrInvalidJSON
+	}
+	return nil
 }

@@ -89,7 +89,7 @@ func (m member) String() string {
 // types and duplicates in document order, then event, room, to, id, payload
 // and bin), echoing the frame's id and room when each is valid on its own.
 func (jsonCodec) Decode(msg []byte, lim Limits) (Frame, error) {
-	lim = lim.orDefault()
+	lim = lim.WithDefaults()
 	d := jsonDecoder{s: scanner{b: msg}}
 	if err := d.parse(); err != nil {
 		return Frame{}, err

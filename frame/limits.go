@@ -27,8 +27,9 @@ func DefaultLimits() Limits {
 	return Limits{MaxEvent: 64, MaxRoom: 128, MaxTo: 64, MaxID: 64}
 }
 
-// orDefault returns l with every non-positive limit replaced by its default.
-func (l Limits) orDefault() Limits {
+// WithDefaults returns l with every non-positive limit replaced by its
+// default: each field defaults on its own.
+func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxEvent <= 0 {
 		l.MaxEvent = d.MaxEvent
@@ -43,6 +44,20 @@ func (l Limits) orDefault() Limits {
 		l.MaxID = d.MaxID
 	}
 	return l
+}
+
+// CheckRoom reports whether room is a valid room name under l (each
+// non-positive limit taken as its default): non-empty, at most MaxRoom
+// bytes, valid UTF-8 without control characters. The error is a
+// *DecodeError naming the field "room".
+func (l Limits) CheckRoom(room string) error {
+	if room == "" {
+		return newError("room", "room is empty")
+	}
+	if err := checkField("room", []byte(room), l.WithDefaults().MaxRoom); err != nil {
+		return err
+	}
+	return nil
 }
 
 // checkField validates one string field: at most max bytes, valid UTF-8 and

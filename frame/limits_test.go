@@ -8,9 +8,9 @@ import (
 
 func TestDefaultLimits(t *testing.T) {
 	assert.Equal(t, Limits{MaxEvent: 64, MaxRoom: 128, MaxTo: 64, MaxID: 64}, DefaultLimits())
-	assert.Equal(t, DefaultLimits(), Limits{}.orDefault())
+	assert.Equal(t, DefaultLimits(), Limits{}.WithDefaults())
 	assert.Equal(t, Limits{MaxEvent: 1, MaxRoom: 128, MaxTo: 2, MaxID: 64},
-		Limits{MaxEvent: 1, MaxRoom: -5, MaxTo: 2}.orDefault())
+		Limits{MaxEvent: 1, MaxRoom: -5, MaxTo: 2}.WithDefaults())
 }
 
 func TestCheckField(t *testing.T) {

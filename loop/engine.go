@@ -321,7 +321,7 @@ func (e *Engine) onWritten(nc *nbio.Conn, _ []byte, n int) {
 // would reset the connection and could destroy the answer). err is an
 // *HTTPError, a *wsproto.HTTPError, or anything else (500, logged).
 func (c *Conn) reject(err error) {
-	he := toWire(err)
+	he, detail := toWire(err)
 	if he == nil {
 		c.eng.log.Error("upgrade failed", "remote", c.remote.String(), "err", err)
 		he = &wsproto.HTTPError{Status: 500, Reason: "internal server error"}
@@ -336,7 +336,7 @@ func (c *Conn) reject(err error) {
 		}
 	}
 	c.handshakeDone()
-	c.eng.refusals.log(c.remote.String(), he.Status, he.Reason)
+	c.eng.refusals.log(c.remote.String(), he.Status, he.Reason, detail)
 	c.deadline.Store(time.Now().Add(c.eng.cfg.CloseWait).UnixNano())
 	c.write(wsproto.AppendHTTPError(nil, he))
 	if c.unsent.Load() > 0 {
@@ -345,18 +345,18 @@ func (c *Conn) reject(err error) {
 	c.shutWrite()
 }
 
-// toWire returns err as the wire form of an HTTP refusal, or nil if it is
-// none.
-func toWire(err error) *wsproto.HTTPError {
+// toWire returns err as the wire form of an HTTP refusal and its detail
+// for the log, or nil if it is none.
+func toWire(err error) (*wsproto.HTTPError, string) {
 	var he *HTTPError
 	if errors.As(err, &he) {
-		return &wsproto.HTTPError{Status: he.Status, Reason: he.Reason, Header: he.Header}
+		return &wsproto.HTTPError{Status: he.Status, Reason: he.Reason, Header: he.Header}, he.Detail
 	}
 	var we *wsproto.HTTPError
 	if errors.As(err, &we) {
-		return we
+		return we, ""
 	}
-	return nil
+	return nil, ""
 }
 
 // closeAll starts the close handshake (1001) on every open connection and

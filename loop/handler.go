@@ -41,6 +41,9 @@ type HTTPError struct {
 	Status int
 	Reason string
 	Header http.Header
+	// Detail is logged with the refusal, never sent: what an operator
+	// needs to know (the offending origin, say).
+	Detail string
 }
 
 // Error returns "HTTP <status>: <reason>".

@@ -24,7 +24,7 @@ const (
 )
 
 // log records one refused upgrade.
-func (r *refusalLog) log(remote string, status int, reason string) {
+func (r *refusalLog) log(remote string, status int, reason, detail string) {
 	r.mu.Lock()
 	now := time.Now()
 	if r.last.IsZero() {
@@ -43,6 +43,9 @@ func (r *refusalLog) log(remote string, status int, reason string) {
 	r.suppressed = 0
 	r.mu.Unlock()
 	attrs := []any{"remote", remote, "status", status, "reason", reason}
+	if detail != "" {
+		attrs = append(attrs, "detail", detail)
+	}
 	if suppressed > 0 {
 		attrs = append(attrs, "not_logged_before", suppressed)
 	}

@@ -60,8 +60,8 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	up, err := wsproto.CheckUpgrade(r, "")
 	if err != nil {
-		he := toWire(err)
-		e.refusals.log(r.RemoteAddr, he.Status, he.Reason)
+		he, _ := toWire(err)
+		e.refusals.log(r.RemoteAddr, he.Status, he.Reason, "")
 		writeRefusal(w, he)
 		return
 	}

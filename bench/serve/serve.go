@@ -101,7 +101,7 @@ func startRoomloop(cfg Config) (Server, error) {
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		HeartbeatTimeout:  cfg.HeartbeatTimeout,
 		SlowConsumer:      policy,
-		RateLimits:        api.NoRateLimits, // the baseline has none; scenarios publish at saturation
+		RateLimits:        api.NoRateLimits(), // the baseline has none; scenarios publish at saturation
 		MaxConns:          benchMaxConns(),  // the baseline has no cap
 		OnDisconnect:      h.ended,
 		OnSuspend:         h.suspended,

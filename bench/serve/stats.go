@@ -83,13 +83,13 @@ func newHooks() *hooks {
 
 func (h *hooks) ended(_ *api.Conn, info api.CloseInfo) {
 	h.mu.Lock()
-	h.ends[info.Code]++
+	h.ends[uint16(info.Code)]++
 	h.mu.Unlock()
 }
 
 func (h *hooks) suspended(_ *api.Conn, info api.CloseInfo) {
 	h.mu.Lock()
-	h.suspends[info.Code]++
+	h.suspends[uint16(info.Code)]++
 	h.mu.Unlock()
 }
 

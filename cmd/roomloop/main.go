@@ -15,12 +15,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
-
-	"github.com/lesismal/nbio/logging"
 
 	"github.com/roomloop/roomloop/api"
 	"github.com/roomloop/roomloop/frame"
@@ -38,7 +37,10 @@ Flags:
 `
 
 func main() {
-	os.Exit(exitCode(run(os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
 }
 
 // usageError is a bad command line: exit status 2. printed says the flag
@@ -70,10 +72,11 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 }
 
-// run parses args and serves until SIGINT or SIGTERM. Asked for help (-h,
-// -help, --help), it writes the usage to stdout and returns nil. Logs and
-// flag errors go to stderr.
-func run(args []string, stdout, stderr io.Writer) error {
+// run parses args and serves until ctx ends (main's ends at SIGINT or
+// SIGTERM), then drains; serving, if set, learns the address once the
+// server listens. Asked for help (-h, -help, --help), it writes the usage
+// to stdout and returns nil. Logs and flag errors go to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving func(addr net.Addr)) error {
 	fs := flag.NewFlagSet("roomloop", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {} // run prints the usage itself, below
@@ -90,6 +93,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		perConn   = fs.Int("max-rooms-per-conn", api.DefaultMaxRoomsPerConn, "rooms per client")
 		listed    = fs.Int("max-members-listed", api.DefaultMaxMembersListed, "members listed in $joined")
 		noPresnce = fs.Bool("no-presence", false, "do not send $member_joined / $member_left")
+		noPages   = fs.Bool("no-pages", false, "serve no page at / (other requests than upgrades at -path get 404)")
 	)
 	fs.IntVar(&opts.MaxMessageSize, "max-message", 64<<10, "largest WebSocket message in bytes (larger: close 1009)")
 	fs.IntVar(&lim.MaxEvent, "max-event", lim.MaxEvent, "longest event name in bytes")
@@ -145,11 +149,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return &usageError{err: err}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	// nbio logs through its own package-level logger; only its errors
-	// matter unless we debug.
-	if level > slog.LevelDebug {
-		logging.SetLevel(logging.LevelError)
-	}
 	switch *slow {
 	case "disconnect":
 		opts.SlowConsumer = api.Disconnect
@@ -162,15 +161,22 @@ func run(args []string, stdout, stderr io.Writer) error {
 	opts.Path, opts.Limits, opts.Logger = *path, lim, log
 	opts.MaxRooms, opts.MaxRoomsPerConn, opts.MaxMembersListed = *maxRooms, *perConn, *listed
 	opts.DisablePresence = *noPresnce
+	if !*noPages {
+		opts.HTTPHandler = pages(*path)
+	}
+	if err := opts.Validate(); err != nil {
+		return &usageError{err: err}
+	}
 
 	srv := api.New(&opts)
 	if err := srv.Start(*addr); err != nil {
 		return err
 	}
-	log.Info("roomloop serving", "url", "ws://"+srv.Addr().String()+*path)
+	log.Info("roomloop serving", "url", "ws://"+srv.Addr().String()+*path, "page", !*noPages)
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	if serving != nil {
+		serving(srv.Addr())
+	}
 	<-ctx.Done()
 	log.Info("draining", "clients", srv.Stats().Sessions)
 	dctx, cancel := context.WithTimeout(context.Background(), *drain)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 func TestHelp(t *testing.T) {
 	for _, arg := range []string{"-h", "-help", "--help"} {
 		var stdout, stderr bytes.Buffer
-		err := run([]string{arg}, &stdout, &stderr)
+		err := run(context.Background(), []string{arg}, &stdout, &stderr, nil)
 		require.NoError(t, err, arg)
 		assert.Equal(t, 0, exitCode(err, &stderr), arg)
 		out := stdout.String()
@@ -47,7 +48,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"127.0.0.1:8080"}, `roomloop: unexpected argument "127.0.0.1:8080"`},
 	} {
 		var stdout, stderr bytes.Buffer
-		err := run(tc.args, &stdout, &stderr)
+		err := run(context.Background(), tc.args, &stdout, &stderr, nil)
 		require.Error(t, err, "%q", tc.args)
 		var ue *usageError
 		assert.True(t, errors.As(err, &ue), "%q: %v is not a usage error", tc.args, err)

@@ -46,16 +46,12 @@ func (f rateFlag) Set(s string) error {
 
 // rateFlags registers one flag per rate limit, starting from the defaults.
 func rateFlags(fs *flag.FlagSet, rl *api.RateLimits) {
-	*rl = api.RateLimits{
-		Join: api.DefaultJoinRate, Publish: api.DefaultPublishRate, Direct: api.DefaultDirectRate,
-		FanoutBytes: api.DefaultFanoutBytesRate, Refusals: api.DefaultRefusalsRate,
-		FailuresPerIP: api.DefaultFailuresPerIP,
-	}
+	*rl = api.DefaultRateLimits()
 	const form = " (PER_SECOND:BURST, or off)"
 	fs.Var(rateFlag{&rl.Join}, "rate-join", "$join frames per client"+form)
 	fs.Var(rateFlag{&rl.Publish}, "rate-publish", "room and handler frames per client"+form)
 	fs.Var(rateFlag{&rl.Direct}, "rate-direct", "direct messages per client"+form)
 	fs.Var(rateFlag{&rl.FanoutBytes}, "rate-fanout-bytes", "bytes a client's room frames cost, size x recipients"+form)
 	fs.Var(rateFlag{&rl.Refusals}, "rate-refusals", "rate_limited answers before a client is closed with 1008"+form)
-	fs.Var(rateFlag{&rl.FailuresPerIP}, "rate-failures-per-ip", "refused upgrades and unknown resume tokens per address before 429"+form)
+	fs.Var(rateFlag{&rl.FailuresPerIP}, "rate-failures-per-ip", "upgrades Authorize refused, per address, before 429"+form)
 }

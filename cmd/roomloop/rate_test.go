@@ -16,7 +16,7 @@ func TestRateFlags(t *testing.T) {
 	fs.SetOutput(io.Discard)
 	var rl api.RateLimits
 	rateFlags(fs, &rl)
-	assert.Equal(t, api.DefaultPublishRate, rl.Publish, "defaults without flags")
+	assert.Equal(t, api.DefaultRateLimits().Publish, rl.Publish, "defaults without flags")
 	require.NoError(t, fs.Parse([]string{"-rate-join=0.5:3", "-rate-direct=off"}))
 	assert.Equal(t, api.Rate{PerSecond: 0.5, Burst: 3}, rl.Join)
 	assert.Equal(t, api.Rate{PerSecond: -1}, rl.Direct)
