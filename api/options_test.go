@@ -43,7 +43,7 @@ func TestFramesSafeToBuild(t *testing.T) {
 	assert.ErrorIs(t, err, api.ErrInvalidFrame)
 
 	for _, bad := range []api.Frame{
-		{Event: "x", Payload: []byte(`{"a":1}`)},                    // no kind
+		{Event: "x", Payload: []byte(`{"a":1}`)},                     // no kind
 		{Event: "x", Kind: api.JSONPayload, Payload: []byte(`{"a"`)}, // not JSON
 		{Event: "x", Kind: api.JSONPayload, Payload: []byte(`1 2`)},  // two values
 		{Event: "x", Kind: 9, Payload: []byte(`1`)},                  // no such kind

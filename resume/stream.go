@@ -57,12 +57,12 @@ type Stream struct {
 	mu    sync.Mutex
 	conn  *loop.Conn  // attached transport; nil while suspended
 	codec frame.Codec // the attached transport's
-	ring     []entry         // power-of-two capacity; nil while empty
-	head     int             // ring index of seq first
-	n        int
-	first    uint64 // seq of the oldest entry held (last+1 when none)
-	last     uint64 // highest seq assigned
-	sent     uint64 // highest seq written to the attached transport, or confirmed
+	ring  []entry     // power-of-two capacity; nil while empty
+	head  int         // ring index of seq first
+	n     int
+	first uint64 // seq of the oldest entry held (last+1 when none)
+	last  uint64 // highest seq assigned
+	sent  uint64 // highest seq written to the attached transport, or confirmed
 
 	backlog     uint64 // frames up to this seq were owed at Attach: not counted below
 	queuedApp   int    // application frames with seq > max(sent, backlog)

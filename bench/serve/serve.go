@@ -102,7 +102,7 @@ func startRoomloop(cfg Config) (Server, error) {
 		HeartbeatTimeout:  cfg.HeartbeatTimeout,
 		SlowConsumer:      policy,
 		RateLimits:        api.NoRateLimits(), // the baseline has none; scenarios publish at saturation
-		MaxConns:          benchMaxConns(),  // the baseline has no cap
+		MaxConns:          benchMaxConns(),    // the baseline has no cap
 		OnDisconnect:      h.ended,
 		OnSuspend:         h.suspended,
 		OnResume:          h.resumed,
