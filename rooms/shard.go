@@ -20,8 +20,12 @@ const (
 
 // memberSet is the member set of one room: a dense slice for iteration plus,
 // once the room outgrows smallRoom, a map from member to its slice index.
-// A room is only touched with its shard's lock held.
+// Its lock guards every field. Lock order: a shard's lock is never held
+// while a room's is taken (a leave that empties a room takes its shard's
+// lock inside the room's to remove it).
 type memberSet[M comparable] struct {
+	mu      sync.Mutex
+	dead    bool // emptied and removed from its shard: a join must retry
 	members []M
 	index   map[M]int32 // nil while the room is small
 }
@@ -110,7 +114,8 @@ func (r *memberSet[M]) shrink() {
 // shards' locks do not share a cache line (or an adjacent-line prefetch pair).
 const shardPad = (128 - (unsafe.Sizeof(sync.RWMutex{})+unsafe.Sizeof(map[string]*int(nil)))%128) % 128
 
-// shard is one lock-protected slice of the table's rooms.
+// shard is one lock-protected slice of the table's rooms: its lock
+// guards the map, not the rooms in it.
 type shard[M comparable] struct {
 	mu    sync.RWMutex
 	rooms map[string]*memberSet[M]

@@ -29,7 +29,10 @@ type Options struct {
 	MaxRooms int // global cap on the number of rooms; 0 (or negative) = unlimited
 }
 
-// Table is a sharded room table. All methods are safe for concurrent use.
+// Table is a sharded room table: each shard's lock guards its map from
+// names to rooms, and each room has a lock of its own for its members, so
+// that a long fan-out holds up that room alone. All methods are safe for
+// concurrent use.
 // No method calls user code; the only operations performed on members are
 // ==, hashing as a map key, and copying. If M is an interface type and a
 // member holds a non-comparable value, the call panics with its lock released
@@ -99,34 +102,65 @@ func (t *Table[M]) Join(room string, m M) (added bool, count int, err error) {
 	return t.JoinThen(room, m, nil)
 }
 
-// JoinThen is Join that also calls then with the room's members (m
-// among them), while the room's shard is still locked: whatever then
-// queues for m comes before anything queued by a fan-out that sees m as a
-// member, and a snapshot then takes holds exactly the members that joined
-// before m. then must not block, keep members, or call back into the
-// table. It is not called when Join fails.
-func (t *Table[M]) JoinThen(room string, m M, then func(added bool, members []M)) (added bool, count int, err error) {
-	s := t.shardFor(room)
+// room returns room's member set, creating it if create is set (nil when
+// it does not exist, or would exceed MaxRooms). The set is returned
+// unlocked: the caller locks it and must check dead, since a leave may
+// have emptied and removed it meanwhile.
+func (t *Table[M]) room(name string, create bool) (*memberSet[M], error) {
+	s := t.shardFor(name)
+	s.mu.RLock()
+	r := s.rooms[name]
+	s.mu.RUnlock()
+	if r != nil || !create {
+		return r, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.rooms[room]
-	switch {
-	case r == nil:
-		if !t.reserveRoom() {
-			return false, 0, ErrTooManyRooms
+	if r = s.rooms[name]; r != nil {
+		return r, nil
+	}
+	if !t.reserveRoom() {
+		return nil, ErrTooManyRooms
+	}
+	r = &memberSet[M]{}
+	s.rooms[strings.Clone(name)] = r
+	return r, nil
+}
+
+// JoinThen is Join that also calls then with the room's members (m
+// among them) while the room is still locked: whatever then queues for
+// the members is ordered with everything queued under the room's lock
+// (Deliver, other joins and leaves), and the members it sees are exactly
+// those that joined before m. then must not block, keep members, or call
+// back into the table. It is not called when Join fails.
+func (t *Table[M]) JoinThen(room string, m M, then func(added bool, members []M)) (added bool, count int, err error) {
+	for {
+		r, err := t.room(room, true)
+		if err != nil {
+			return false, 0, err
 		}
-		r = &memberSet[M]{members: []M{m}}
-		s.rooms[strings.Clone(room)] = r
-		added = true
-	case r.find(m) >= 0:
-	default:
+		if added, count, ok := r.joinLocked(m, then); ok {
+			return added, count, nil
+		}
+	}
+}
+
+// joinLocked adds m under r's lock (released even if then panics), and
+// reports false if r was removed meanwhile.
+func (r *memberSet[M]) joinLocked(m M, then func(added bool, members []M)) (added bool, count int, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dead { // emptied and removed since: the caller tries again
+		return false, 0, false
+	}
+	if r.find(m) < 0 {
 		r.add(m)
 		added = true
 	}
 	if then != nil {
 		then(added, r.members)
 	}
-	return added, len(r.members), nil
+	return added, len(r.members), true
 }
 
 // Leave removes m from room. removed is false if m was not a member. count is
@@ -136,25 +170,30 @@ func (t *Table[M]) Leave(room string, m M) (removed bool, count int) {
 }
 
 // LeaveThen is Leave that, when m was a member, also calls then with the
-// members that remain, while the room's shard is still locked: a snapshot
-// then takes holds exactly the members that joined before m left. The
-// rules for then are JoinThen's.
+// members that remain while the room is still locked: what then queues is
+// ordered as JoinThen's is, and the members it sees are exactly those that
+// joined before m left. The rules for then are JoinThen's.
 func (t *Table[M]) LeaveThen(room string, m M, then func(rest []M)) (removed bool, count int) {
-	s := t.shardFor(room)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.rooms[room]
+	r, _ := t.room(room, false)
 	if r == nil {
 		return false, 0
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	i := r.find(m)
-	if i < 0 {
+	if r.dead || i < 0 {
 		return false, len(r.members)
 	}
 	r.removeAt(i)
 	if len(r.members) == 0 {
-		delete(s.rooms, room)
-		t.nrooms.Add(-1)
+		r.dead = true
+		s := t.shardFor(room)
+		s.mu.Lock()
+		if s.rooms[room] == r {
+			delete(s.rooms, room)
+			t.nrooms.Add(-1)
+		}
+		s.mu.Unlock()
 	}
 	if then != nil {
 		then(r.members)
@@ -162,39 +201,60 @@ func (t *Table[M]) LeaveThen(room string, m M, then func(rest []M)) (removed boo
 	return true, len(r.members)
 }
 
+// Deliver calls fn with room's members while the room is locked, and
+// reports whether the room exists. Calls for one room, and the callbacks
+// of JoinThen and LeaveThen, are serialized: whatever each queues for the
+// members reaches every member in the same order. fn must not block, keep
+// members, or call back into the table; it holds up joins and leaves of
+// this room only, for as long as it runs.
+func (t *Table[M]) Deliver(room string, fn func(members []M)) bool {
+	r, _ := t.room(room, false)
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dead {
+		return false
+	}
+	fn(r.members)
+	return true
+}
+
 // Contains reports whether m is a member of room.
 func (t *Table[M]) Contains(room string, m M) bool {
-	s := t.shardFor(room)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	r := s.rooms[room]
-	return r != nil && r.find(m) >= 0
+	r, _ := t.room(room, false)
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.dead && r.find(m) >= 0
 }
 
 // Count returns the number of members of room (0 if it does not exist).
 func (t *Table[M]) Count(room string) int {
-	s := t.shardFor(room)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if r := s.rooms[room]; r != nil {
-		return len(r.members)
+	r, _ := t.room(room, false)
+	if r == nil {
+		return 0
 	}
-	return 0
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.members)
 }
 
 // AppendMembers appends up to max members of room to dst (max < 0: all) and
-// returns dst and the total member count. It is the fan-out primitive:
-// called with a dst of sufficient capacity it allocates nothing. Order is
-// unspecified but stable while membership does not change. The members are
-// a snapshot taken under the shard's read lock.
+// returns dst and the total member count. Called with a dst of sufficient
+// capacity it allocates nothing. Order is unspecified but stable while
+// membership does not change. The members are a snapshot taken under the
+// room's lock.
 func (t *Table[M]) AppendMembers(dst []M, room string, max int) ([]M, int) {
-	s := t.shardFor(room)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	r := s.rooms[room]
+	r, _ := t.room(room, false)
 	if r == nil {
 		return dst, 0
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	n := len(r.members)
 	if max >= 0 && max < n {
 		return append(dst, r.members[:max]...), n
