@@ -40,6 +40,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/internal/wsproto"
 	"github.com/roomloop/roomloop/loop"
 )
@@ -175,7 +176,7 @@ func rawUpgrade(t *testing.T, ts *testServer, extra ...string) (*raw, *http.Resp
 	var m msg
 	require.NoError(t, jsonUnmarshal(p, &m))
 	require.Equal(t, "$welcome", m.Event)
-	var w welcome
+	var w frame.WelcomePayload
 	m.payload(t, &w)
 	return r, resp, w.Session
 }
@@ -977,7 +978,7 @@ func readJoins(c *client, n int) (joined, refused int) {
 		case "$joined":
 			joined++
 		case "$error":
-			var p errPayload
+			var p frame.ErrorPayload
 			m.payload(c.t, &p)
 			require.Equal(c.t, "too_many_rooms", p.Code)
 			refused++
@@ -1063,7 +1064,7 @@ func TestHostileJoinStorm(t *testing.T) {
 			case "$joined":
 				joined++
 			case "$error":
-				var p errPayload
+				var p frame.ErrorPayload
 				m.payload(t, &p)
 				require.Equal(t, "rate_limited", p.Code)
 				limited++
@@ -1116,7 +1117,7 @@ func TestHostileAmplification(t *testing.T) {
 		case "$ack":
 			acked++
 		case "$error":
-			var p errPayload
+			var p frame.ErrorPayload
 			m.payload(t, &p)
 			require.Equal(t, "rate_limited", p.Code)
 			limited++
@@ -1213,10 +1214,10 @@ func TestHostileResumeGuessing(t *testing.T) {
 		var m msg
 		require.NoError(t, ws.SetReadDeadline(time.Now().Add(wait)))
 		require.NoError(t, ws.ReadJSON(&m))
-		var wr welcomeReason
-		m.payload(t, &wr.Payload)
-		require.False(t, wr.Payload.Resumed)
-		require.Equal(t, "unknown", wr.Payload.Reason)
+		var w frame.WelcomePayload
+		m.payload(t, &w)
+		require.False(t, w.Resumed)
+		require.Equal(t, "unknown", w.Reason)
 		_ = ws.Close()
 		unknown++
 	}
@@ -1259,7 +1260,7 @@ func TestHostileSuspendBomb(t *testing.T) {
 		var m msg
 		require.NoError(t, ws.SetReadDeadline(time.Now().Add(wait)))
 		require.NoError(t, ws.ReadJSON(&m))
-		var w welcome
+		var w frame.WelcomePayload
 		m.payload(t, &w)
 		require.NoError(t, ts.Join(w.Session, "busy"))
 		if i == 0 {
@@ -1290,11 +1291,9 @@ func TestHostileSuspendBomb(t *testing.T) {
 	// The longest-suspended session went first; its resume hears "expired".
 	_, ok := ts.Conn(firstID)
 	require.False(t, ok)
-	ws, w, m := connect(t, ts.Addr().String(), url.Values{"resume": {firstToken}, "last_seq": {"0"}})
-	var wr welcomeReason
-	m.payload(t, &wr.Payload)
+	ws, w, _ := connect(t, ts.Addr().String(), url.Values{"resume": {firstToken}, "last_seq": {"0"}})
 	assert.False(t, w.Resumed)
-	assert.Equal(t, "expired", wr.Payload.Reason)
+	assert.Equal(t, "expired", w.Reason)
 	_ = ws.Close()
 	cm.check("during the suspend bomb")
 	require.Eventually(t, func() bool {
@@ -1327,7 +1326,7 @@ func TestHostileStalledReaders(t *testing.T) {
 		t.Cleanup(func() { _ = ws.Close() })
 		var m msg
 		require.NoError(t, ws.ReadJSON(&m))
-		var w welcome
+		var w frame.WelcomePayload
 		m.payload(t, &w)
 		require.NoError(t, ts.Join(w.Session, "r"))
 	}
