@@ -969,6 +969,34 @@ func TestHostileRoomFlood(t *testing.T) {
 	noPanic(t, ts)
 }
 
+// readUntilClose reads c's frames until the server closes the connection,
+// counting the answers that are event and the $error answers, which must
+// all carry code; it returns both counts and the close code. Other frames
+// are skipped.
+func readUntilClose(c *client, event, code string) (answered, refused, closeCode int) {
+	c.t.Helper()
+	for {
+		require.NoError(c.t, c.ws.SetReadDeadline(time.Now().Add(wait)))
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			require.ErrorAs(c.t, err, &ce)
+			return answered, refused, ce.Code
+		}
+		var m msg
+		require.NoError(c.t, jsonUnmarshal(data, &m))
+		switch m.Event {
+		case event:
+			answered++
+		case "$error":
+			var p frame.ErrorPayload
+			m.payload(c.t, &p)
+			require.Equal(c.t, code, p.Code)
+			refused++
+		}
+	}
+}
+
 // readJoins reads n answers to $join.
 func readJoins(c *client, n int) (joined, refused int) {
 	c.t.Helper()
@@ -1047,29 +1075,7 @@ func TestHostileJoinStorm(t *testing.T) {
 		for i := range 200 {
 			a.send(map[string]any{"event": "$join", "room": fmt.Sprintf("j%d", i)})
 		}
-		joined, limited := 0, 0
-		code := 0
-		for code == 0 {
-			require.NoError(t, a.ws.SetReadDeadline(time.Now().Add(wait)))
-			_, data, err := a.ws.ReadMessage()
-			if err != nil {
-				var ce *websocket.CloseError
-				require.ErrorAs(t, err, &ce)
-				code = ce.Code
-				break
-			}
-			var m msg
-			require.NoError(t, jsonUnmarshal(data, &m))
-			switch m.Event {
-			case "$joined":
-				joined++
-			case "$error":
-				var p frame.ErrorPayload
-				m.payload(t, &p)
-				require.Equal(t, "rate_limited", p.Code)
-				limited++
-			}
-		}
+		joined, limited, code := readUntilClose(a, "$joined", api.CodeRateLimited)
 		t.Logf("200 joins at once: %d joined, %d rate_limited, then close %d", joined, limited, code)
 		assert.GreaterOrEqual(t, joined, api.DefaultRateLimits().Join.Burst)
 		assert.Less(t, joined, 200)
@@ -1101,28 +1107,7 @@ func TestHostileAmplification(t *testing.T) {
 		pub.sendRaw(websocket.TextMessage,
 			[]byte(`{"event":"e","room":"big","id":"`+strconv.Itoa(i)+`","payload":`+payload+`}`))
 	}
-	acked, limited, code := 0, 0, 0
-	for code == 0 {
-		require.NoError(t, pub.ws.SetReadDeadline(time.Now().Add(wait)))
-		_, data, err := pub.ws.ReadMessage()
-		if err != nil {
-			var ce *websocket.CloseError
-			require.ErrorAs(t, err, &ce)
-			code = ce.Code
-			break
-		}
-		var m msg
-		require.NoError(t, jsonUnmarshal(data, &m))
-		switch m.Event {
-		case "$ack":
-			acked++
-		case "$error":
-			var p frame.ErrorPayload
-			m.payload(t, &p)
-			require.Equal(t, "rate_limited", p.Code)
-			limited++
-		}
-	}
+	acked, limited, code := readUntilClose(pub, "$ack", api.CodeRateLimited)
 	elapsed := time.Since(start)
 	delivered := int64(acked) * members * 60_000
 	t.Logf("%d frames of 60 KB into a room of %d in %v: %d accepted (%d MB delivered), %d rate_limited, then close %d",
