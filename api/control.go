@@ -6,7 +6,7 @@ import (
 	"github.com/roomloop/roomloop/frame"
 )
 
-// Reserved events (PROTOCOL.md §4).
+// Reserved events (docs/protocol.md).
 const (
 	evWelcome      = "$welcome"
 	evJoin         = "$join"
@@ -35,21 +35,10 @@ func controlFrame(event, room, id string, payload any) *frame.Outgoing {
 	return frame.NewOutgoing(f)
 }
 
-type welcomePayload struct {
-	Session            string `json:"session"`
-	Resume             string `json:"resume"`
-	ResumeWindowMS     int64  `json:"resume_window_ms"`
-	HeartbeatMS        int64  `json:"heartbeat_ms"`
-	HeartbeatTimeoutMS int64  `json:"heartbeat_timeout_ms"`
-	Resumed            bool   `json:"resumed"`
-	LastSeq            uint64 `json:"last_seq"`
-	Reason             string `json:"reason,omitempty"`
-}
-
 // welcome builds the $welcome for c: resumed or not, the highest seq
 // assigned so far, and why a requested resume was refused.
 func (s *Server) welcome(c *Conn, resumed bool, last uint64, reason string) *frame.Outgoing {
-	p := welcomePayload{
+	p := frame.WelcomePayload{
 		Session:            c.id,
 		Resume:             c.token,
 		HeartbeatMS:        s.opts.HeartbeatInterval.Milliseconds(),
@@ -64,15 +53,10 @@ func (s *Server) welcome(c *Conn, resumed bool, last uint64, reason string) *fra
 	return controlFrame(evWelcome, "", "", p)
 }
 
-type errorPayload struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
 // sendError answers a refused client frame; id and room are echoed when
 // they were valid.
 func (c *Conn) sendError(id, room, code, message string) {
-	_ = c.sendOut(controlFrame(evError, room, id, errorPayload{code, message}))
+	_ = c.sendOut(controlFrame(evError, room, id, frame.ErrorPayload{Code: code, Message: message}))
 }
 
 // ack confirms an accepted application frame that carried an id.
@@ -82,16 +66,11 @@ func (c *Conn) ack(id string) {
 	}
 }
 
-type joinedPayload struct {
-	Count     int      `json:"count"`
-	Members   []string `json:"members"`
-	Truncated bool     `json:"truncated"`
-}
-
-type reasonPayload struct {
-	Reason string `json:"reason"`
-}
-
-type memberPayload struct {
-	Session string `json:"session"`
-}
+// The payloads membership.go builds, under local names: defined types,
+// not aliases, so that its unkeyed literals stay vet-clean. They marshal
+// exactly as the frame types do.
+type (
+	joinedPayload frame.JoinedPayload
+	reasonPayload frame.LeftPayload
+	memberPayload frame.MemberPayload
+)

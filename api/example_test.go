@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
 )
 
 // Example embeds a roomloop server: tokens become session ids, a "shout"
@@ -46,9 +47,7 @@ func Example() {
 	}
 	defer ws.Close()
 	_ = ws.WriteJSON(map[string]any{"event": "shout", "room": "lobby", "id": "1", "payload": "hi"})
-	var welcome struct {
-		Payload struct{ Session string }
-	}
+	var welcome struct{ Payload frame.WelcomePayload }
 	_ = ws.ReadJSON(&welcome) // $welcome (with a random resume token)
 	fmt.Println("session", welcome.Payload.Session)
 	for range 3 { // $joined, shouted, $ack

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/roomloop/roomloop/internal/netaddr"
 )
 
 // maxTrackedAddrs bounds the addresses failures tracks; past it new
@@ -28,7 +30,7 @@ func (f *failures) throttled(addr net.Addr) bool {
 	if f.rate.PerSecond < 0 {
 		return false
 	}
-	ip := ipOf(addr)
+	ip := netaddr.IP(addr)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	l := f.by[ip]
@@ -40,7 +42,7 @@ func (f *failures) fail(addr net.Addr) {
 	if f.rate.PerSecond < 0 {
 		return
 	}
-	ip := ipOf(addr)
+	ip := netaddr.IP(addr)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	l := f.by[ip]
@@ -66,13 +68,4 @@ func (f *failures) sweep(now time.Time) {
 			delete(f.by, ip)
 		}
 	}
-}
-
-func ipOf(a net.Addr) netip.Addr {
-	if t, ok := a.(*net.TCPAddr); ok {
-		if ip, ok := netip.AddrFromSlice(t.IP); ok {
-			return ip.Unmap()
-		}
-	}
-	return netip.Addr{}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
 )
 
 // wait is how long a test waits for a frame it expects.
@@ -88,29 +89,6 @@ func (m msg) payload(t *testing.T, v any) {
 	require.NoError(t, json.Unmarshal(m.Payload, v), "payload %s", m.Payload)
 }
 
-type welcome struct {
-	Session            string `json:"session"`
-	Resume             string `json:"resume"`
-	ResumeWindowMS     int64  `json:"resume_window_ms"`
-	HeartbeatMS        int64  `json:"heartbeat_ms"`
-	HeartbeatTimeoutMS int64  `json:"heartbeat_timeout_ms"`
-	Resumed            bool   `json:"resumed"`
-	LastSeq            uint64 `json:"last_seq"`
-}
-
-type joined struct {
-	Count     int      `json:"count"`
-	Members   []string `json:"members"`
-	Truncated bool     `json:"truncated"`
-}
-
-type errPayload struct {
-	Code    string   `json:"code"`
-	Message string   `json:"message"`
-	Count   int      `json:"count"`
-	Rooms   []string `json:"rooms"`
-}
-
 // client is a JSON-codec test client on gorilla/websocket.
 type client struct {
 	t       *testing.T
@@ -132,7 +110,7 @@ func dial(t *testing.T, ts *testServer, header http.Header) *client {
 	w := c.next()
 	require.Equal(t, "$welcome", w.Event)
 	require.Zero(t, w.Seq, "$welcome carries no seq")
-	var wp welcome
+	var wp frame.WelcomePayload
 	w.payload(t, &wp)
 	require.NotEmpty(t, wp.Session)
 	c.id = wp.Session
@@ -189,22 +167,22 @@ func (c *client) expect(event string) msg {
 }
 
 // expectError reads an $error and returns its payload.
-func (c *client) expectError(code string) (msg, errPayload) {
+func (c *client) expectError(code string) (msg, frame.ErrorPayload) {
 	c.t.Helper()
 	m := c.expect("$error")
-	var p errPayload
+	var p frame.ErrorPayload
 	m.payload(c.t, &p)
 	require.Equal(c.t, code, p.Code, "message %q", p.Message)
 	return m, p
 }
 
 // join joins room and returns the $joined payload.
-func (c *client) join(room string) joined {
+func (c *client) join(room string) frame.JoinedPayload {
 	c.t.Helper()
 	c.send(map[string]any{"event": "$join", "room": room})
 	m := c.expect("$joined")
 	require.Equal(c.t, room, m.Room)
-	var j joined
+	var j frame.JoinedPayload
 	m.payload(c.t, &j)
 	return j
 }

@@ -40,6 +40,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/internal/wsproto"
 	"github.com/roomloop/roomloop/loop"
 )
@@ -175,7 +176,7 @@ func rawUpgrade(t *testing.T, ts *testServer, extra ...string) (*raw, *http.Resp
 	var m msg
 	require.NoError(t, jsonUnmarshal(p, &m))
 	require.Equal(t, "$welcome", m.Event)
-	var w welcome
+	var w frame.WelcomePayload
 	m.payload(t, &w)
 	return r, resp, w.Session
 }
@@ -968,6 +969,34 @@ func TestHostileRoomFlood(t *testing.T) {
 	noPanic(t, ts)
 }
 
+// readUntilClose reads c's frames until the server closes the connection,
+// counting the answers that are event and the $error answers, which must
+// all carry code; it returns both counts and the close code. Other frames
+// are skipped.
+func readUntilClose(c *client, event, code string) (answered, refused, closeCode int) {
+	c.t.Helper()
+	for {
+		require.NoError(c.t, c.ws.SetReadDeadline(time.Now().Add(wait)))
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			require.ErrorAs(c.t, err, &ce)
+			return answered, refused, ce.Code
+		}
+		var m msg
+		require.NoError(c.t, jsonUnmarshal(data, &m))
+		switch m.Event {
+		case event:
+			answered++
+		case "$error":
+			var p frame.ErrorPayload
+			m.payload(c.t, &p)
+			require.Equal(c.t, code, p.Code)
+			refused++
+		}
+	}
+}
+
 // readJoins reads n answers to $join.
 func readJoins(c *client, n int) (joined, refused int) {
 	c.t.Helper()
@@ -977,7 +1006,7 @@ func readJoins(c *client, n int) (joined, refused int) {
 		case "$joined":
 			joined++
 		case "$error":
-			var p errPayload
+			var p frame.ErrorPayload
 			m.payload(c.t, &p)
 			require.Equal(c.t, "too_many_rooms", p.Code)
 			refused++
@@ -1046,29 +1075,7 @@ func TestHostileJoinStorm(t *testing.T) {
 		for i := range 200 {
 			a.send(map[string]any{"event": "$join", "room": fmt.Sprintf("j%d", i)})
 		}
-		joined, limited := 0, 0
-		code := 0
-		for code == 0 {
-			require.NoError(t, a.ws.SetReadDeadline(time.Now().Add(wait)))
-			_, data, err := a.ws.ReadMessage()
-			if err != nil {
-				var ce *websocket.CloseError
-				require.ErrorAs(t, err, &ce)
-				code = ce.Code
-				break
-			}
-			var m msg
-			require.NoError(t, jsonUnmarshal(data, &m))
-			switch m.Event {
-			case "$joined":
-				joined++
-			case "$error":
-				var p errPayload
-				m.payload(t, &p)
-				require.Equal(t, "rate_limited", p.Code)
-				limited++
-			}
-		}
+		joined, limited, code := readUntilClose(a, "$joined", api.CodeRateLimited)
 		t.Logf("200 joins at once: %d joined, %d rate_limited, then close %d", joined, limited, code)
 		assert.GreaterOrEqual(t, joined, api.DefaultRateLimits().Join.Burst)
 		assert.Less(t, joined, 200)
@@ -1100,28 +1107,7 @@ func TestHostileAmplification(t *testing.T) {
 		pub.sendRaw(websocket.TextMessage,
 			[]byte(`{"event":"e","room":"big","id":"`+strconv.Itoa(i)+`","payload":`+payload+`}`))
 	}
-	acked, limited, code := 0, 0, 0
-	for code == 0 {
-		require.NoError(t, pub.ws.SetReadDeadline(time.Now().Add(wait)))
-		_, data, err := pub.ws.ReadMessage()
-		if err != nil {
-			var ce *websocket.CloseError
-			require.ErrorAs(t, err, &ce)
-			code = ce.Code
-			break
-		}
-		var m msg
-		require.NoError(t, jsonUnmarshal(data, &m))
-		switch m.Event {
-		case "$ack":
-			acked++
-		case "$error":
-			var p errPayload
-			m.payload(t, &p)
-			require.Equal(t, "rate_limited", p.Code)
-			limited++
-		}
-	}
+	acked, limited, code := readUntilClose(pub, "$ack", api.CodeRateLimited)
 	elapsed := time.Since(start)
 	delivered := int64(acked) * members * 60_000
 	t.Logf("%d frames of 60 KB into a room of %d in %v: %d accepted (%d MB delivered), %d rate_limited, then close %d",
@@ -1213,10 +1199,10 @@ func TestHostileResumeGuessing(t *testing.T) {
 		var m msg
 		require.NoError(t, ws.SetReadDeadline(time.Now().Add(wait)))
 		require.NoError(t, ws.ReadJSON(&m))
-		var wr welcomeReason
-		m.payload(t, &wr.Payload)
-		require.False(t, wr.Payload.Resumed)
-		require.Equal(t, "unknown", wr.Payload.Reason)
+		var w frame.WelcomePayload
+		m.payload(t, &w)
+		require.False(t, w.Resumed)
+		require.Equal(t, "unknown", w.Reason)
 		_ = ws.Close()
 		unknown++
 	}
@@ -1259,7 +1245,7 @@ func TestHostileSuspendBomb(t *testing.T) {
 		var m msg
 		require.NoError(t, ws.SetReadDeadline(time.Now().Add(wait)))
 		require.NoError(t, ws.ReadJSON(&m))
-		var w welcome
+		var w frame.WelcomePayload
 		m.payload(t, &w)
 		require.NoError(t, ts.Join(w.Session, "busy"))
 		if i == 0 {
@@ -1290,11 +1276,9 @@ func TestHostileSuspendBomb(t *testing.T) {
 	// The longest-suspended session went first; its resume hears "expired".
 	_, ok := ts.Conn(firstID)
 	require.False(t, ok)
-	ws, w, m := connect(t, ts.Addr().String(), url.Values{"resume": {firstToken}, "last_seq": {"0"}})
-	var wr welcomeReason
-	m.payload(t, &wr.Payload)
+	ws, w, _ := connect(t, ts.Addr().String(), url.Values{"resume": {firstToken}, "last_seq": {"0"}})
 	assert.False(t, w.Resumed)
-	assert.Equal(t, "expired", wr.Payload.Reason)
+	assert.Equal(t, "expired", w.Reason)
 	_ = ws.Close()
 	cm.check("during the suspend bomb")
 	require.Eventually(t, func() bool {
@@ -1327,7 +1311,7 @@ func TestHostileStalledReaders(t *testing.T) {
 		t.Cleanup(func() { _ = ws.Close() })
 		var m msg
 		require.NoError(t, ws.ReadJSON(&m))
-		var w welcome
+		var w frame.WelcomePayload
 		m.payload(t, &w)
 		require.NoError(t, ts.Join(w.Session, "r"))
 	}

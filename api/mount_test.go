@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
 )
 
 // newQuietServer returns an unstarted server that logs into a buffer and
@@ -47,7 +48,7 @@ func wsDial(t *testing.T, url string, header http.Header) (*client, *http.Respon
 	c := &client{t: t, ws: ws}
 	t.Cleanup(func() { _ = ws.Close() })
 	w := c.expect("$welcome")
-	var wp welcome
+	var wp frame.WelcomePayload
 	w.payload(t, &wp)
 	c.id = wp.Session
 	return c, resp

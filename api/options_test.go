@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
 )
 
 // TestOneLimitFieldSet: setting one field of Limits leaves the others at
@@ -105,7 +106,7 @@ func TestOptionsRule(t *testing.T) {
 // every member, per the rule.
 func TestMembersListedNegativeListsAll(t *testing.T) {
 	ts := startServer(t, &api.Options{MaxMembersListed: -1})
-	var last joined
+	var last frame.JoinedPayload
 	for range 3 {
 		last = dial(t, ts, nil).join("r")
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
 )
 
 // exactly allows n events and (for the length of a test) no more.
@@ -161,7 +162,7 @@ func TestRefusedFrameCanBeResent(t *testing.T) {
 			assert.Equal(t, "2", m.ID)
 			break
 		}
-		var p errPayload
+		var p frame.ErrorPayload
 		m.payload(t, &p)
 		require.Equal(t, "$error", m.Event)
 		require.Equal(t, "rate_limited", p.Code)

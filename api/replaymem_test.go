@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
 )
 
 // TestReplayMemoryPerSession measures what the replay buffer costs each
@@ -49,7 +50,7 @@ func TestReplayMemoryPerSession(t *testing.T) {
 				c.frames = c.frames[:0] // keep the client's own memory flat
 			}
 			if seen {
-				c.send(map[string]any{"event": "$seen", "payload": map[string]uint64{"seq": c.lastSeq}})
+				c.send(map[string]any{"event": "$seen", "payload": frame.SeenPayload{Seq: c.lastSeq}})
 				// The $pong comes once the $seen before it was handled.
 				c.send(map[string]any{"event": "$ping", "id": "p"})
 				c.expect("$pong")

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
 )
 
 // session is a client that keeps its resume token and the highest seq it
@@ -33,7 +34,7 @@ type session struct {
 }
 
 // connect dials addr (a proxy or the server) and reads $welcome.
-func connect(t *testing.T, addr string, query url.Values) (*websocket.Conn, welcome, msg) {
+func connect(t *testing.T, addr string, query url.Values) (*websocket.Conn, frame.WelcomePayload, msg) {
 	t.Helper()
 	u := url.URL{Scheme: "ws", Host: addr, Path: "/ws", RawQuery: query.Encode()}
 	ws, resp, err := websocket.DefaultDialer.Dial(u.String(), nil)
@@ -48,7 +49,7 @@ func connect(t *testing.T, addr string, query url.Values) (*websocket.Conn, welc
 	var m msg
 	require.NoError(t, ws.ReadJSON(&m))
 	require.Equal(t, "$welcome", m.Event)
-	var w welcome
+	var w frame.WelcomePayload
 	m.payload(t, &w)
 	return ws, w, m
 }
@@ -62,7 +63,7 @@ func newSession(t *testing.T, addr string) *session {
 
 // resume reconnects through addr after the highest processed seq and
 // returns the $welcome payload.
-func (s *session) resume(addr string) welcome {
+func (s *session) resume(addr string) frame.WelcomePayload {
 	s.t.Helper()
 	ws, w, m := connect(s.t, addr, url.Values{"resume": {s.token}, "last_seq": {strconv.FormatUint(s.lastSeq, 10)}})
 	_ = s.ws.Close()
@@ -109,13 +110,6 @@ func (s *session) send(v any) {
 func (s *session) join(room string) {
 	s.send(map[string]any{"event": "$join", "room": room})
 	s.expect("$joined")
-}
-
-type welcomeReason struct {
-	Payload struct {
-		Reason  string `json:"reason"`
-		Resumed bool   `json:"resumed"`
-	} `json:"payload"`
 }
 
 // TestResumeAfterCutMidStream: a client in two rooms is cut mid-stream,
@@ -277,11 +271,9 @@ func TestResumeRefusals(t *testing.T) {
 	ts := startServer(t, &api.Options{ResumeWindow: 200 * time.Millisecond, DisablePresence: true,
 		ReplayFrames: 8, QueueFrames: 8})
 	addr := ts.Addr().String()
-	reason := func(q url.Values) (welcome, string) {
-		_, w, m := connect(t, addr, q)
-		var wr welcomeReason
-		m.payload(t, &wr.Payload)
-		return w, wr.Payload.Reason
+	reason := func(q url.Values) (frame.WelcomePayload, string) {
+		_, w, _ := connect(t, addr, q)
+		return w, w.Reason
 	}
 
 	t.Run("unknown token", func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
 )
 
 func TestJoinLeaveAndPresence(t *testing.T) {
@@ -182,7 +183,7 @@ func TestPresenceMatchesJoinedList(t *testing.T) {
 			case "$pong":
 				done = true
 			case "$joined":
-				var j joined
+				var j frame.JoinedPayload
 				m.payload(t, &j)
 				listed[m.Room] = slices.Contains(j.Members, c.other.id)
 				require.False(t, announced[m.Room] > 0, "$member_joined before $joined in %s", m.Room)

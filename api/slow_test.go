@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
 )
 
 const (
@@ -95,7 +96,7 @@ func TestSlowConsumerDropNotices(t *testing.T) {
 		case "big":
 			delivered++
 		case "$error":
-			var p errPayload
+			var p frame.DroppedPayload
 			m.payload(t, &p)
 			require.Equal(t, "dropped", p.Code)
 			require.Positive(t, p.Count)

@@ -3,6 +3,8 @@ package frame
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/roomloop/roomloop/internal/opt"
 )
 
 // Limits bounds the fields of a client frame, in bytes. Decode refuses a
@@ -31,18 +33,10 @@ func DefaultLimits() Limits {
 // default: each field defaults on its own.
 func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
-	if l.MaxEvent <= 0 {
-		l.MaxEvent = d.MaxEvent
-	}
-	if l.MaxRoom <= 0 {
-		l.MaxRoom = d.MaxRoom
-	}
-	if l.MaxTo <= 0 {
-		l.MaxTo = d.MaxTo
-	}
-	if l.MaxID <= 0 {
-		l.MaxID = d.MaxID
-	}
+	opt.Default(&l.MaxEvent, d.MaxEvent)
+	opt.Default(&l.MaxRoom, d.MaxRoom)
+	opt.Default(&l.MaxTo, d.MaxTo)
+	opt.Default(&l.MaxID, d.MaxID)
 	return l
 }
 

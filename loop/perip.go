@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+
+	"github.com/roomloop/roomloop/internal/netaddr"
 )
 
 // perIP counts connections per remote address against a cap (0: no cap,
@@ -62,11 +64,5 @@ func (c *Conn) handshakeDone() {
 	}
 }
 
-func addrOf(a net.Addr) netip.Addr {
-	if t, ok := a.(*net.TCPAddr); ok {
-		if ip, ok := netip.AddrFromSlice(t.IP); ok {
-			return ip.Unmap()
-		}
-	}
-	return netip.Addr{}
-}
+// addrOf is the address a is counted under (netaddr.IP).
+func addrOf(a net.Addr) netip.Addr { return netaddr.IP(a) }

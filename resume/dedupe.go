@@ -1,9 +1,5 @@
 package resume
 
-// DefaultDedupeWindow is how many recent client frame ids a session
-// remembers by default.
-const DefaultDedupeWindow = 256
-
 // Dedupe remembers the ids of a session's most recent accepted client
 // frames, up to a fixed window, so that a frame resent after a reconnect is
 // applied once. It costs nothing until the first id. Not safe for

@@ -3,25 +3,9 @@ package baseline
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/roomloop/roomloop/frame"
 )
-
-// joinedPayload is the payload of $joined.
-type joinedPayload struct {
-	Count     int      `json:"count"`
-	Members   []string `json:"members"`
-	Truncated bool     `json:"truncated"`
-}
-
-// errorPayload is the payload of $error.
-type errorPayload struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-// reasonPayload is the payload of $left.
-type reasonPayload struct {
-	Reason string `json:"reason"`
-}
 
 // route decodes one client message and acts on it.
 func (c *client) route(msg []byte) {
@@ -66,7 +50,7 @@ func (c *client) control(f *inFrame) {
 		}
 		c.rooms[f.Room] = struct{}{}
 		n, members := c.s.hub.join(c, f.Room, c.s.opts.MaxMembersListed)
-		c.enqueue(controlBody("$joined", f.Room, f.ID, joinedPayload{n, members, n > len(members)}))
+		c.enqueue(controlBody("$joined", f.Room, f.ID, frame.JoinedPayload{Count: n, Members: members, Truncated: n > len(members)}))
 	case "$leave":
 		if _, ok := c.rooms[f.Room]; !ok {
 			c.fail(f.ID, f.Room, "not_member", "not a member of room "+f.Room)
@@ -74,7 +58,7 @@ func (c *client) control(f *inFrame) {
 		}
 		delete(c.rooms, f.Room)
 		c.s.hub.leave(c, f.Room)
-		c.enqueue(controlBody("$left", f.Room, f.ID, reasonPayload{"left"}))
+		c.enqueue(controlBody("$left", f.Room, f.ID, frame.LeftPayload{Reason: "left"}))
 	case "$ping":
 		c.enqueue(controlBody("$pong", "", f.ID, nil))
 	case "$seen":
@@ -85,5 +69,5 @@ func (c *client) control(f *inFrame) {
 
 // fail answers a refused frame with $error.
 func (c *client) fail(id, room, code, message string) {
-	c.enqueue(controlBody("$error", room, id, errorPayload{code, message}))
+	c.enqueue(controlBody("$error", room, id, frame.ErrorPayload{Code: code, Message: message}))
 }

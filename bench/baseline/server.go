@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/roomloop/roomloop/frame"
 )
 
 // Options configures a Server; a nil *Options or zero fields mean the
@@ -51,17 +53,6 @@ func (o *Options) withDefaults() Options {
 		c.PingTimeout = 60 * time.Second
 	}
 	return c
-}
-
-// welcomePayload is the payload of $welcome (resumption is not offered).
-type welcomePayload struct {
-	Session            string `json:"session"`
-	Resume             string `json:"resume"`
-	ResumeWindowMS     int64  `json:"resume_window_ms"`
-	HeartbeatMS        int64  `json:"heartbeat_ms"`
-	HeartbeatTimeoutMS int64  `json:"heartbeat_timeout_ms"`
-	Resumed            bool   `json:"resumed"`
-	LastSeq            uint64 `json:"last_seq"`
 }
 
 // Server is the goroutine-model room server. Its methods are safe for
@@ -127,7 +118,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		done:  make(chan struct{}),
 		rooms: make(map[string]struct{}),
 	}
-	welcome := controlBody("$welcome", "", "", welcomePayload{
+	welcome := controlBody("$welcome", "", "", frame.WelcomePayload{ // resumption is not offered
 		Session:            c.id,
 		HeartbeatMS:        s.opts.PingInterval.Milliseconds(),
 		HeartbeatTimeoutMS: s.opts.PingTimeout.Milliseconds(),

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/roomloop/roomloop/frame"
 )
 
 // dial connects a gorilla client and returns it with its session id.
@@ -18,11 +20,9 @@ func dial(t *testing.T, s *Server) (*websocket.Conn, string) {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	var w struct {
-		Seq     uint64 `json:"seq"`
-		Event   string `json:"event"`
-		Payload struct {
-			Session string `json:"session"`
-		} `json:"payload"`
+		Seq     uint64               `json:"seq"`
+		Event   string               `json:"event"`
+		Payload frame.WelcomePayload `json:"payload"`
 	}
 	read(t, c, &w)
 	if w.Event != "$welcome" || w.Seq != 0 || !strings.HasPrefix(w.Payload.Session, "s-") {

@@ -90,25 +90,14 @@ func runChurn(ctx context.Context, h *H) error {
 			}
 		}
 	)
-	wg.Go(func() { // pacing
-		start := time.Now()
-		var n int64
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
+	wg.Go(func() {
+		pace(stop, cfg.Rate, 10*time.Millisecond, func(int64) {
 			select {
-			case <-stop:
-				return
-			case <-t.C:
+			case jobs <- struct{}{}:
+			default:
+				behind.Add(1)
 			}
-			for due := int64(time.Since(start).Seconds() * cfg.Rate); n < due; n++ {
-				select {
-				case jobs <- struct{}{}:
-				default:
-					behind.Add(1)
-				}
-			}
-		}
+		})
 	})
 	for range min(cfg.Dialers, 8) {
 		wg.Go(func() {

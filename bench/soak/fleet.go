@@ -283,32 +283,39 @@ func newStream(h *H, rooms []string, pub func(int) *load.Conn, rate float64, siz
 // run publishes until halt.
 func (s *stream) run() {
 	defer close(s.done)
+	pace(s.stop, s.rate, 5*time.Millisecond, func(n int64) {
+		i := int(n % int64(len(s.rooms)))
+		c := s.pub(i)
+		if c == nil || c.Closed() {
+			s.skip.Add(1)
+			return
+		}
+		k := s.sent[i].Load()
+		msg := `{"event":"m","room":"` + s.rooms[i] + `","payload":{"t":` + strconv.FormatInt(time.Now().UnixNano(), 10) +
+			`,"k":` + strconv.FormatInt(k, 10) + `,"pad":"` + s.pad + `"}}`
+		if err := c.Send([]byte(msg)); err != nil {
+			s.errs.Add(1)
+			return
+		}
+		s.sent[i].Add(1)
+	})
+}
+
+// pace calls fn(0), fn(1), … at rate calls per second, catching up every
+// tick, until stop is closed.
+func pace(stop <-chan struct{}, rate float64, tick time.Duration, fn func(n int64)) {
 	start := time.Now()
 	var n int64
-	t := time.NewTicker(5 * time.Millisecond)
+	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-stop:
 			return
 		case <-t.C:
 		}
-		due := int64(time.Since(start).Seconds() * s.rate)
-		for ; n < due; n++ {
-			i := int(n % int64(len(s.rooms)))
-			c := s.pub(i)
-			if c == nil || c.Closed() {
-				s.skip.Add(1)
-				continue
-			}
-			k := s.sent[i].Load()
-			msg := `{"event":"m","room":"` + s.rooms[i] + `","payload":{"t":` + strconv.FormatInt(time.Now().UnixNano(), 10) +
-				`,"k":` + strconv.FormatInt(k, 10) + `,"pad":"` + s.pad + `"}}`
-			if err := c.Send([]byte(msg)); err != nil {
-				s.errs.Add(1)
-				continue
-			}
-			s.sent[i].Add(1)
+		for due := int64(time.Since(start).Seconds() * rate); n < due; n++ {
+			fn(n)
 		}
 	}
 }

@@ -38,21 +38,10 @@ func startProbe(conns []*load.Conn, rate float64) *probe {
 	p := &probe{conns: conns, rate: rate, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		start := time.Now()
-		var n int64
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.stop:
-				return
-			case <-t.C:
-			}
-			for due := int64(time.Since(start).Seconds() * p.rate); n < due; n++ {
-				c := p.conns[n%int64(len(p.conns))]
-				_ = c.Send([]byte(`{"event":"$ping","id":"p` + strconv.FormatInt(time.Now().UnixNano(), 10) + `"}`))
-			}
-		}
+		pace(p.stop, p.rate, 10*time.Millisecond, func(n int64) {
+			c := p.conns[n%int64(len(p.conns))]
+			_ = c.Send([]byte(`{"event":"$ping","id":"p` + strconv.FormatInt(time.Now().UnixNano(), 10) + `"}`))
+		})
 	}()
 	return p
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/roomloop/roomloop/bench/load"
+	"github.com/roomloop/roomloop/internal/opt"
 )
 
 // Limits are the failure rules of the soak plan (bench/README.md,
@@ -62,27 +63,17 @@ func DefaultLimits() Limits {
 // withDefaults fills zero fields from DefaultLimits.
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
-	if l.RSSPerMin <= 0 {
-		l.RSSPerMin = d.RSSPerMin
-	}
-	if l.FDSlack <= 0 {
-		l.FDSlack = d.FDSlack
-	}
-	if l.P99Ratio <= 0 {
-		l.P99Ratio = d.P99Ratio
-	}
+	opt.Default(&l.RSSPerMin, d.RSSPerMin)
+	opt.Default(&l.FDSlack, d.FDSlack)
+	opt.Default(&l.P99Ratio, d.P99Ratio)
 	switch {
 	case l.P99Slack == 0:
 		l.P99Slack = d.P99Slack
 	case l.P99Slack < 0:
 		l.P99Slack = 0
 	}
-	if l.HealthyDrift <= 0 {
-		l.HealthyDrift = d.HealthyDrift
-	}
-	if l.HostileRatio <= 0 {
-		l.HostileRatio = d.HostileRatio
-	}
+	opt.Default(&l.HealthyDrift, d.HealthyDrift)
+	opt.Default(&l.HostileRatio, d.HostileRatio)
 	return l
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -55,15 +56,19 @@ func runMain(args []string) error {
 	command := "roomloop-bench run " + strings.Join(args, " ")
 	m := header(&md, pinning, command)
 	report.Markdown(&md, rs)
-	_, _ = io.Copy(os.Stdout, bytes.NewReader(md.Bytes()))
-	stamp := time.Now().UTC().Format("20060102-150405")
-	if _, werr := report.WriteJSON(*out, "results-"+stamp+".json", report.File{Command: command, Machine: m, Rounds: rs}); werr != nil && err == nil {
-		err = werr
-	}
-	if werr := os.WriteFile(*out+"/results-"+stamp+".md", md.Bytes(), 0o644); werr != nil && err == nil {
+	if werr := publish(md.Bytes(), *out, "results", report.File{Command: command, Machine: m, Rounds: rs}); werr != nil && err == nil {
 		err = werr
 	}
 	return err
+}
+
+// publish prints the Markdown report md and writes it, with file as JSON,
+// to dir as <prefix>-<UTC time>.md and .json.
+func publish(md []byte, dir, prefix string, file any) error {
+	_, _ = os.Stdout.Write(md)
+	stamp := prefix + "-" + time.Now().UTC().Format("20060102-150405")
+	_, jerr := report.WriteJSON(dir, stamp+".json", file)
+	return errors.Join(jerr, os.WriteFile(dir+"/"+stamp+".md", md, 0o644))
 }
 
 // pinSetup prepares subcommand sub for pinning. With pin on, and this

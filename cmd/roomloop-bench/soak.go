@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/lesismal/nbio/logging"
 
-	"github.com/roomloop/roomloop/bench/report"
 	"github.com/roomloop/roomloop/bench/soak"
 )
 
@@ -94,14 +92,7 @@ func soakMain(args []string) error {
 	command := "roomloop-bench soak " + strings.Join(args, " ")
 	m := header(&md, pinning, command)
 	soak.Markdown(&md, results)
-	_, _ = io.Copy(os.Stdout, bytes.NewReader(md.Bytes()))
-	stamp := time.Now().UTC().Format("20060102-150405")
-	if _, err := report.WriteJSON(*out, "soak-"+stamp+".json", soak.File{Command: command, Machine: m, Limits: limits, Runs: results}); err != nil {
-		runErr = errors.Join(runErr, err)
-	}
-	if err := os.WriteFile(*out+"/soak-"+stamp+".md", md.Bytes(), 0o644); err != nil {
-		runErr = errors.Join(runErr, err)
-	}
+	runErr = errors.Join(runErr, publish(md.Bytes(), *out, "soak", soak.File{Command: command, Machine: m, Limits: limits, Runs: results}))
 	var failed []string
 	for _, r := range results {
 		if !r.Pass {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
+	"iter"
 	"net/http"
 	"strings"
 )
@@ -215,20 +216,33 @@ func validKey(key string) bool {
 	return err == nil && n == 16
 }
 
+// elements yields the comma-separated elements of values in order, trimmed
+// of spaces and tabs, skipping empty ones (RFC 9110 5.6.1), in time linear
+// in the values' length.
+func elements(values []string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, v := range values {
+			for v != "" {
+				elem := v
+				if i := strings.IndexByte(v, ','); i >= 0 {
+					elem, v = v[:i], v[i+1:]
+				} else {
+					v = ""
+				}
+				if elem = trimOWS(elem); elem != "" && !yield(elem) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // hasToken reports whether any comma-separated element of values equals
 // token, ignoring ASCII case and surrounding spaces and tabs.
 func hasToken(values []string, token string) bool {
-	for _, v := range values {
-		for v != "" {
-			elem := v
-			if i := strings.IndexByte(v, ','); i >= 0 {
-				elem, v = v[:i], v[i+1:]
-			} else {
-				v = ""
-			}
-			if strings.EqualFold(trimOWS(elem), token) {
-				return true
-			}
+	for elem := range elements(values) {
+		if strings.EqualFold(elem, token) {
+			return true
 		}
 	}
 	return false
@@ -238,26 +252,14 @@ func hasToken(values []string, token string) bool {
 // linear time, refusing invalid tokens and more than maxProtocols elements.
 func parseProtocols(values []string) ([]string, error) {
 	var out []string
-	for _, v := range values {
-		for v != "" {
-			elem := v
-			if i := strings.IndexByte(v, ','); i >= 0 {
-				elem, v = v[:i], v[i+1:]
-			} else {
-				v = ""
-			}
-			elem = trimOWS(elem)
-			if elem == "" {
-				continue
-			}
-			if !isToken(elem) {
-				return nil, httpError(http.StatusBadRequest, "invalid Sec-WebSocket-Protocol")
-			}
-			if len(out) == maxProtocols {
-				return nil, httpError(http.StatusBadRequest, "too many subprotocols offered")
-			}
-			out = append(out, elem)
+	for elem := range elements(values) {
+		if !isToken(elem) {
+			return nil, httpError(http.StatusBadRequest, "invalid Sec-WebSocket-Protocol")
 		}
+		if len(out) == maxProtocols {
+			return nil, httpError(http.StatusBadRequest, "too many subprotocols offered")
+		}
+		out = append(out, elem)
 	}
 	return out, nil
 }

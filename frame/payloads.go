@@ -1,0 +1,88 @@
+package frame
+
+// The payloads of the reserved events, as docs/protocol.md specifies them.
+// A server marshals them with encoding/json (control payloads are JSON text
+// in both codecs); clients and tests unmarshal them. The JSON member names
+// are the wire's, and the field order is the order the server writes.
+
+// WelcomePayload is the payload of $welcome, a connection's first frame
+// (docs/protocol.md, "Connecting" and "Resuming").
+type WelcomePayload struct {
+	// Session is the client's public session id: others see it in from
+	// and in presence events.
+	Session string `json:"session"`
+	// Resume is the secret token that resumes this session: the session
+	// id, a dot and 128 random bits, the same for the session's life. ""
+	// with resumption off.
+	Resume string `json:"resume"`
+	// ResumeWindowMS is how long, in milliseconds, the session waits for
+	// a resume after a drop. 0 with resumption off.
+	ResumeWindowMS int64 `json:"resume_window_ms"`
+	// HeartbeatMS is the server's ping interval, in milliseconds.
+	HeartbeatMS int64 `json:"heartbeat_ms"`
+	// HeartbeatTimeoutMS is how long, in milliseconds, the server waits
+	// for any frame from the client before dropping it.
+	HeartbeatTimeoutMS int64 `json:"heartbeat_timeout_ms"`
+	// Resumed reports whether a requested resume took: the same session
+	// and token, and the frames after the client's last_seq follow.
+	Resumed bool `json:"resumed"`
+	// LastSeq is the highest seq assigned in the session so far.
+	LastSeq uint64 `json:"last_seq"`
+	// Reason says why a requested resume was refused: "unknown",
+	// "expired", "gap" or "invalid". Absent when none was refused.
+	Reason string `json:"reason,omitempty"`
+}
+
+// JoinedPayload is the payload of $joined, the answer to $join and the
+// announcement of each room granted at connect.
+type JoinedPayload struct {
+	// Count is how many members the room has, the joiner included.
+	Count int `json:"count"`
+	// Members lists the members' session ids, up to the server's bound.
+	Members []string `json:"members"`
+	// Truncated reports whether Members lists fewer than Count.
+	Truncated bool `json:"truncated"`
+}
+
+// LeftPayload is the payload of $left, the answer to $leave.
+type LeftPayload struct {
+	// Reason is why the client is no longer a member: "left" after $leave.
+	Reason string `json:"reason"`
+}
+
+// MemberPayload is the payload of the presence events $member_joined and
+// $member_left, sent to a room's other members.
+type MemberPayload struct {
+	// Session is the session id of the member that joined or left.
+	Session string `json:"session"`
+}
+
+// SeenPayload is the payload of the client's $seen: the server may free
+// its replay buffer up to Seq. It has no answer.
+type SeenPayload struct {
+	// Seq is the highest seq the client has processed.
+	Seq uint64 `json:"seq"`
+}
+
+// ErrorPayload is the payload of $error, the answer to a refused client
+// frame (docs/protocol.md, "Errors").
+type ErrorPayload struct {
+	// Code is one of bad_request, forbidden, not_member, no_such_session,
+	// too_many_rooms, rate_limited, dropped and internal.
+	Code string `json:"code"`
+	// Message is a human-readable explanation.
+	Message string `json:"message"`
+}
+
+// DroppedPayload is the payload of the $error a client gets under the drop
+// policy when frames were not queued for it (docs/protocol.md, "Slow
+// consumers"): Code "dropped", and the count and rooms of the frames
+// dropped since the last notice.
+type DroppedPayload struct {
+	ErrorPayload
+	// Count is how many frames were dropped.
+	Count int `json:"count"`
+	// Rooms lists the rooms of the dropped frames, up to a bound (null
+	// when all were direct messages).
+	Rooms []string `json:"rooms"`
+}
