@@ -65,12 +65,3 @@ func (c *Conn) ack(id string) {
 		_ = c.sendOut(controlFrame(evAck, "", id, nil))
 	}
 }
-
-// The payloads membership.go builds, under local names: defined types,
-// not aliases, so that its unkeyed literals stay vet-clean. They marshal
-// exactly as the frame types do.
-type (
-	joinedPayload frame.JoinedPayload
-	reasonPayload frame.LeftPayload
-	memberPayload frame.MemberPayload
-)

@@ -10,15 +10,13 @@ import (
 )
 
 // join adds c to room and answers $joined (echoing id); the other members
-// get $member_joined unless c was already in. The answer and the
-// announcement are queued under c.mu (queueing never blocks), so that a
-// racing leave or disconnect of c cannot announce out of order. Lock
-// order: api Conn.mu, then the room table's shard lock.
-//
-// $joined is queued and the announcement's recipients are taken under the
-// room's lock: no frame of the room reaches c before $joined, and exactly
-// the members listed to a later joiner miss the announcement (it would
-// tell them of someone their $joined already listed).
+// get $member_joined unless c was already in. Both are queued under c.mu
+// (queueing never blocks), so that a racing leave or disconnect of c
+// cannot announce out of order, and under the room's lock, so that they
+// take their place in the room's one order: no frame of the room reaches
+// c before $joined, and exactly the members listed to a later joiner miss
+// the announcement (it would tell them of someone their $joined already
+// listed). Lock order: api Conn.mu, then the room's lock.
 func (s *Server) join(c *Conn, room, id string) error {
 	if !s.validRoom(room) {
 		return ErrInvalidRoom
@@ -32,8 +30,6 @@ func (s *Server) join(c *Conn, room, id string) error {
 	if !already && len(c.rooms) >= s.opts.MaxRoomsPerConn {
 		return ErrTooManyRooms
 	}
-	peers := getMembers()
-	defer putMembers(peers)
 	answer := func(added bool, members []member) {
 		listed := members
 		if max := s.opts.MaxMembersListed; max >= 0 && max < len(listed) {
@@ -43,9 +39,10 @@ func (s *Server) join(c *Conn, room, id string) error {
 		for i, m := range listed {
 			ids[i] = m.c.id
 		}
-		_ = c.sendOut(controlFrame(evJoined, room, id, joinedPayload{len(members), ids, len(members) > len(ids)}))
+		_ = c.sendOut(controlFrame(evJoined, room, id,
+			frame.JoinedPayload{Count: len(members), Members: ids, Truncated: len(members) > len(ids)}))
 		if added && s.presence(len(members)-1) {
-			*peers = appendOthers((*peers)[:0], members, c)
+			s.tell(members, room, evMemberJoined, c)
 		}
 	}
 	if _, _, err := s.rooms.JoinThen(room, c.member(), answer); err != nil {
@@ -56,7 +53,6 @@ func (s *Server) join(c *Conn, room, id string) error {
 	}
 	if !already {
 		c.rooms = append(c.rooms, room)
-		s.tell(*peers, room, evMemberJoined, c)
 	}
 	return nil
 }
@@ -71,7 +67,7 @@ func (s *Server) leave(c *Conn, room, id, reason string) error {
 	}
 	c.rooms = slices.Delete(c.rooms, i, i+1)
 	s.leaveAnnounced(c, room)
-	_ = c.sendOut(controlFrame(evLeft, room, id, reasonPayload{reason}))
+	_ = c.sendOut(controlFrame(evLeft, room, id, frame.LeftPayload{Reason: reason}))
 	return nil
 }
 
@@ -85,17 +81,14 @@ func (s *Server) leaveRoomsLocked(c *Conn) {
 }
 
 // leaveAnnounced removes c from room and tells the members that remain,
-// taken under the room's lock (a later joiner never hears of c leaving).
+// under the room's lock (in the room's order; a later joiner never hears
+// of c leaving).
 func (s *Server) leaveAnnounced(c *Conn, room string) {
-	peers := getMembers()
-	defer putMembers(peers)
-	snapshot := func(rest []member) {
+	s.rooms.LeaveThen(room, c.member(), func(rest []member) {
 		if s.presence(len(rest)) {
-			*peers = append((*peers)[:0], rest...)
+			s.tell(rest, room, evMemberLeft, c)
 		}
-	}
-	s.rooms.LeaveThen(room, c.member(), snapshot)
-	s.tell(*peers, room, evMemberLeft, c)
+	})
 }
 
 // presence reports whether a membership change is announced to a room's
@@ -105,32 +98,24 @@ func (s *Server) presence(others int) bool {
 	return !s.opts.DisablePresence && (max < 0 || others <= max)
 }
 
-// tell sends peers the presence event that c joined or left room.
-func (s *Server) tell(peers []member, room, event string, c *Conn) {
-	if len(peers) > 0 {
-		deliver(peers, controlFrame(event, room, "", memberPayload{c.id}), nil)
+// tell queues for members other than c the presence event that c joined
+// or left room. Called under the room's lock.
+func (s *Server) tell(members []member, room, event string, c *Conn) {
+	if len(members) > 1 || (len(members) == 1 && members[0].c != c) {
+		deliver(members, controlFrame(event, room, "", frame.MemberPayload{Session: c.id}),
+			func(m *Conn) bool { return m == c })
 	}
-}
-
-// appendOthers appends the members other than c to dst.
-func appendOthers(dst, members []member, c *Conn) []member {
-	for _, m := range members {
-		if m.c != c {
-			dst = append(dst, m)
-		}
-	}
-	return dst
 }
 
 // fanOut queues out, encoded once, for every member of room that skip
 // does not exclude, and returns how many accepted it. It is the one place
-// where local delivery to a room happens.
+// where local delivery to a room happens. It queues under the room's
+// lock: frames fanned out into one room, by any number of goroutines, and
+// its presence events reach every member in one order.
 func (s *Server) fanOut(room string, out *frame.Outgoing, skip func(*Conn) bool) int {
-	buf := getMembers()
-	defer putMembers(buf)
-	members, _ := s.rooms.AppendMembers((*buf)[:0], room, -1)
-	*buf = members
-	return deliver(members, out, skip)
+	n := 0
+	s.rooms.Deliver(room, func(members []member) { n = deliver(members, out, skip) })
+	return n
 }
 
 // deliver queues out for every member that skip (if any) does not

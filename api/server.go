@@ -168,13 +168,16 @@ func (s *Server) Send(id string, f Frame) error {
 
 // Broadcast sends f to every member of room except the sessions listed in
 // exclude, encoding it once, and returns how many clients it was queued
-// for. A frame that is not fit to send (no event, or a payload that
+// for. f.Room is set to room when empty. A frame that is not fit to send (no event, or a payload that
 // disagrees with its Kind) is refused with ErrInvalidFrame. Frames queued
 // into one room, by any mix of callers, reach all its members in one
 // order.
 func (s *Server) Broadcast(room string, f Frame, exclude ...string) (int, error) {
 	if err := checkFrame(&f); err != nil {
 		return 0, err
+	}
+	if f.Room == "" {
+		f.Room = room
 	}
 	return s.fanOut(room, frame.NewOutgoing(f), func(c *Conn) bool {
 		for _, id := range exclude {

@@ -402,12 +402,9 @@ func appendMessage(buf []byte, codec frame.Codec, seq uint64, body []byte) []byt
 
 // takeDropNotice builds the coalesced "dropped" $error and resets the count.
 func (s *Stream) takeDropNotice() *frame.Outgoing {
-	payload, _ := json.Marshal(struct {
-		Code    string   `json:"code"`
-		Message string   `json:"message"`
-		Count   int      `json:"count"`
-		Rooms   []string `json:"rooms"`
-	}{"dropped", "frames dropped: the client reads too slowly", s.dropped, s.dropRooms})
+	payload, _ := json.Marshal(frame.DroppedPayload{
+		ErrorPayload: frame.ErrorPayload{Code: "dropped", Message: "frames dropped: the client reads too slowly"},
+		Count:        s.dropped, Rooms: s.dropRooms})
 	s.dropped, s.dropRooms, s.dropNotice = 0, nil, false
 	return frame.NewOutgoing(frame.Frame{Event: "$error", Kind: frame.JSONPayload, Payload: payload})
 }
