@@ -166,4 +166,3 @@ func isFrom(entry string, p int) bool {
 	n, err := strconv.Atoi(entry[1 : len(entry)-1])
 	return err == nil && n/1000 == p && n < 9000
 }
-
