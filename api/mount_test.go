@@ -84,23 +84,26 @@ func TestServeHTTPOnARouter(t *testing.T) {
 	assert.Equal(t, "app page", string(body))
 
 	// Taken-over connections hold no goroutine: 50 more cost none.
-	settle := func() int {
-		var n int
-		require.Eventually(t, func() bool {
-			n = runtime.NumGoroutine()
-			time.Sleep(20 * time.Millisecond) // sample twice, apart: stable means settled
-			return n == runtime.NumGoroutine()
-		}, 10*time.Second, 50*time.Millisecond)
-		return n
-	}
-	before := settle()
+	before := settleGoroutines(t)
 	for range 50 {
 		c, _ := wsDial(t, url, nil)
 		c.ping()
 	}
-	after := settle()
+	after := settleGoroutines(t)
 	assert.Less(t, after-before, 10, "goroutines: %d before 50 connections, %d after", before, after)
 	assert.Equal(t, 52, srv.Stats().Sessions)
+}
+
+// settleGoroutines returns the goroutine count once it holds still.
+func settleGoroutines(t *testing.T) int {
+	t.Helper()
+	var n int
+	require.Eventually(t, func() bool {
+		n = runtime.NumGoroutine()
+		time.Sleep(20 * time.Millisecond) // sample twice, apart: stable means settled
+		return n == runtime.NumGoroutine()
+	}, 10*time.Second, 50*time.Millisecond)
+	return n
 }
 
 // TestServeHTTPRefusesWhatItCannotTakeOver: anything but a valid upgrade

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net/http"
 	"time"
@@ -192,6 +193,13 @@ type Options struct {
 	// handshake floods. Default 256; negative: no cap.
 	MaxPendingPerIP int
 
+	// TLSConfig, if set, serves TLS (wss://, https://) on the server's
+	// own listeners (Start, Serve) with Go's crypto/tls: each handshake
+	// runs on a goroutine of its own within HandshakeTimeout, and an
+	// established connection needs none. Requests reaching ServeHTTP are
+	// not affected. Default nil: plain TCP.
+	TLSConfig *tls.Config
+
 	// HTTPHandler serves the requests that arrive on the server's own
 	// listeners (Start, Serve) and are not WebSocket upgrades at Path:
 	// pages, health checks, an API on the same port. A page it serves is
@@ -279,6 +287,7 @@ func (o *Options) loopConfig() loop.Config {
 		DrainSpread:      o.DrainSpread,
 		MessageTimeout:   o.MessageTimeout,
 		HTTPHandler:      o.HTTPHandler,
+		TLSConfig:        o.TLSConfig,
 		Logger:           o.Logger,
 	}
 	cfg.Frames.MaxMessage, cfg.Frames.MaxFrames = o.MaxMessageSize, o.MaxFramesPerMessage

@@ -10,6 +10,7 @@
 package loop
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -95,6 +96,12 @@ type Config struct {
 	// finished their upgrade (503 past it), against slow-handshake floods.
 	// Default 256; negative: no cap.
 	MaxPendingPerIP int
+
+	// TLSConfig, if set, makes every connection accepted by Start and
+	// Serve a TLS connection (wss://), with Go's crypto/tls. Its
+	// handshake runs on a goroutine of its own, bounded by
+	// HandshakeTimeout; afterwards the connection needs none.
+	TLSConfig *tls.Config
 
 	// HTTPHandler, if set, serves the requests that arrive on the
 	// engine's listeners (Start, Serve) and are not WebSocket upgrades at

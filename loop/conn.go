@@ -20,6 +20,7 @@ const (
 	stateOpen                     // WebSocket established
 	stateClosing                  // a close frame is queued or sent
 	stateRejecting                // an HTTP refusal was sent; draining input
+	stateHandedOver               // Config.HTTPHandler's server has it (under TLS)
 	stateClosed                   // the transport is gone
 )
 
@@ -33,6 +34,7 @@ type Conn struct {
 	state atomic.Int32
 
 	remote  net.Addr
+	tls     *tlsConn // nil for a plain connection
 	request atomic.Pointer[http.Request] // held until Handler.Open returns
 	value   atomic.Pointer[any]
 	// adopted is the upgrade ServeHTTP took over, until onOpen starts it.

@@ -239,6 +239,9 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 	c.readMu.Lock()
 	c.mu.Lock()
 	c.eng, c.nc, c.remote = e, nc, nc.RemoteAddr()
+	if !adopted && e.cfg.TLSConfig != nil {
+		c.startTLS(e.cfg.TLSConfig) // its handshake waits for readMu to read
+	}
 	c.shard = e.shards[id%uint64(len(e.shards))]
 	c.parser = wsproto.NewParser(&e.cfg.Frames)
 	now := time.Now()
@@ -294,6 +297,9 @@ func (e *Engine) onClose(nc *nbio.Conn, _ error) {
 	if cancel != nil {
 		cancel() // the client went away during its upgrade
 	}
+	if c.tls != nil {
+		c.tls.pipe.closeRead() // a handshake or an HTTP server reading it returns
+	}
 	c.shard.remove(c)
 	e.conns.Add(-1)
 	if c.ipCounted.Load() {
@@ -337,6 +343,10 @@ func (c *Conn) reject(err error) {
 	}
 	c.handshakeDone()
 	c.eng.refusals.log(c.remote.String(), he.Status, he.Reason, detail)
+	if c.tls != nil && !c.tls.ready.Load() {
+		c.drop() // no HTTP answer before the TLS handshake is done
+		return
+	}
 	c.deadline.Store(time.Now().Add(c.eng.cfg.CloseWait).UnixNano())
 	c.write(wsproto.AppendHTTPError(nil, he))
 	if c.unsent.Load() > 0 {
@@ -393,6 +403,11 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	if e.nb == nil {
 		return nil
 	}
+	if e.http != nil {
+		// Its requests first: a TLS connection it serves is one of ours.
+		e.http.ln.Close()
+		e.http.shutdown(ctx)
+	}
 	var err error
 	poll := time.NewTicker(5 * time.Millisecond)
 	spread := newStagger(e, e.cfg.DrainSpread)
@@ -409,10 +424,6 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		}
 	}
 	poll.Stop()
-	if e.http != nil {
-		e.http.ln.Close()
-		e.http.shutdown(ctx)
-	}
 	e.stopOnce.Do(func() { close(e.stop) })
 	e.wg.Wait()
 	e.nb.Stop() // drops whatever is left

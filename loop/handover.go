@@ -57,6 +57,10 @@ func (h *httpServer) shutdown(ctx context.Context) {
 // loop forgets its own descriptor there, and the HTTP server reads a
 // duplicate of it.
 func (c *Conn) handOver() {
+	if c.tls != nil {
+		c.handOverTLS()
+		return
+	}
 	dup, err := -1, error(syscall.EBADF)
 	c.withFD(func(fd int) { dup, err = syscall.Dup(fd) })
 	if err != nil {
@@ -78,6 +82,23 @@ func (c *Conn) handOver() {
 	_ = c.nc.Close() // on the poller itself: see socket.go
 	if !c.eng.http.ln.give(&prefixConn{Conn: nc, prefix: read}) {
 		_ = nc.Close()
+	}
+}
+
+// handOverTLS gives c to the engine's HTTP server without taking it out of
+// the event loop: the server reads the decrypted stream through crypto/tls,
+// whose pipe now blocks, and the poller keeps appending to the pipe. A
+// later upgrade on that connection cannot come back to the engine (it is
+// refused with 500): a browser opens a new connection for a WebSocket.
+func (c *Conn) handOverTLS() {
+	read := c.pending
+	c.pending = nil
+	c.state.Store(stateHandedOver)
+	c.deadline.Store(0)
+	c.handshakeDone()
+	c.tls.pipe.setBlocking(true)
+	if !c.eng.http.ln.give(&prefixConn{Conn: c.tls.conn, prefix: read}) {
+		c.drop()
 	}
 }
 

@@ -18,6 +18,19 @@ func (e *Engine) onData(nc *nbio.Conn, data []byte) {
 	}
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
+	if c.tls != nil {
+		c.tls.pipe.append(data)
+		if c.tls.ready.Load() {
+			c.readTLS()
+		}
+		return
+	}
+	c.handle(data)
+}
+
+// handle takes bytes read from the connection (decrypted, under TLS).
+// Called with readMu held.
+func (c *Conn) handle(data []byte) {
 	switch c.state.Load() {
 	case stateHandshake:
 		c.readHandshake(data)

@@ -41,11 +41,21 @@ func (c *Conn) shutWrite() {
 	c.withFD(func(fd int) { _ = syscall.Shutdown(fd, syscall.SHUT_WR) })
 }
 
-// write sends b after anything written before. When nbio holds no earlier
-// bytes it writes directly; what the socket does not take now goes to
-// nbio, which writes it when the socket drains (reporting through
-// onWritten). unsent counts the bytes not yet in the kernel.
+// write sends b after anything written before: encrypted first on a TLS
+// connection.
 func (c *Conn) write(b []byte) {
+	if c.tls != nil {
+		_, _ = c.tls.conn.Write(b) // its errors are the socket's: reading sees them
+		return
+	}
+	c.writeRaw(b)
+}
+
+// writeRaw sends b after anything written before. When nbio holds no
+// earlier bytes it writes directly; what the socket does not take now goes
+// to nbio, which writes it when the socket drains (reporting through
+// onWritten). unsent counts the bytes not yet in the kernel.
+func (c *Conn) writeRaw(b []byte) {
 	if c.unsent.Add(int64(len(b))) > int64(len(b)) {
 		c.nbioWrite(b) // behind bytes nbio holds: it only appends
 		return

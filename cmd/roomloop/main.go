@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -94,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 		listed    = fs.Int("max-members-listed", api.DefaultMaxMembersListed, "members listed in $joined")
 		noPresnce = fs.Bool("no-presence", false, "do not send $member_joined / $member_left")
 		noPages   = fs.Bool("no-pages", false, "serve no page at / (other requests than upgrades at -path get 404)")
+		tlsCert   = fs.String("tls-cert", "", "PEM certificate (chain) file: serve wss:// and https:// (with -tls-key)")
+		tlsKey    = fs.String("tls-key", "", "PEM private key file of -tls-cert")
 	)
 	fs.IntVar(&opts.MaxMessageSize, "max-message", 64<<10, "largest WebSocket message in bytes (larger: close 1009)")
 	fs.IntVar(&lim.MaxEvent, "max-event", lim.MaxEvent, "longest event name in bytes")
@@ -164,6 +167,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	if !*noPages {
 		opts.HTTPHandler = pages(*path)
 	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return &usageError{err: errors.New("-tls-cert and -tls-key go together")}
+	}
+	scheme := "ws://"
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return &usageError{err: fmt.Errorf("-tls-cert/-tls-key: %w", err)}
+		}
+		opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		scheme = "wss://"
+	}
 	if err := opts.Validate(); err != nil {
 		return &usageError{err: err}
 	}
@@ -172,7 +187,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	if err := srv.Start(*addr); err != nil {
 		return err
 	}
-	log.Info("roomloop serving", "url", "ws://"+srv.Addr().String()+*path, "page", !*noPages)
+	log.Info("roomloop serving", "url", scheme+srv.Addr().String()+*path, "page", !*noPages)
 
 	if serving != nil {
 		serving(srv.Addr())

@@ -3,9 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -111,4 +120,61 @@ func TestNoPages(t *testing.T) {
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+// TestTLSFlags: with -tls-cert and -tls-key the page and the WebSocket
+// are served over TLS, and the page's origin connects.
+func TestTLSFlags(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, clientTLS := writeSelfSigned(t, dir)
+	addr, logs := startBinary(t, "-tls-cert", certFile, "-tls-key", keyFile)
+	assert.Contains(t, logs.String(), "url=wss://")
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS}, Timeout: 10 * time.Second}
+	resp, err := hc.Get("https://" + addr + "/")
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	hc.CloseIdleConnections()
+
+	d := websocket.Dialer{TLSClientConfig: clientTLS}
+	ws, resp, err := d.Dial("wss://"+addr+"/ws", http.Header{"Origin": {"https://" + addr}})
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	_, msg, err := ws.ReadMessage()
+	require.NoError(t, err)
+	assert.Contains(t, string(msg), `"$welcome"`)
+	_ = ws.Close()
+
+	var stderr bytes.Buffer
+	err = run(context.Background(), []string{"-tls-cert", certFile}, io.Discard, &stderr, nil)
+	assert.Equal(t, 2, exitCode(err, &stderr))
+	assert.Contains(t, stderr.String(), "-tls-cert and -tls-key go together")
+}
+
+// writeSelfSigned writes a certificate for 127.0.0.1 and its key as PEM
+// files in dir, and returns them with a client configuration trusting it.
+func writeSelfSigned(t *testing.T, dir string) (string, string, *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, &tls.Config{RootCAs: pool}
 }
