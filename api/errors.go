@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// Error codes of $error frames (PROTOCOL.md §4).
+// Error codes of $error frames (docs/protocol.md, Errors).
 const (
 	CodeBadRequest    = "bad_request"
 	CodeForbidden     = "forbidden"

@@ -143,8 +143,9 @@ func (s *Server) call(h HandlerFunc, c *Conn, f *Frame) (err error) {
 	return h(c, f)
 }
 
-// route is the default for events without a handler (PROTOCOL.md §5): a
-// room frame goes to the other members, a frame with "to" to that session.
+// route is the default for events without a handler (docs/protocol.md,
+// "What the client can send"): a room frame goes to the other members, a
+// frame with "to" to that session.
 func (s *Server) route(c *Conn, f *Frame) error {
 	switch {
 	case f.Room != "":

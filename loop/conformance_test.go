@@ -1,9 +1,9 @@
 package loop_test
 
-// RFC 6455 conformance, after the categories of the Autobahn|Testsuite
-// (HOSTILE.md (b)): hand-built frames over plain TCP against a real engine
-// whose handler echoes every message back. Each case asserts what a client
-// sees: the echoed message, the pong, or the close code (PROTOCOL.md §7),
+// RFC 6455 conformance, after the categories of the Autobahn|Testsuite:
+// hand-built frames over plain TCP against a real engine whose handler
+// echoes every message back. Each case asserts what a client sees: the
+// echoed message, the pong, or the close code (docs/protocol.md, Closing),
 // and, where it matters, what the handler received.
 //
 // Covered: 1 framing, 2 pings/pongs, 3 reserved bits, 4 opcodes,

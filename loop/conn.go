@@ -34,7 +34,7 @@ type Conn struct {
 	state atomic.Int32
 
 	remote  net.Addr
-	tls     *tlsConn // nil for a plain connection
+	tls     *tlsConn                     // nil for a plain connection
 	request atomic.Pointer[http.Request] // held until Handler.Open returns
 	value   atomic.Pointer[any]
 	// adopted is the upgrade ServeHTTP took over, until onOpen starts it.

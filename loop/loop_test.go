@@ -335,7 +335,7 @@ func TestConnectionCaps(t *testing.T) {
 		upgradeRaw(t, e)
 	})
 	t.Run("pending handshakes per address", func(t *testing.T) {
-		// HOSTILE.md row 1, slowloris: one address opens many connections
+		// docs/hostile.md row 1, slowloris: one address opens many connections
 		// and drips its requests.
 		e, rec := start(t, loop.Config{MaxPendingPerIP: 50, HandshakeTimeout: time.Second})
 		attacker := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
