@@ -21,7 +21,7 @@ func BenchmarkConcurrentPublishers(b *testing.B) {
 	cfg.ControlFrames = 1
 	s.out = resume.NewStreams(cfg)
 	for range members {
-		c := &Conn{srv: s, id: newSessionID(), stream: s.out.New(), rooms: []string{"all"}}
+		c := &Conn{srv: s, id: resume.NewSessionID(), stream: s.out.New(), rooms: []string{"all"}}
 		if _, _, err := s.rooms.Join("all", c.member()); err != nil {
 			b.Fatal(err)
 		}

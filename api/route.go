@@ -154,7 +154,7 @@ func (s *Server) route(c *Conn, f *Frame) error {
 		s.fanOut(f.Room, frame.NewOutgoing(fwd), func(m *Conn) bool { return m == c })
 		return nil
 	case f.To != "":
-		dst, ok := s.sess.get(f.To)
+		dst, ok := s.sess.Get(f.To)
 		if !ok {
 			return NewError(CodeNoSuchSession, "no session "+f.To)
 		}

@@ -41,8 +41,8 @@ func BenchmarkBroadcast1M(b *testing.B) {
 	before := heapInUse()
 	conns := make([]*Conn, n)
 	for i := range conns {
-		c := &Conn{srv: s, id: newSessionID(), stream: s.out.New(), rooms: []string{"all"}}
-		if !s.sess.add(c) {
+		c := &Conn{srv: s, id: resume.NewSessionID(), stream: s.out.New(), rooms: []string{"all"}}
+		if !s.sess.Add(c) {
 			b.Fatal("duplicate session id")
 		}
 		if _, _, err := s.rooms.Join("all", c.member()); err != nil {

@@ -29,8 +29,9 @@ type Server struct {
 	eng   *loop.Engine
 	out   *resume.Streams
 	rooms *rooms.Table[member]
-	sess  sessions
-	life  lifecycle
+	sess  *resume.Registry[*Conn]
+	// expireStop ends the expiry goroutine, which closes expireDone.
+	expireStop, expireDone chan struct{}
 	// failures throttles addresses with many failed upgrades.
 	failures failures
 
@@ -58,8 +59,8 @@ func New(opts *Options) *Server {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.log = s.opts.Logger
 	s.rooms = rooms.New[member](rooms.Options{MaxRooms: max(s.opts.MaxRooms, 0)})
-	s.sess.init()
-	s.life.init()
+	s.sess = resume.NewRegistry(func(c *Conn) string { return c.id }, func(c *Conn) string { return c.token })
+	s.expireStop, s.expireDone = make(chan struct{}), make(chan struct{})
 	s.failures.rate = s.opts.RateLimits.FailuresPerIP
 	s.handlers.Store(s.buildHandlers(nil, nil))
 	s.out = resume.NewStreams(s.opts.streamConfig())
@@ -147,19 +148,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.running, s.stopped = false, true
 	s.lifeMu.Unlock()
 	if running {
-		close(s.life.stop)
-		<-s.life.done
+		close(s.expireStop)
+		<-s.expireDone
 	}
 	s.endAll(CloseInfo{Code: CloseGoingAway, Reason: "server shut down", ServerClosed: true})
 	return err
 }
 
 // Conn returns the connected session with id.
-func (s *Server) Conn(id string) (*Conn, bool) { return s.sess.get(id) }
+func (s *Server) Conn(id string) (*Conn, bool) { return s.sess.Get(id) }
 
 // Send queues f for the session id (see Conn.Send).
 func (s *Server) Send(id string, f Frame) error {
-	c, ok := s.sess.get(id)
+	c, ok := s.sess.Get(id)
 	if !ok {
 		return ErrNoSuchSession
 	}
@@ -192,7 +193,7 @@ func (s *Server) Broadcast(room string, f Frame, exclude ...string) (int, error)
 // Join puts session id into room as if it had sent $join (without
 // CanJoin): it gets $joined and the room gets $member_joined.
 func (s *Server) Join(id, room string) error {
-	c, ok := s.sess.get(id)
+	c, ok := s.sess.Get(id)
 	if !ok {
 		return ErrNoSuchSession
 	}
@@ -202,7 +203,7 @@ func (s *Server) Join(id, room string) error {
 // Leave removes session id from room: it gets $left with reason
 // "removed" and the room gets $member_left.
 func (s *Server) Leave(id, room string) error {
-	c, ok := s.sess.get(id)
+	c, ok := s.sess.Get(id)
 	if !ok {
 		return ErrNoSuchSession
 	}
@@ -212,7 +213,7 @@ func (s *Server) Leave(id, room string) error {
 // Kick ends session id at once, suspended or not, with close code 4001
 // and reason: it cannot be resumed.
 func (s *Server) Kick(id, reason string) error {
-	c, ok := s.sess.get(id)
+	c, ok := s.sess.Get(id)
 	if !ok {
 		return ErrNoSuchSession
 	}
@@ -254,17 +255,11 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	st := Stats{
 		Connections: s.eng.Conns(),
-		Sessions:    s.sess.len(),
-		Suspended:   s.suspendedCount(),
+		Sessions:    s.sess.Len(),
+		Suspended:   s.sess.Suspended(),
 		Rooms:       s.rooms.Len(),
 		QueuedBytes: s.out.QueuedBytes(),
 	}
 	st.Writes, st.FramesWritten = s.eng.Writes()
 	return st
-}
-
-func (s *Server) suspendedCount() int {
-	s.life.mu.Lock()
-	defer s.life.mu.Unlock()
-	return len(s.life.suspended)
 }

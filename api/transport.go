@@ -64,7 +64,7 @@ func (t *transport) Upgrade(lc *loop.Conn, up *loop.Upgrade) (string, error) {
 		s.findResume(b, req)
 	}
 	if want := b.identity.SessionID; want != "" {
-		if old, ok := s.sess.get(want); ok && old != b.target {
+		if old, ok := s.sess.Get(want); ok && old != b.target {
 			if old.Connected() {
 				return "", &loop.HTTPError{Status: http.StatusConflict, Reason: "session id already connected"}
 			}
@@ -82,13 +82,10 @@ func (t *transport) Upgrade(lc *loop.Conn, up *loop.Upgrade) (string, error) {
 // findResume validates a resume request into b.target, or says in
 // b.reason why it cannot be honoured.
 func (s *Server) findResume(b *binding, req resume.Request) {
-	sess := s.resumeTargetToken(req.Token)
+	sess, reason := s.sess.Find(req.Token)
 	switch {
 	case sess == nil:
-		b.reason = resume.ReasonUnknown
-		if id, ok := resume.SessionOf(req.Token); ok && s.recentlyEnded(id) {
-			b.reason = resume.ReasonExpired
-		}
+		b.reason = reason
 	case b.identity.SessionID != "" && b.identity.SessionID != sess.id,
 		b.identity.User != sess.user:
 		b.reason = resume.ReasonUnknown // this client may not take that session
@@ -97,19 +94,6 @@ func (s *Server) findResume(b *binding, req resume.Request) {
 	default:
 		b.target, b.lastSeq = sess, req.LastSeq
 	}
-}
-
-// resumeTargetToken returns the live session a resume token names.
-func (s *Server) resumeTargetToken(token string) *Conn {
-	id, ok := resume.SessionOf(token)
-	if !ok {
-		return nil
-	}
-	sess, ok := s.sess.get(id)
-	if !ok || sess.token == "" || !resume.Match(token, sess.token) {
-		return nil
-	}
-	return sess
 }
 
 // Open attaches the transport: to the session it resumes, or to a new one.
@@ -123,14 +107,14 @@ func (t *transport) Open(lc *loop.Conn) {
 	}
 	id := b.identity.SessionID
 	if id == "" {
-		id = newSessionID()
+		id = resume.NewSessionID()
 	}
 	c := &Conn{srv: s, id: id, user: b.identity.User, claims: b.identity.Claims, lc: lc,
 		initial: b.identity.Rooms, stream: s.out.New()}
 	if !s.opts.DisableResume {
 		c.token = resume.NewToken(id)
 	}
-	if !s.sess.add(c) {
+	if !s.sess.Add(c) {
 		lc.Close(uint16(ClosePolicy), "session id already connected")
 		return
 	}
@@ -167,14 +151,7 @@ func (s *Server) resumeSession(lc *loop.Conn, b *binding) bool {
 		return s.welcome(c, true, last, "")
 	})
 	if err != nil {
-		switch err {
-		case resume.ErrGap:
-			b.reason = resume.ReasonGap
-		case resume.ErrInvalidSeq:
-			b.reason = resume.ReasonInvalid
-		default:
-			b.reason = resume.ReasonExpired
-		}
+		b.reason = resume.ReasonOf(err)
 		suspended := c.lc == nil
 		c.mu.Unlock()
 		// A suspended session that cannot be resumed after a gap never
@@ -191,7 +168,7 @@ func (s *Server) resumeSession(lc *loop.Conn, b *binding) bool {
 	}
 	c.lc = lc
 	c.suspended = time.Time{}
-	s.unsuspend(c)
+	s.sess.Unsuspend(c)
 	c.mu.Unlock()
 	b.sess = c
 	if s.opts.OnResume != nil {
@@ -269,7 +246,7 @@ func (t *transport) Closed(lc *loop.Conn, li loop.CloseInfo) {
 		return
 	}
 	c.suspended = time.Now()
-	s.suspend(c)
+	s.sess.Suspend(c)
 	c.mu.Unlock()
 	if s.opts.OnSuspend != nil {
 		s.opts.OnSuspend(c, info)
@@ -277,16 +254,9 @@ func (t *transport) Closed(lc *loop.Conn, li loop.CloseInfo) {
 }
 
 // resumable reports whether a connection's end leaves its session waiting
-// for a resume rather than ending it.
+// for a resume rather than ending it (resume.Suspends).
 func resumable(info CloseInfo) bool {
-	switch {
-	case info.Code == CloseAbnormal:
-		return true
-	case info.ServerClosed:
-		return info.Code == CloseGoingAway || info.Code == CloseSlowConsumer
-	default:
-		return false
-	}
+	return resume.Suspends(uint16(info.Code), info.ServerClosed)
 }
 
 // pickCodec chooses the first offered subprotocol roomloop speaks; no

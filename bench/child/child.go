@@ -24,7 +24,7 @@ import (
 type Spec struct {
 	Exe  string   // the benchmark binary
 	Args []string // arguments before the server's own, e.g. ["server"]
-	Impl string   // serve.Roomloop or serve.Baseline
+	Impl string   // serve.Roomloop, serve.Baseline, serve.RoomloopHTTP or serve.RoomloopTLS
 	// CPUs, when not empty, pins the process with taskset -c CPUs.
 	CPUs string
 	// Env is added to the child's environment.
@@ -38,6 +38,7 @@ type Spec struct {
 // Server is a running server process. Its methods are safe for
 // concurrent use.
 type Server struct {
+	impl  string
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	lines chan string
@@ -77,7 +78,7 @@ func Start(sp Spec) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &Server{cmd: cmd, stdin: stdin, lines: make(chan string, 16), done: make(chan struct{})}
+	s := &Server{impl: sp.Impl, cmd: cmd, stdin: stdin, lines: make(chan string, 16), done: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -111,6 +112,9 @@ func (s *Server) next(timeout time.Duration) (string, error) {
 
 // Addr returns the server's listening address.
 func (s *Server) Addr() string { return s.addr }
+
+// TLS reports whether the server serves wss:// only (serve.RoomloopTLS).
+func (s *Server) TLS() bool { return serve.IsTLS(s.impl) }
 
 // PID returns the server's process id.
 func (s *Server) PID() int { return s.cmd.Process.Pid }

@@ -2,8 +2,10 @@ package load
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/binary"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 
@@ -17,7 +19,7 @@ import (
 // Send and Close are safe for concurrent use.
 type Conn struct {
 	pool    *Pool
-	nc      *nbio.Conn
+	nc      sock                   // *nbio.Conn, or a *tls.Conn (Config.TLS)
 	session atomic.Pointer[string] // from $welcome
 	token   atomic.Pointer[string] // resume token from $welcome
 	closed  atomic.Bool
@@ -37,6 +39,12 @@ type Conn struct {
 	Index int
 	// N and T are scratch state for scenarios (a counter and a time).
 	N, T atomic.Int64
+}
+
+// sock is a client connection's socket.
+type sock interface {
+	Write(b []byte) (int, error)
+	Close() error
 }
 
 // Session returns the session id from $welcome ("" before it arrived).
@@ -72,7 +80,14 @@ func (c *Conn) LastSeq() uint64 { return c.seen.Load() }
 // instead of a FIN, and no close frame is sent.
 func (c *Conn) Reset() {
 	c.closed.Store(true)
-	_ = c.nc.SetLinger(1, 0)
+	switch nc := c.nc.(type) {
+	case *nbio.Conn:
+		_ = nc.SetLinger(1, 0)
+	case *tls.Conn:
+		if tc, ok := nc.NetConn().(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+	}
 	_ = c.nc.Close()
 }
 

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/url"
@@ -32,6 +33,11 @@ type Config struct {
 	OnClose func(c *Conn)
 	// Timeout bounds one dial plus upgrade; default 10s.
 	Timeout time.Duration
+	// TLS, if set, makes Open speak wss://: each connection is a
+	// crypto/tls client read by a goroutine of its own instead of a
+	// socket on the nbio engine (which speaks no TLS). It suits scenarios
+	// that measure the server, not the load generator: idle.
+	TLS *tls.Config
 }
 
 // Pool holds client connections on one nbio engine. Its methods are safe
@@ -74,25 +80,30 @@ func New(cfg Config) (*Pool, error) {
 	p.eng.OnClose(func(nc *nbio.Conn, err error) {
 		p.published.Load()
 		if c, ok := nc.Session().(*Conn); ok {
-			c.closed.Store(true)
-			// Wait for a parse in progress (the bytes that came with the
-			// upgrade response, or a read): a connection's end is handled
-			// after everything it received.
-			c.rmu.Lock()
-			c.rmu.Unlock()
-			p.mu.Lock()
-			delete(p.conns, c)
-			p.mu.Unlock()
-			p.stats.Closed.Add(1)
-			if h := p.cfg.OnClose; h != nil {
-				h(c)
-			}
+			p.ended(c)
 		}
 	})
 	if err := p.eng.Start(); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// ended forgets c, which has ended.
+func (p *Pool) ended(c *Conn) {
+	c.closed.Store(true)
+	// Wait for a parse in progress (the bytes that came with the upgrade
+	// response, or a read): a connection's end is handled after
+	// everything it received.
+	c.rmu.Lock()
+	c.rmu.Unlock()
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	p.stats.Closed.Add(1)
+	if h := p.cfg.OnClose; h != nil {
+		h(c)
+	}
 }
 
 // Stats returns the pool's counters.
@@ -131,6 +142,9 @@ func (p *Pool) open(index int, path string, lastSeq uint64) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.cfg.TLS != nil {
+		return p.openTLS(nc, index, path, lastSeq)
+	}
 	rest, err := handshake(nc, p.cfg.Addr, path, p.cfg.Timeout)
 	if err != nil {
 		_ = nc.Close()
@@ -162,6 +176,45 @@ func (p *Pool) open(index int, path string, lastSeq uint64) (*Conn, error) {
 	}
 	c.feedLocked(rest)
 	c.rmu.Unlock()
+	return c, nil
+}
+
+// openTLS is open over TLS: it runs the TLS handshake and the upgrade on
+// nc, then reads the connection on a goroutine of its own.
+func (p *Pool) openTLS(nc net.Conn, index int, path string, lastSeq uint64) (*Conn, error) {
+	tc := tls.Client(nc, p.cfg.TLS)
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	rest, err := handshake(tc, p.cfg.Addr, path, p.cfg.Timeout)
+	if err != nil {
+		_ = tc.Close()
+		return nil, err
+	}
+	c := &Conn{pool: p, nc: tc, Index: index, lastSeq: lastSeq}
+	c.seen.Store(lastSeq)
+	p.mu.Lock()
+	p.conns[c] = struct{}{}
+	p.mu.Unlock()
+	c.feed(rest)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := tc.Read(buf)
+			if n > 0 {
+				c.feed(buf[:n])
+			}
+			if err != nil {
+				_ = tc.Close()
+				p.ended(c)
+				return
+			}
+		}
+	}()
 	return c, nil
 }
 

@@ -13,6 +13,9 @@ type File struct {
 	Command string         `json:"command"`
 	Machine Machine        `json:"machine"`
 	Rounds  []runner.Round `json:"rounds"`
+	// WaysIn summarizes the rounds of roomloop's ways in, when the run
+	// had them (WaysIn(Rounds)).
+	WaysIn []WaysInRow `json:"ways_in,omitempty"`
 }
 
 // WriteJSON writes f (a File, or any other report) as indented JSON to

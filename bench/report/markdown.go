@@ -33,7 +33,38 @@ func Markdown(w io.Writer, rounds []runner.Round) {
 			}
 		}
 		fmt.Fprintln(w)
+		if t.waysIn() {
+			waysInTable(w, t)
+		}
 	}
+}
+
+// waysInTable writes t's metrics through roomloop's ways in, Start,
+// ServeHTTP and TLS, side by side, with ratios to Start, and the errors
+// of the other two under the table.
+func waysInTable(w io.Writer, t *table) {
+	ways := serve.WaysIn()
+	fmt.Fprintf(w, "### %s: roomloop's ways in\n\n", t.scenario)
+	fmt.Fprintf(w, "| metric | Start (`%s`) | ServeHTTP (`%s`) | TLS (`%s`) | ratio ServeHTTP/Start | ratio TLS/Start |\n|---|---:|---:|---:|---:|---:|\n",
+		ways[0], ways[1], ways[2])
+	for _, m := range t.metrics {
+		st, sh, ss := summarize(t.values[m][ways[0]]), summarize(t.values[m][ways[1]]), summarize(t.values[m][ways[2]])
+		fmt.Fprintf(w, "| %s (%s) | %s | %s | %s | %s | %s |\n", m, t.units[m], cell(st), cell(sh), cell(ss), ratioCell(ratio(sh, st)), ratioCell(ratio(ss, st)))
+	}
+	for _, impl := range ways[1:] {
+		for _, e := range t.errs[impl] {
+			fmt.Fprintf(w, "| **error** (%s) | %s | | | | |\n", impl, strings.ReplaceAll(e, "|", "/"))
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// ratioCell formats a ratio, "–" for none.
+func ratioCell(r *float64) string {
+	if r == nil {
+		return "–"
+	}
+	return strconv.FormatFloat(*r, 'f', 2, 64)
 }
 
 // cell formats a median with its spread.

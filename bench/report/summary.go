@@ -6,12 +6,15 @@ import (
 	"slices"
 
 	"github.com/roomloop/roomloop/bench/runner"
+	"github.com/roomloop/roomloop/bench/serve"
 )
 
 // Stat summarizes one metric's values over rounds.
 type Stat struct {
-	Median, Min, Max float64
-	N                int
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	N      int     `json:"n"`
 }
 
 // summarize returns the median, min and max of vs.
@@ -35,6 +38,7 @@ type table struct {
 	units    map[string]string
 	values   map[string]map[string][]float64 // metric → impl → values
 	errs     map[string][]string             // impl → errors
+	ran      map[string]bool                 // impls with a round
 }
 
 // tables groups rounds by scenario, in first-seen order.
@@ -45,10 +49,11 @@ func tables(rounds []runner.Round) []*table {
 		t := byName[rd.Scenario]
 		if t == nil {
 			t = &table{scenario: rd.Scenario, units: map[string]string{},
-				values: map[string]map[string][]float64{}, errs: map[string][]string{}}
+				values: map[string]map[string][]float64{}, errs: map[string][]string{}, ran: map[string]bool{}}
 			byName[rd.Scenario] = t
 			ts = append(ts, t)
 		}
+		t.ran[rd.Impl] = true
 		if rd.Err != "" {
 			t.errs[rd.Impl] = append(t.errs[rd.Impl], rd.Err)
 		}
@@ -62,4 +67,60 @@ func tables(rounds []runner.Round) []*table {
 		}
 	}
 	return ts
+}
+
+// WaysInRow is one metric of a scenario measured through roomloop's ways
+// in (serve.WaysIn): its own listener (Start), mounted on net/http
+// (ServeHTTP) and with native TLS, each summarized over rounds, with the
+// ratios of the medians to Start's (absent where Start's is 0 or a
+// value is missing).
+type WaysInRow struct {
+	Scenario  string   `json:"scenario"`
+	Metric    string   `json:"metric"`
+	Unit      string   `json:"unit"`
+	Start     Stat     `json:"start"`
+	ServeHTTP Stat     `json:"serve_http"`
+	TLS       Stat     `json:"tls"`
+	HTTPRatio *float64 `json:"serve_http_ratio,omitempty"`
+	TLSRatio  *float64 `json:"tls_ratio,omitempty"`
+}
+
+// WaysIn returns a row per metric of every scenario that ran against
+// serve.RoomloopHTTP or serve.RoomloopTLS (the idle scenario with
+// runner.Config.WaysIn), in the scenario's metric order.
+func WaysIn(rounds []runner.Round) []WaysInRow {
+	var out []WaysInRow
+	for _, t := range tables(rounds) {
+		if !t.waysIn() {
+			continue
+		}
+		for _, m := range t.metrics {
+			w := serve.WaysIn()
+			row := WaysInRow{Scenario: t.scenario, Metric: m, Unit: t.units[m],
+				Start: summarize(t.values[m][w[0]]), ServeHTTP: summarize(t.values[m][w[1]]), TLS: summarize(t.values[m][w[2]])}
+			row.HTTPRatio, row.TLSRatio = ratio(row.ServeHTTP, row.Start), ratio(row.TLS, row.Start)
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
+// waysIn reports whether t has rounds of roomloop's other ways in.
+func (t *table) waysIn() bool {
+	w := serve.WaysIn()
+	for _, impl := range w[1:] {
+		if t.ran[impl] {
+			return true
+		}
+	}
+	return false
+}
+
+// ratio returns a.Median/b.Median, or nil where it means nothing.
+func ratio(a, b Stat) *float64 {
+	if a.N == 0 || b.N == 0 || b.Median == 0 {
+		return nil
+	}
+	r := a.Median / b.Median
+	return &r
 }

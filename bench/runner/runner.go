@@ -25,6 +25,26 @@ type Config struct {
 	Params     scenario.Params
 	Timeout    time.Duration // per scenario run; default 5 minutes
 	Log        io.Writer     // progress lines; nil for none
+	// WaysIn runs the idle scenario also against roomloop's other ways
+	// in, mounted on net/http and with native TLS (serve.WaysIn), so that
+	// the report can set their memory per connection beside Start's.
+	WaysIn bool
+}
+
+// impls returns the implementations scenario name runs against in round
+// r (0-based): serve.Impls, and for idle with WaysIn the other ways in
+// too. The order rotates from round to round, so that each goes first
+// once in as many rounds as there are implementations (two: roomloop
+// first in odd rounds, baseline in even ones).
+func (cfg Config) impls(name string, r int) []string {
+	base := serve.Impls()
+	impls := base[:]
+	if cfg.WaysIn && name == "idle" {
+		w := serve.WaysIn()
+		impls = append(w[:], serve.Baseline)
+	}
+	k := r % len(impls)
+	return append(slices.Clone(impls[k:]), impls[:k]...)
 }
 
 // Round is one scenario run against one implementation.
@@ -69,11 +89,7 @@ func Run(ctx context.Context, cfg Config) ([]Round, error) {
 			cal.Apply(&params, v)
 		}
 		for r := range cfg.Rounds {
-			impls := serve.Impls()
-			if r%2 == 1 {
-				impls[0], impls[1] = impls[1], impls[0]
-			}
-			for _, impl := range impls {
+			for _, impl := range cfg.impls(name, r) {
 				if err := ctx.Err(); err != nil {
 					return out, err
 				}
@@ -83,7 +99,7 @@ func Run(ctx context.Context, cfg Config) ([]Round, error) {
 					if rd.Err != "" {
 						status = "error: " + rd.Err
 					}
-					fmt.Fprintf(cfg.Log, "%-12s %-8s round %d: %.1fs %s\n", name, impl, r+1, rd.Seconds, status)
+					fmt.Fprintf(cfg.Log, "%-12s %-13s round %d: %.1fs %s\n", name, impl, r+1, rd.Seconds, status)
 				}
 				out = append(out, rd)
 			}

@@ -71,6 +71,7 @@ func Idle(ctx context.Context, t Target, p Params) (r Result, err error) {
 		return r, err
 	}
 	n := float64(len(conns))
+	r.add("connections", "count", n)
 	r.add("server RSS per connection", "KiB", (float64(s1.RSS)-float64(s0.RSS))/n/1024)
 	r.add("server RSS per connection, free pages returned", "KiB", (float64(freed1.RSS)-float64(freed0.RSS))/n/1024)
 	r.add("server heap in use per connection", "KiB", (float64(after.HeapInuse)-float64(before.HeapInuse))/n/1024)

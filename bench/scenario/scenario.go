@@ -5,6 +5,7 @@ package scenario
 
 import (
 	"context"
+	"crypto/tls"
 	"math"
 	"time"
 
@@ -107,9 +108,20 @@ func ByName(name string) (Func, bool) {
 	return nil, false
 }
 
-// newPool starts a load pool for t with handler h.
+// TLSTarget is a Target that may serve wss:// only (serve.RoomloopTLS).
+type TLSTarget interface {
+	TLS() bool
+}
+
+// newPool starts a load pool for t with handler h; over TLS when t says
+// so. The clients do not verify the server's certificate: it is the
+// benchmark's own, self-signed, made when the server started.
 func newPool(t Target, h func(*load.Conn, *load.Msg)) (*load.Pool, error) {
-	return load.New(load.Config{Addr: t.Addr(), Handler: h})
+	cfg := load.Config{Addr: t.Addr(), Handler: h}
+	if tt, ok := t.(TLSTarget); ok && tt.TLS() {
+		cfg.TLS = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+	}
+	return load.New(cfg)
 }
 
 // closePool closes p and reports the protocol errors its clients saw as

@@ -17,14 +17,26 @@ import (
 	"github.com/roomloop/roomloop/bench/baseline"
 )
 
-// The implementations Start knows.
+// The implementations Start knows. RoomloopHTTP and RoomloopTLS are
+// roomloop reached another way: mounted as an http.Handler on a net/http
+// server (ServeHTTP), and on its own listener with native TLS
+// (Options.TLSConfig). Roomloop uses its own listener (Start).
 const (
-	Roomloop = "roomloop"
-	Baseline = "baseline"
+	Roomloop     = "roomloop"
+	Baseline     = "baseline"
+	RoomloopHTTP = "roomloop-http"
+	RoomloopTLS  = "roomloop-tls"
 )
 
 // Impls returns the implementations in their default order.
 func Impls() [2]string { return [2]string{Roomloop, Baseline} }
+
+// WaysIn returns roomloop's ways in, Start first: the idle scenario
+// compares their memory per connection (runner.Config.WaysIn).
+func WaysIn() [3]string { return [3]string{Roomloop, RoomloopHTTP, RoomloopTLS} }
+
+// IsTLS reports whether impl serves wss:// only.
+func IsTLS(impl string) bool { return impl == RoomloopTLS }
 
 // Config selects and configures the implementation.
 type Config struct {
@@ -58,8 +70,10 @@ type Server interface {
 // Start starts the implementation cfg names.
 func Start(cfg Config) (Server, error) {
 	switch cfg.Impl {
-	case Roomloop:
+	case Roomloop, RoomloopTLS:
 		return startRoomloop(cfg)
+	case RoomloopHTTP:
+		return startRoomloopHTTP(cfg)
 	case Baseline:
 		s := baseline.New(nil)
 		if err := s.Start(cfg.Addr); err != nil {
@@ -67,7 +81,7 @@ func Start(cfg Config) (Server, error) {
 		}
 		return baselineServer{s}, nil
 	}
-	return nil, fmt.Errorf("serve: unknown implementation %q (want %s or %s)", cfg.Impl, Roomloop, Baseline)
+	return nil, fmt.Errorf("serve: unknown implementation %q (want %s, %s, %s or %s)", cfg.Impl, Roomloop, Baseline, RoomloopHTTP, RoomloopTLS)
 }
 
 // roomloopServer adapts *api.Server and counts how its sessions end.
@@ -76,8 +90,33 @@ type roomloopServer struct {
 	hook *hooks
 }
 
-// startRoomloop starts roomloop without presence and with large queues.
+// startRoomloop starts roomloop on its own listener (Start), with a
+// self-signed certificate for RoomloopTLS.
 func startRoomloop(cfg Config) (Server, error) {
+	opts := roomloopOptions(cfg)
+	if cfg.Impl == RoomloopTLS {
+		tc, err := selfSigned()
+		if err != nil {
+			return nil, err
+		}
+		opts.TLSConfig = tc
+	}
+	s := api.New(opts.Options)
+	if err := s.Start(cfg.Addr); err != nil {
+		return nil, err
+	}
+	return roomloopServer{s, opts.hooks}, nil
+}
+
+// options are roomloop's options with the hooks that count session ends.
+type options struct {
+	*api.Options
+	hooks *hooks
+}
+
+// roomloopOptions configures roomloop as every variant runs it: without
+// presence, and with large queues.
+func roomloopOptions(cfg Config) options {
 	qf, qb := cfg.QueueFrames, cfg.QueueBytes
 	if qf <= 0 {
 		qf = 4096
@@ -90,7 +129,7 @@ func startRoomloop(cfg Config) (Server, error) {
 	if cfg.DropSlow {
 		policy = api.Drop
 	}
-	s := api.New(&api.Options{
+	return options{&api.Options{
 		DisablePresence:   !cfg.Presence,
 		DisableResume:     !cfg.Resume,
 		QueueFrames:       qf,
@@ -107,11 +146,7 @@ func startRoomloop(cfg Config) (Server, error) {
 		OnSuspend:         h.suspended,
 		OnResume:          h.resumed,
 		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-	})
-	if err := s.Start(cfg.Addr); err != nil {
-		return nil, err
-	}
-	return roomloopServer{s, h}, nil
+	}, h}
 }
 
 // benchMaxConns is the open-file limit less 256: the benchmark holds up to

@@ -35,6 +35,7 @@ func runMain(args []string) error {
 		scen   = fs.String("scenario", "all", "all, or a comma-separated list of idle, broadcast, echo, connect, slowconsumer, resume")
 		rounds = fs.Int("rounds", 3, "rounds per implementation")
 		out    = fs.String("out", "bench/results", "directory for the JSON and Markdown results")
+		waysIn = fs.Bool("ways-in", false, "idle: also run roomloop mounted on net/http (ServeHTTP) and with native TLS, and report their memory per connection beside Start's")
 		pin    = fs.Bool("pin", runtime.NumCPU() >= 2, "pin servers to CPU 0 and the load generator to CPU 1 (taskset)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -48,6 +49,7 @@ func runMain(args []string) error {
 	cfg := runner.Config{
 		Exe: exe, ServerArgs: []string{"server"}, ServerCPUs: cpus,
 		Scenarios: scenarios(*scen), Rounds: *rounds, Params: sz.params(), Log: os.Stderr,
+		WaysIn: *waysIn,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -56,7 +58,7 @@ func runMain(args []string) error {
 	command := "roomloop-bench run " + strings.Join(args, " ")
 	m := header(&md, pinning, command)
 	report.Markdown(&md, rs)
-	if werr := publish(md.Bytes(), *out, "results", report.File{Command: command, Machine: m, Rounds: rs}); werr != nil && err == nil {
+	if werr := publish(md.Bytes(), *out, "results", report.File{Command: command, Machine: m, Rounds: rs, WaysIn: report.WaysIn(rs)}); werr != nil && err == nil {
 		err = werr
 	}
 	return err

@@ -1,0 +1,84 @@
+package serve
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/roomloop/roomloop/api"
+)
+
+// httpServer is roomloop mounted at /ws on a net/http server
+// (RoomloopHTTP): the upgrade is hijacked and handed to roomloop's event
+// loop.
+type httpServer struct {
+	roomloopServer
+	hs *http.Server
+	ln net.Listener
+}
+
+// startRoomloopHTTP listens on cfg.Addr with net/http, whose mux sends
+// /ws to an api.Server configured as Roomloop's.
+func startRoomloopHTTP(cfg Config) (Server, error) {
+	opts := roomloopOptions(cfg)
+	s := api.New(opts.Options)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", s)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	return httpServer{roomloopServer{s, opts.hooks}, hs, ln}, nil
+}
+
+// Addr returns the HTTP listener's address.
+func (h httpServer) Addr() string { return h.ln.Addr().String() }
+
+// Close stops the HTTP server (hijacked connections are roomloop's by
+// then), then drains roomloop.
+func (h httpServer) Close() error {
+	herr := h.hs.Close()
+	if errors.Is(herr, http.ErrServerClosed) {
+		herr = nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(herr, h.s.Shutdown(ctx))
+}
+
+// selfSigned returns a server TLS configuration with a fresh self-signed
+// ECDSA P-256 certificate for 127.0.0.1, valid for a day (RoomloopTLS).
+func selfSigned() (*tls.Config, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "roomloop-bench"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		MinVersion:   tls.VersionTLS12,
+	}, nil
+}

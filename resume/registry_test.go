@@ -1,0 +1,72 @@
+package resume
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type testSession struct {
+	id, token string
+	since     time.Time
+	bytes     int64
+}
+
+func newTestRegistry() *Registry[*testSession] {
+	return NewRegistry(func(s *testSession) string { return s.id }, func(s *testSession) string { return s.token })
+}
+
+func TestRegistryFind(t *testing.T) {
+	r := newTestRegistry()
+	a := &testSession{id: "s-a", token: NewToken("s-a")}
+	require.True(t, r.Add(a))
+	assert.False(t, r.Add(&testSession{id: "s-a"}), "an id is taken once")
+
+	got, reason := r.Find(a.token)
+	assert.Same(t, a, got)
+	assert.Empty(t, reason)
+	for _, bad := range []string{"", "garbage", NewToken("s-a"), NewToken("s-nobody")} {
+		got, reason := r.Find(bad)
+		assert.Nil(t, got, bad)
+		assert.Equal(t, ReasonUnknown, reason, bad)
+	}
+	r.End(a)
+	r.Remove(a)
+	got, reason = r.Find(a.token)
+	assert.Nil(t, got)
+	assert.Equal(t, ReasonExpired, reason, "an ended session's id is remembered")
+	assert.Zero(t, r.Len())
+}
+
+func TestRegistryExpire(t *testing.T) {
+	r := newTestRegistry()
+	now := time.Now()
+	old := &testSession{id: "old", since: now.Add(-time.Minute)}
+	big := &testSession{id: "big", since: now.Add(-2 * time.Second), bytes: 700}
+	small := &testSession{id: "small", since: now.Add(-time.Second), bytes: 400}
+	for _, s := range []*testSession{old, big, small} {
+		r.Add(s)
+		r.Suspend(s)
+	}
+	assert.Equal(t, 3, r.Suspended())
+	var ended []string
+	end := func(s *testSession, reason string) bool {
+		ended = append(ended, s.id+": "+reason)
+		r.End(s)
+		return true
+	}
+	r.Expire(now, 30*time.Second, 1000, func(s *testSession) time.Time { return s.since },
+		func(s *testSession) int64 { return s.bytes }, end)
+	assert.Equal(t, []string{"old: resume window passed", "big: suspended-session memory budget"}, ended,
+		"the window first, then the longest-suspended until the rest fits the budget")
+	assert.Equal(t, 1, r.Suspended())
+}
+
+func TestReasonOf(t *testing.T) {
+	assert.Empty(t, ReasonOf(nil))
+	assert.Equal(t, ReasonGap, ReasonOf(ErrGap))
+	assert.Equal(t, ReasonInvalid, ReasonOf(ErrInvalidSeq))
+	assert.Equal(t, ReasonExpired, ReasonOf(ErrClosed))
+}
