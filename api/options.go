@@ -290,8 +290,8 @@ func (o *Options) loopConfig() loop.Config {
 		TLSConfig:        o.TLSConfig,
 		Logger:           o.Logger,
 	}
-	cfg.Frames.MaxMessage, cfg.Frames.MaxFrames = o.MaxMessageSize, o.MaxFramesPerMessage
-	cfg.Head.MaxBytes, cfg.Head.MaxHeaders = o.MaxHeaderBytes, o.MaxHeaders
+	cfg.MaxMessage, cfg.MaxFramesPerMessage = o.MaxMessageSize, o.MaxFramesPerMessage
+	cfg.MaxHeaderBytes, cfg.MaxHeaders = o.MaxHeaderBytes, o.MaxHeaders
 	if o.DisableResume {
 		cfg.ConfirmAfter = -1 // nothing is kept for a resume: no pings to free it
 	}

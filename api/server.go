@@ -1,8 +1,12 @@
 // Package api is roomloop's embeddable server: create a Server with New,
-// register handlers and middleware, Start it, and Shutdown to drain. It
-// speaks the roomloop protocol (docs/protocol.md) over WebSockets served by
-// an epoll event loop, with rooms, presence, direct messages and bounded
-// per-client queues.
+// register handlers and middleware, and serve it in one of three ways:
+// Start(addr) on a listener of its own (optionally with TLS and an HTTP
+// handler for other requests on the same port), Serve(listener), or as an
+// http.Handler mounted on any net/http server or router (ServeHTTP).
+// Shutdown drains. It speaks the roomloop protocol (docs/protocol.md) over
+// WebSockets served by an epoll event loop, with rooms in one order per
+// room, presence, direct messages, exact session resumption and bounded
+// per-client queues. How it is built: docs/architecture.md.
 package api
 
 import (

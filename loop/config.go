@@ -1,8 +1,15 @@
-// Package loop is roomloop's transport: one nbio epoll engine that accepts
-// TCP connections, performs the WebSocket upgrade, parses frames with
-// internal/wsproto, hands whole messages to a bounded worker pool in
-// per-connection order, and writes queued frames from per-core flushers,
-// many frames per write.
+// Package loop is roomloop's transport: one nbio epoll engine that
+// accepts TCP connections (from its own listeners, or handed over by a
+// net/http server through ServeHTTP), optionally speaks TLS, performs the
+// WebSocket upgrade, parses frames strictly (RFC 6455), hands whole
+// messages to a bounded worker pool in per-connection order, pings, and
+// writes each connection's pending bytes from per-core flushers, many
+// messages per write.
+//
+// It knows bytes, WebSocket frames and connections, and nothing of
+// sessions, seq numbers or roomloop events: what a connection writes comes
+// from its Source (resume.Stream, in roomloop), which the engine drains and
+// tells what the peer has received.
 //
 // No goroutine and no read buffer exist per connection: the engine reads
 // every socket into its pollers' shared buffers, and a connection buffers
@@ -38,10 +45,15 @@ type Config struct {
 	// Workers bounds the worker pool that runs handlers. Default 256 per core.
 	Workers int
 
-	// Head bounds the HTTP upgrade request. Default 8 KiB, 64 headers.
-	Head wsproto.HeadLimits
-	// Frames bounds WebSocket messages. Default 64 KiB, 4096 frames.
-	Frames wsproto.Limits
+	// MaxHeaderBytes and MaxHeaders bound the HTTP upgrade request's head
+	// (431 past them). Defaults 8 KiB and 64 header lines.
+	MaxHeaderBytes int
+	MaxHeaders     int
+	// MaxMessage bounds a WebSocket message in bytes, and
+	// MaxFramesPerMessage the frames of one (1009 past either). Defaults
+	// 64 KiB and 4096.
+	MaxMessage          int
+	MaxFramesPerMessage int
 	// HandshakeTimeout bounds the time from accept to a complete upgrade
 	// request. Default 5s.
 	HandshakeTimeout time.Duration
@@ -151,24 +163,11 @@ func (c Config) withDefaults() Config {
 	if c.Workers <= 0 {
 		c.Workers = 256 * procs
 	}
-	if c.Head.MaxBytes <= 0 || c.Head.MaxHeaders <= 0 {
-		def := wsproto.DefaultHeadLimits()
-		if c.Head.MaxBytes <= 0 {
-			c.Head.MaxBytes = def.MaxBytes
-		}
-		if c.Head.MaxHeaders <= 0 {
-			c.Head.MaxHeaders = def.MaxHeaders
-		}
-	}
-	if c.Frames.MaxMessage <= 0 || c.Frames.MaxFrames <= 0 {
-		def := wsproto.DefaultLimits()
-		if c.Frames.MaxMessage <= 0 {
-			c.Frames.MaxMessage = def.MaxMessage
-		}
-		if c.Frames.MaxFrames <= 0 {
-			c.Frames.MaxFrames = def.MaxFrames
-		}
-	}
+	head, frames := wsproto.DefaultHeadLimits(), wsproto.DefaultLimits()
+	opt.Default(&c.MaxHeaderBytes, head.MaxBytes)
+	opt.Default(&c.MaxHeaders, head.MaxHeaders)
+	opt.Default(&c.MaxMessage, frames.MaxMessage)
+	opt.Default(&c.MaxFramesPerMessage, frames.MaxFrames)
 	opt.Default(&c.HandshakeTimeout, DefaultHandshakeTimeout)
 	opt.Default(&c.AuthTimeout, DefaultAuthTimeout)
 	opt.Default(&c.PingInterval, DefaultPingInterval)
@@ -178,7 +177,7 @@ func (c Config) withDefaults() Config {
 	}
 	opt.Default(&c.CloseWait, DefaultCloseWait)
 	opt.Default(&c.MessageTimeout, DefaultMessageTimeout)
-	opt.Default(&c.MaxWriteBuffer, 1<<20+2*c.Frames.MaxMessage)
+	opt.Default(&c.MaxWriteBuffer, 1<<20+2*c.MaxMessage)
 	opt.Default(&c.MaxInflight, DefaultMaxInflight)
 	if c.MaxPendingPerIP == 0 {
 		c.MaxPendingPerIP = DefaultMaxPendingPerIP
@@ -208,4 +207,13 @@ func defaultMaxConns() int {
 func (c Config) sweepEvery() time.Duration {
 	d := min(c.PingInterval, c.PingTimeout, c.HandshakeTimeout, c.AuthTimeout, c.CloseWait) / 4
 	return min(max(d, 10*time.Millisecond), time.Second)
+}
+
+// headLimits and frameLimits are the bounds in the parser's terms.
+func (c *Config) headLimits() wsproto.HeadLimits {
+	return wsproto.HeadLimits{MaxBytes: c.MaxHeaderBytes, MaxHeaders: c.MaxHeaders}
+}
+
+func (c *Config) frameLimits() *wsproto.Limits {
+	return &wsproto.Limits{MaxMessage: c.MaxMessage, MaxFrames: c.MaxFramesPerMessage}
 }

@@ -162,7 +162,7 @@ func startConf(t *testing.T) *confServer {
 		defer cancel()
 		require.NoError(t, e.Shutdown(ctx))
 	})
-	require.Equal(t, maxMsg, e.Config().Frames.MaxMessage, "the suite assumes the default message limit")
+	require.Equal(t, maxMsg, e.Config().MaxMessage, "the suite assumes the default message limit")
 	return &confServer{e: e, h: h}
 }
 

@@ -37,13 +37,14 @@ type Engine struct {
 	ctx       context.Context
 	cancelCtx context.CancelFunc
 
-	conns    atomic.Int64 // open TCP connections
-	nextID   atomic.Uint64
-	refusals refusalLog
-	http     *httpServer  // serves Config.HTTPHandler; nil without one
-	busy     atomic.Int64 // workers running tasks
-	pending  atomic.Int64 // tasks submitted and not yet run
-	draining atomic.Bool
+	conns       atomic.Int64 // open TCP connections
+	nextID      atomic.Uint64
+	refusals    refusalLog
+	frameLimits *wsproto.Limits // shared by every connection's parser
+	http        *httpServer     // serves Config.HTTPHandler; nil without one
+	busy        atomic.Int64    // workers running tasks
+	pending     atomic.Int64    // tasks submitted and not yet run
+	draining    atomic.Bool
 
 	runOnce  sync.Once
 	runErr   error
@@ -66,6 +67,7 @@ func New(cfg Config, h Handler) *Engine {
 	e := &Engine{cfg: cfg, h: h, log: cfg.Logger, stop: make(chan struct{})}
 	e.ctx, e.cancelCtx = context.WithCancel(context.Background())
 	e.refusals.logger = cfg.Logger
+	e.frameLimits = cfg.frameLimits()
 	e.perIP.limit = cfg.MaxConnsPerIP
 	e.pendingIP.limit = cfg.MaxPendingPerIP
 	e.shards = make([]*shard, cfg.Flushers)
@@ -243,7 +245,7 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 		c.startTLS(e.cfg.TLSConfig) // its handshake waits for readMu to read
 	}
 	c.shard = e.shards[id%uint64(len(e.shards))]
-	c.parser = wsproto.NewParser(&e.cfg.Frames)
+	c.parser = wsproto.NewParser(e.frameLimits)
 	now := time.Now()
 	c.lastRead.Store(now.UnixNano())
 	c.deadline.Store(now.Add(e.cfg.HandshakeTimeout).UnixNano())

@@ -26,7 +26,7 @@ func newHTTPServer(e *Engine) *httpServer {
 		Handler:           http.HandlerFunc(e.serveHandedOver),
 		ReadHeaderTimeout: cfg.HandshakeTimeout,
 		IdleTimeout:       2 * cfg.PingInterval,
-		MaxHeaderBytes:    cfg.Head.MaxBytes,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return e.ctx },
 	}

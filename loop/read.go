@@ -46,7 +46,7 @@ func (c *Conn) handle(data []byte) {
 func (c *Conn) readHandshake(data []byte) {
 	cfg := &c.eng.cfg
 	c.pending = append(c.pending, data...)
-	end, err := wsproto.HeadEnd(c.pending, cfg.Head)
+	end, err := wsproto.HeadEnd(c.pending, cfg.headLimits())
 	if err != nil {
 		c.pending = nil // not kept while the refusal lingers
 		c.reject(err)
@@ -79,7 +79,7 @@ func (c *Conn) readHandshake(data []byte) {
 // holdEarly keeps bytes a client sent before its upgrade was answered, up
 // to one maximal message; they are parsed once the upgrade succeeds.
 func (c *Conn) holdEarly(data []byte) {
-	if len(c.pending)+len(data) > c.eng.cfg.Frames.MaxMessage+16 {
+	if len(c.pending)+len(data) > c.eng.cfg.MaxMessage+16 {
 		c.pending = nil
 		c.reject(&wsproto.HTTPError{Status: 400, Reason: "data sent before the upgrade was answered"})
 		return
