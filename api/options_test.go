@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -112,4 +114,39 @@ func TestMembersListedNegativeListsAll(t *testing.T) {
 	}
 	assert.Len(t, last.Members, 3)
 	assert.False(t, last.Truncated)
+}
+
+// TestLogs: the event loop's own lines (nbio's) go to Options.Logger, and
+// refused upgrades are logged at info level with their reason, at most a
+// burst of 20 and then 5 a second, however many come.
+func TestLogs(t *testing.T) {
+	logs := &logBuffer{}
+	opts := &api.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	ts := startServer(t, opts)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "nbio: NBIO") }, wait, time.Millisecond,
+		"nbio's start line in the server's log")
+
+	const refused = 200
+	start := time.Now()
+	for range refused {
+		dialRefused(t, ts, http.Header{"Origin": {"https://elsewhere.example"}}, http.StatusForbidden)
+	}
+	elapsed := time.Since(start)
+	lines := 0
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "upgrade refused") {
+			lines++
+			assert.Contains(t, l, "level=INFO")
+			assert.Contains(t, l, "status=403")
+			assert.Contains(t, l, "https://elsewhere.example", "the detail names the origin")
+		}
+	}
+	assert.GreaterOrEqual(t, lines, 20, "the first refusals are logged")
+	assert.LessOrEqual(t, float64(lines), 20+5*(elapsed.Seconds()+1), "%d lines for %d refusals in %v", lines, refused, elapsed)
+	// Once the rate lets a line through again, it says how many were left
+	// out.
+	require.Eventually(t, func() bool {
+		dialRefused(t, ts, http.Header{"Origin": {"https://elsewhere.example"}}, http.StatusForbidden)
+		return strings.Contains(logs.String(), "not_logged_before=")
+	}, 10*time.Second, 50*time.Millisecond)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/lesismal/nbio"
 	"github.com/panjf2000/ants/v2"
 
+	"github.com/roomloop/roomloop/internal/netaddr"
 	"github.com/roomloop/roomloop/internal/wsproto"
 )
 
@@ -305,7 +306,7 @@ func (e *Engine) onClose(nc *nbio.Conn, _ error) {
 	c.shard.remove(c)
 	e.conns.Add(-1)
 	if c.ipCounted.Load() {
-		e.perIP.remove(addrOf(c.remote))
+		e.perIP.remove(netaddr.IP(c.remote))
 	}
 	c.handshakeDone()
 	if start {

@@ -1,7 +1,6 @@
 package loop
 
 import (
-	"net"
 	"net/netip"
 	"sync"
 
@@ -43,7 +42,7 @@ func (p *perIP) remove(ip netip.Addr) {
 // countIn counts c's address in p (the open-connection cap), reporting
 // whether it is within the cap.
 func (c *Conn) countIn(p *perIP) bool {
-	counted, ok := p.add(addrOf(c.remote))
+	counted, ok := p.add(netaddr.IP(c.remote))
 	c.ipCounted.Store(counted)
 	return ok
 }
@@ -51,7 +50,7 @@ func (c *Conn) countIn(p *perIP) bool {
 // countPending counts c's address among pending handshakes, reporting
 // whether it is within MaxPendingPerIP.
 func (c *Conn) countPending(p *perIP) bool {
-	counted, ok := p.add(addrOf(c.remote))
+	counted, ok := p.add(netaddr.IP(c.remote))
 	c.pendingCounted.Store(counted)
 	return ok
 }
@@ -60,9 +59,6 @@ func (c *Conn) countPending(p *perIP) bool {
 // is refused or closes.
 func (c *Conn) handshakeDone() {
 	if c.pendingCounted.CompareAndSwap(true, false) {
-		c.eng.pendingIP.remove(addrOf(c.remote))
+		c.eng.pendingIP.remove(netaddr.IP(c.remote))
 	}
 }
-
-// addrOf is the address a is counted under (netaddr.IP).
-func addrOf(a net.Addr) netip.Addr { return netaddr.IP(a) }

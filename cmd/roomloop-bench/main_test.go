@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/roomloop/roomloop/bench/report"
 	"github.com/roomloop/roomloop/bench/runner"
 	"github.com/roomloop/roomloop/bench/scenario"
 	"github.com/roomloop/roomloop/bench/serve"
@@ -27,7 +29,8 @@ func TestMain(m *testing.M) {
 }
 
 // TestRunAllQuick runs every scenario once against both implementations
-// with tiny sizes and checks that each produced numbers for both, without
+// with tiny sizes, and idle also against roomloop's other ways in
+// (ServeHTTP, TLS), and checks that each produced numbers, without
 // errors. It asserts nothing about speed.
 func TestRunAllQuick(t *testing.T) {
 	if testing.Short() {
@@ -38,7 +41,7 @@ func TestRunAllQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := scenario.Params{
-		IdleConns: 40, Members: 20, Publishers: 2, EchoConns: 10, ConnectConns: 40,
+		IdleConns: 200, Members: 20, Publishers: 2, EchoConns: 10, ConnectConns: 40,
 		SlowReaders: 10, SlowStalled: 2, Duration: 300 * time.Millisecond, Dialers: 8,
 		LightRate: 20, LightMembers: 10, ResumeConns: 30, ResumeMissed: 5, EchoRateFraction: 0.5,
 	}
@@ -46,7 +49,7 @@ func TestRunAllQuick(t *testing.T) {
 	defer cancel()
 	rounds, err := runner.Run(ctx, runner.Config{
 		Exe: exe, ServerArgs: []string{"server"}, Scenarios: scenario.Names(),
-		Rounds: 1, Params: p, Timeout: 30 * time.Second,
+		Rounds: 1, Params: p, Timeout: 30 * time.Second, WaysIn: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +76,25 @@ func TestRunAllQuick(t *testing.T) {
 				t.Errorf("%s/%s: %d rounds, want 1", s, impl, got[s+"/"+impl])
 			}
 		}
+	}
+	// idle ran through every way in, each with every connection joined
+	// and no goroutine per connection; the report sets them side by side.
+	for _, impl := range serve.WaysIn() {
+		m := metrics["idle/"+impl]
+		require.Contains(t, m, "server RSS per connection, free pages returned", impl)
+		assert.Equal(t, float64(p.IdleConns), m["connections"], impl)
+		assert.Less(t, m["server goroutines"], float64(p.IdleConns/2), impl)
+		assert.Equal(t, 0.0, m["client-seen protocol errors (malformed + seq gaps)"], impl)
+	}
+	assert.Equal(t, 1, got["idle/"+serve.RoomloopHTTP], serve.RoomloopHTTP)
+	assert.Equal(t, 1, got["idle/"+serve.RoomloopTLS], serve.RoomloopTLS)
+	var md bytes.Buffer
+	report.Markdown(&md, rounds)
+	assert.Contains(t, md.String(), "### idle: roomloop's ways in")
+	rows := report.WaysIn(rounds)
+	require.NotEmpty(t, rows)
+	for _, row := range rows {
+		assert.Equal(t, "idle", row.Scenario)
 	}
 	// The echo rounds ran a fixed-rate phase at half the calibrated
 	// baseline rate; the light-load broadcast phase ran for both.
