@@ -31,3 +31,32 @@ func TestMarkdown(t *testing.T) {
 		t.Errorf("summarize = %+v", s)
 	}
 }
+
+// TestWaysIn checks the table of roomloop's ways in: Start, ServeHTTP and
+// TLS side by side with ratios to Start, only where they ran.
+func TestWaysIn(t *testing.T) {
+	m := func(v float64) []scenario.Metric { return []scenario.Metric{{Name: "rss", Unit: "KiB", Value: v}} }
+	rounds := []runner.Round{
+		{Scenario: "idle", Impl: "roomloop", Metrics: m(2)},
+		{Scenario: "idle", Impl: "roomloop-http", Metrics: m(3)},
+		{Scenario: "idle", Impl: "roomloop-tls", Metrics: m(8)},
+		{Scenario: "idle", Impl: "baseline", Metrics: m(20)},
+		{Scenario: "echo", Impl: "roomloop", Metrics: m(1)},
+		{Scenario: "echo", Impl: "baseline", Metrics: m(1)},
+	}
+	var b bytes.Buffer
+	Markdown(&b, rounds)
+	out := b.String()
+	for _, want := range []string{"### idle: roomloop's ways in", "| rss (KiB) | 2 | 3 | 8 | 1.50 | 4.00 |", "| rss (KiB) | 2 | 20 | 0.10 |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "### echo: roomloop's ways in") {
+		t.Errorf("echo has no ways in:\n%s", out)
+	}
+	rows := WaysIn(rounds)
+	if len(rows) != 1 || rows[0].HTTPRatio == nil || *rows[0].HTTPRatio != 1.5 || rows[0].TLSRatio == nil || *rows[0].TLSRatio != 4 {
+		t.Errorf("WaysIn = %+v", rows)
+	}
+}
