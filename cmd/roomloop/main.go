@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/roomloop/roomloop/api"
-	"github.com/roomloop/roomloop/frame"
 )
 
 // description opens the usage text.
@@ -88,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 		origins   = fs.String("allowed-origins", "", "comma-separated origins accepted besides same-origin, each scheme://host[:port] as browsers send it, e.g. https://app.example.com,http://localhost:8000")
 		slow      = fs.String("slow-consumer", "disconnect", "full-queue policy: disconnect (close 4002) or drop")
 		drain     = fs.Duration("drain-timeout", 30*time.Second, "how long shutdown waits for clients to close")
-		lim       = frame.DefaultLimits()
+		lim       = api.Limits{}.WithDefaults()
 		opts      api.Options
 		maxRooms  = fs.Int("max-rooms", api.DefaultMaxRooms, "rooms on the server")
 		perConn   = fs.Int("max-rooms-per-conn", api.DefaultMaxRoomsPerConn, "rooms per client")
