@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -12,9 +14,9 @@ import (
 	"github.com/roomloop/roomloop/frame"
 )
 
-// Example embeds a roomloop server: tokens become session ids, a "shout"
-// handler rewrites frames before they reach the room, and a client joins a
-// room and hears its own shout echoed by the handler.
+// Example embeds a roomloop server: ?user= becomes the session id, a
+// "shout" handler builds a new frame with api.JSON and broadcasts it to the
+// room, and a client joins a room and hears its own shout from the handler.
 func Example() {
 	srv := api.New(&api.Options{
 		Authorize: func(r *http.Request) (api.Identity, error) {
@@ -26,11 +28,21 @@ func Example() {
 		},
 	})
 	srv.Handle("shout", func(c *api.Conn, f *api.Frame) error {
-		// Handlers decide what a frame does; here it goes to the whole
-		// room, sender included.
-		srv.Broadcast(f.Room, api.Frame{Event: "shouted", Room: f.Room, From: c.ID(),
-			Kind: f.Kind, Payload: f.Payload})
-		return nil
+		// Handlers decide what a frame does; here it is rewritten and
+		// goes to the whole room, sender included.
+		var text string
+		if err := json.Unmarshal(f.Payload, &text); err != nil {
+			return api.NewError(api.CodeBadRequest, "shout needs a string") // sent as is
+		}
+		out, err := api.JSON("shouted", strings.ToUpper(text)+"!")
+		if err != nil {
+			return err // logged; the client gets $error internal
+		}
+		out.From = c.ID()
+		if _, err := srv.Broadcast(f.Room, out); err != nil { // fills in out.Room
+			return err
+		}
+		return nil // → $ack, since the frame has an id
 	})
 	if err := srv.Start("127.0.0.1:0"); err != nil {
 		panic(err)
@@ -57,6 +69,6 @@ func Example() {
 	// Output:
 	// session ada
 	// {"seq":1,"event":"$joined","room":"lobby","payload":{"count":1,"members":["ada"],"truncated":false}}
-	// {"seq":2,"event":"shouted","room":"lobby","from":"ada","payload":"hi"}
+	// {"seq":2,"event":"shouted","room":"lobby","from":"ada","payload":"HI!"}
 	// {"seq":3,"event":"$ack","id":"1"}
 }
