@@ -18,10 +18,13 @@ var indexPage string
 func pages(wsPath string) http.Handler {
 	page := strings.Replace(indexPage, "<body>", `<body data-path="`+html.EscapeString(wsPath)+`">`, 1)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
+		// 'self' covers ws:// and wss:// of the same host only in newer
+		// browsers: name them.
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "+
+			"connect-src 'self' ws://"+r.Host+" wss://"+r.Host)
 		_, _ = w.Write([]byte(page))
 	})
 	return mux
