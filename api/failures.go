@@ -15,8 +15,9 @@ import (
 // addresses go untracked until refilled buckets are swept.
 const maxTrackedAddrs = 1 << 16
 
-// failures throttles addresses whose upgrades keep failing (refused by
-// Authorize, or resuming with an unknown token): once an address has used
+// failures throttles addresses whose upgrades Authorize keeps refusing
+// (not timeouts, not clients that left, not unknown resume tokens): once
+// an address has used
 // up RateLimits.FailuresPerIP, its upgrades get 429 until its bucket
 // refills. It is safe for concurrent use.
 type failures struct {

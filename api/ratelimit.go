@@ -40,8 +40,9 @@ type RateLimits struct {
 	// closed with 1008, which ends the session. Default 2/s, burst 20.
 	Refusals Rate
 	// FailuresPerIP bounds, per client address, upgrades refused by
-	// Authorize and resumes with an unknown token; past it the address's
-	// upgrades get HTTP 429 until its bucket refills. Default 2/s, burst 50.
+	// Authorize; past it the address's upgrades get HTTP 429 until its
+	// bucket refills. A resume with an unknown token is no failure (after
+	// a restart every client presents one). Default 2/s, burst 50.
 	FailuresPerIP Rate
 }
 

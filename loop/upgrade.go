@@ -98,8 +98,8 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &Conn{pending: early}
 	// The request's own context ends when this handler returns: keep its
-	// values (set by middleware), not its cancellation.
-	c.adopted = &adoption{parent: context.WithoutCancel(r.Context()), up: up}
+	// values (set by middleware), and end with the engine instead.
+	c.adopted = &adoption{parent: valuesOf{Context: e.ctx, values: r.Context()}, up: up}
 	nc.SetSession(c)
 	if _, err := e.nb.AddConn(nc); err != nil {
 		_ = nc.Close()
@@ -117,3 +117,12 @@ func writeRefusal(w http.ResponseWriter, he *wsproto.HTTPError) {
 	w.WriteHeader(he.Status)
 	_, _ = w.Write([]byte(he.Reason + "\n"))
 }
+
+// valuesOf is a context that ends with its Context and holds the values
+// of another.
+type valuesOf struct {
+	context.Context
+	values context.Context
+}
+
+func (v valuesOf) Value(key any) any { return v.values.Value(key) }
