@@ -1,14 +1,7 @@
 package api_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -21,39 +14,17 @@ import (
 
 	"github.com/roomloop/roomloop/api"
 	"github.com/roomloop/roomloop/frame"
+	"github.com/roomloop/roomloop/internal/selfsigned"
 )
-
-// selfSigned returns a server certificate for 127.0.0.1 and a client
-// configuration that trusts it.
-func selfSigned(t *testing.T) (*tls.Config, *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "roomloop test"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
-	require.NoError(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	server := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
-	return server, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-}
 
 // TestTLS: with Options.TLSConfig the server speaks wss:// to a real TLS
 // client, serves its HTTP handler over https:// on the same port, drops a
 // client that does not speak TLS, and an established TLS connection holds
 // no goroutine.
 func TestTLS(t *testing.T) {
-	serverTLS, clientTLS := selfSigned(t)
+	cert, err := selfsigned.New()
+	require.NoError(t, err)
+	serverTLS, clientTLS := cert.Server, cert.Client
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "secure page") })
 	srv, _ := newQuietServer(t, &api.Options{TLSConfig: serverTLS, HTTPHandler: mux})
