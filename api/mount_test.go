@@ -230,3 +230,69 @@ func TestHTTPHandlerServesPagesOnTheSamePort(t *testing.T) {
 	assert.Contains(t, got.String(), "HTTP/1.1 200 OK")
 	assert.Contains(t, got.String(), "HTTP/1.1 101 Switching Protocols")
 }
+
+// TestHandedOverConnectionsAreBounded: connections served by HTTPHandler
+// stay in the event loop behind a pipe: a large response arrives whole
+// (the writer waits for the socket rather than buffering it all), a
+// client that sends far more than the handler reads is dropped, and
+// closing HTTP connections leaves WebSocket clients alone.
+func TestHandedOverConnectionsAreBounded(t *testing.T) {
+	const big = 8 << 20
+	unread := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /big", func(w http.ResponseWriter, _ *http.Request) {
+		chunk := []byte(strings.Repeat("0123456789abcdef", 4096))
+		for sent := 0; sent < big; sent += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	mux.HandleFunc("POST /ignore", func(w http.ResponseWriter, r *http.Request) {
+		<-unread // never reads the body until the test ends
+	})
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	srv, _ := newQuietServer(t, &api.Options{HTTPHandler: mux})
+	require.NoError(t, srv.Start("127.0.0.1:0"))
+	defer close(unread)
+	base := "http://" + srv.Addr().String()
+
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 20}}
+	resp, err := hc.Get(base + "/big")
+	require.NoError(t, err)
+	n, err := io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	require.NoError(t, err)
+	assert.EqualValues(t, big, n)
+
+	nc, err := net.Dial("tcp", srv.Addr().String())
+	require.NoError(t, err)
+	defer nc.Close()
+	_, err = io.WriteString(nc, "POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+	require.NoError(t, err)
+	chunk := make([]byte, 64<<10)
+	var werr error
+	for sent := 0; sent < 100<<20 && werr == nil; sent += len(chunk) {
+		_ = nc.SetWriteDeadline(time.Now().Add(wait))
+		_, werr = nc.Write(chunk)
+	}
+	require.Error(t, werr, "the server drops a client whose handler does not read, before 100 MB")
+
+	var ws []*client
+	for range 10 {
+		c, _ := wsDial(t, "ws://"+srv.Addr().String()+"/ws", nil)
+		ws = append(ws, c)
+	}
+	for range 20 {
+		resp, err := hc.Get(base + "/")
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}
+	hc.CloseIdleConnections()
+	for _, c := range ws {
+		c.ping()
+	}
+	require.Eventually(t, func() bool { return srv.Stats().Connections == len(ws) }, wait, time.Millisecond,
+		"the HTTP connections are gone, the WebSockets stay: %d connections", srv.Stats().Connections)
+}

@@ -205,8 +205,11 @@ type Options struct {
 	// pages, health checks, an API on the same port. A page it serves is
 	// same-origin with the WebSocket, so the default origin policy
 	// accepts it. Those connections are served by a net/http server of
-	// the Server's own, with a goroutine each as net/http has. Default
-	// nil: such requests get 404 (another path) or 400 (not an upgrade).
+	// the Server's own, with a goroutine each as net/http has, and stay
+	// bounded: a client that sends more than 1 MiB the handler has not
+	// read is dropped, and a response waits for a slow reader rather than
+	// piling up. Default nil: such requests get 404 (another path) or 400
+	// (not an upgrade).
 	HTTPHandler http.Handler
 
 	// Logger receives the server's logs, and the event loop's (nbio's)

@@ -118,9 +118,11 @@ type Config struct {
 	// HTTPHandler, if set, serves the requests that arrive on the
 	// engine's listeners (Start, Serve) and are not WebSocket upgrades at
 	// Path, through a net/http server of the engine's own: pages, health
-	// checks, an API on the same port. Their connections then belong to
-	// that server (and count no longer against MaxConns). Default nil:
-	// such requests are refused (400, 404 or 405).
+	// checks, an API on the same port. Such a connection stays in the
+	// event loop (and counts against MaxConns): the HTTP server reads and
+	// writes it through a bounded pipe (see pipe), with a goroutine as
+	// net/http has; an upgrade at Path later on it comes back to the
+	// engine. Default nil: such requests are refused (400, 404 or 405).
 	HTTPHandler http.Handler
 
 	// Logger receives the engine's logs. Default slog.Default().

@@ -20,7 +20,7 @@ const (
 	stateOpen                     // WebSocket established
 	stateClosing                  // a close frame is queued or sent
 	stateRejecting                // an HTTP refusal was sent; draining input
-	stateHandedOver               // Config.HTTPHandler's server has it (under TLS)
+	stateHandedOver               // Config.HTTPHandler's server reads it through a pipe
 	stateClosed                   // the transport is gone
 )
 
@@ -33,8 +33,11 @@ type Conn struct {
 	slot  int32 // index in shard.conns, guarded by shard.mu
 	state atomic.Int32
 
-	remote  net.Addr
-	tls     *tlsConn                     // nil for a plain connection
+	remote net.Addr
+	tls    *tlsConn // nil for a plain connection
+	// pipe is the connection's pipe, if it has one: under TLS, or once
+	// handed to the HTTP server.
+	pipe    atomic.Pointer[pipe]
 	request atomic.Pointer[http.Request] // held until Handler.Open returns
 	value   atomic.Pointer[any]
 	// adopted is the upgrade ServeHTTP took over, until onOpen starts it.

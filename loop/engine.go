@@ -49,6 +49,7 @@ type Engine struct {
 
 	runOnce  sync.Once
 	runErr   error
+	adopting sync.RWMutex // ServeHTTP holds it read-locked from its check to AddConn
 	lnMu     sync.Mutex
 	lns      []*listener // guarded by lnMu
 	stop     chan struct{}
@@ -141,7 +142,6 @@ func (e *Engine) Start(addr string) error {
 		_ = ln.Close()
 		return err
 	}
-	e.wg.Add(1)
 	go func() { defer e.wg.Done(); e.accept(l) }()
 	return nil
 }
@@ -152,15 +152,16 @@ func (e *Engine) Start(addr string) error {
 func (e *Engine) Serve(ln net.Listener) error {
 	l, err := e.listen(ln)
 	if err != nil {
+		_ = ln.Close()
 		return err
 	}
-	e.wg.Add(1)
 	defer e.wg.Done()
 	e.accept(l)
 	return ErrClosed
 }
 
-// listen starts the engine and registers ln.
+// listen starts the engine and registers ln, counting the goroutine that
+// will accept from it in e.wg (the caller calls Done when it returns).
 func (e *Engine) listen(ln net.Listener) (*listener, error) {
 	if err := e.run(); err != nil {
 		return nil, err
@@ -172,6 +173,7 @@ func (e *Engine) listen(ln net.Listener) (*listener, error) {
 		return nil, ErrClosed
 	}
 	e.lns = append(e.lns, l)
+	e.wg.Add(1) // under lnMu: Shutdown stops the listeners, then waits
 	return l, nil
 }
 
@@ -300,8 +302,8 @@ func (e *Engine) onClose(nc *nbio.Conn, _ error) {
 	if cancel != nil {
 		cancel() // the client went away during its upgrade
 	}
-	if c.tls != nil {
-		c.tls.pipe.closeRead() // a handshake or an HTTP server reading it returns
+	if p := c.pipe.Load(); p != nil {
+		p.closeRead() // a TLS handshake or the HTTP server reading it returns
 	}
 	c.shard.remove(c)
 	e.conns.Add(-1)
@@ -398,6 +400,8 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	e.runOnce.Do(func() { e.runErr = ErrClosed }) // never started: nothing runs
 	e.cancelCtx()
+	e.adopting.Lock() // wait for ServeHTTP calls already past their check
+	e.adopting.Unlock()
 	e.lnMu.Lock()
 	for _, l := range e.lns {
 		l.stop()

@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync"
-	"syscall"
+
+	"github.com/roomloop/roomloop/internal/wsproto"
 )
 
 // httpServer serves Config.HTTPHandler on the connections the engine
@@ -34,14 +34,42 @@ func newHTTPServer(e *Engine) *httpServer {
 	return h
 }
 
-// serveHandedOver routes a request on a handed-over connection: a later
-// upgrade at Path on a kept-alive connection comes back to the engine.
+// serveHandedOver routes a request on a handed-over connection: an
+// upgrade at Path (a WebSocket after earlier requests on a kept-alive
+// connection) comes back to the engine; the rest is HTTPHandler's.
 func (e *Engine) serveHandedOver(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == e.cfg.Path && r.Header.Get("Upgrade") != "" {
-		e.ServeHTTP(w, r)
+	if r.URL.Path != e.cfg.Path || !wsproto.IsUpgrade(r) {
+		e.cfg.HTTPHandler.ServeHTTP(w, r)
 		return
 	}
-	e.cfg.HTTPHandler.ServeHTTP(w, r)
+	up, err := wsproto.CheckUpgrade(r, e.cfg.Path)
+	if err != nil {
+		he, _ := toWire(err)
+		e.refusals.log(r.RemoteAddr, he.Status, he.Reason, "")
+		writeRefusal(w, he)
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		writeRefusal(w, &wsproto.HTTPError{Status: http.StatusInternalServerError, Reason: "cannot take the connection back"})
+		return
+	}
+	nc, rw, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	hc, ok := nc.(*handedConn)
+	if !ok { // cannot happen: the server only has connections we gave it
+		_ = nc.Close()
+		return
+	}
+	var early []byte
+	if n := rw.Reader.Buffered(); n > 0 {
+		b, _ := rw.Reader.Peek(n)
+		early = append(early, b...)
+	}
+	early = append(early, hc.prefix...)
+	hc.c.takeBack(valuesOf{Context: e.ctx, values: r.Context()}, up, early)
 }
 
 // shutdown ends the server's requests within ctx.
@@ -52,100 +80,93 @@ func (h *httpServer) shutdown(ctx context.Context) {
 	<-h.done
 }
 
-// handOver gives c's socket, and every byte read from it so far, to the
-// engine's HTTP server. Called on c's poller with readMu held: the event
-// loop forgets its own descriptor there, and the HTTP server reads a
-// duplicate of it.
+// handOver gives c to the engine's HTTP server, with every byte read from
+// it so far, without taking it out of the event loop: the server reads
+// through a pipe the poller keeps feeding (decrypted by crypto/tls on a
+// TLS connection), and writes through it. Called on c's poller with
+// readMu held.
 func (c *Conn) handOver() {
-	if c.tls != nil {
-		c.handOverTLS()
-		return
-	}
-	dup, err := -1, error(syscall.EBADF)
-	c.withFD(func(fd int) { dup, err = syscall.Dup(fd) })
-	if err != nil {
-		c.pending = nil
-		c.reject(&HTTPError{Status: http.StatusServiceUnavailable, Reason: "server busy"})
-		return
-	}
-	f := os.NewFile(uintptr(dup), "handed-over")
-	nc, err := net.FileConn(f)
-	_ = f.Close()
-	if err != nil {
-		c.pending = nil
-		c.reject(&HTTPError{Status: http.StatusServiceUnavailable, Reason: "server busy"})
-		return
-	}
 	read := c.pending
 	c.pending = nil
-	c.state.Store(stateClosed)
-	_ = c.nc.Close() // on the poller itself: see socket.go
-	if !c.eng.http.ln.give(&prefixConn{Conn: nc, prefix: read}) {
-		_ = nc.Close()
-	}
-}
-
-// handOverTLS gives c to the engine's HTTP server without taking it out of
-// the event loop: the server reads the decrypted stream through crypto/tls,
-// whose pipe now blocks, and the poller keeps appending to the pipe. A
-// later upgrade on that connection cannot come back to the engine (it is
-// refused with 500): a browser opens a new connection for a WebSocket.
-func (c *Conn) handOverTLS() {
-	read := c.pending
-	c.pending = nil
-	c.state.Store(stateHandedOver)
-	c.deadline.Store(0)
+	c.deadline.Store(0) // the HTTP server's timeouts apply now
 	c.handshakeDone()
-	c.tls.pipe.setBlocking(true)
-	if !c.eng.http.ln.give(&prefixConn{Conn: c.tls.conn, prefix: read}) {
+	hc := &handedConn{c: c}
+	if c.tls != nil {
+		c.tls.pipe.setBlocking(true)
+		hc.Conn, hc.prefix = c.tls.conn, read // already decrypted
+	} else {
+		p := newPipe(c, true)
+		p.append(read)
+		hc.Conn = p
+	}
+	c.state.Store(stateHandedOver)
+	if !c.eng.http.ln.give(hc) {
 		c.drop()
 	}
 }
 
-// prefixConn is a connection whose first bytes were read already.
-type prefixConn struct {
+// takeBack returns a handed-over connection to the engine for a WebSocket
+// upgrade that came after earlier requests on it; early holds the bytes
+// the HTTP server read past that request.
+func (c *Conn) takeBack(parent context.Context, up *wsproto.Upgrade, early []byte) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if !c.state.CompareAndSwap(stateHandedOver, stateHandshake) {
+		return // gone meanwhile
+	}
+	if c.tls != nil {
+		c.tls.pipe.setBlocking(false)
+	} else {
+		early = append(early, c.pipe.Load().take()...)
+		c.pipe.Store(nil)
+	}
+	c.pending = early
+	c.beginUpgrade(parent, up)
+	if c.tls != nil {
+		c.readTLS() // what crypto/tls and its pipe still hold
+	}
+}
+
+// handedConn is a connection the HTTP server serves: c's pipe, or the TLS
+// connection over it, with the plaintext read before the hand-over first.
+type handedConn struct {
 	net.Conn
+	c      *Conn
 	prefix []byte
 }
 
-func (p *prefixConn) Read(b []byte) (int, error) {
-	if len(p.prefix) > 0 {
-		n := copy(b, p.prefix)
-		p.prefix = p.prefix[n:]
+func (h *handedConn) Read(b []byte) (int, error) {
+	if len(h.prefix) > 0 {
+		n := copy(b, h.prefix)
+		h.prefix = h.prefix[n:]
 		return n, nil
 	}
-	return p.Conn.Read(b)
-}
-
-// SyscallConn lets ServeHTTP take the connection over again (an upgrade
-// after earlier requests on it), once its prefix has been read.
-func (p *prefixConn) SyscallConn() (syscall.RawConn, error) {
-	sc, ok := p.Conn.(syscall.Conn)
-	if len(p.prefix) > 0 || !ok {
-		return nil, syscall.EINVAL
-	}
-	return sc.SyscallConn()
+	return h.Conn.Read(b)
 }
 
 // handoverListener is a net.Listener of handed-over connections.
 type handoverListener struct {
-	conns     chan net.Conn
-	closed    chan struct{}
-	closeOnce sync.Once
+	conns    chan net.Conn
+	closed   chan struct{}
+	mu       sync.Mutex // orders give and Close
+	isClosed bool
 }
 
 func newHandoverListener() *handoverListener {
 	return &handoverListener{conns: make(chan net.Conn, handOverBacklog), closed: make(chan struct{})}
 }
 
+// handOverBacklog bounds the connections waiting for the HTTP server.
+const handOverBacklog = 1024
+
 // give hands nc to the HTTP server without blocking; false once the
 // listener is closed, or while handOverBacklog connections wait for the
 // server's accept loop.
 func (l *handoverListener) give(nc net.Conn) bool {
-	select {
-	case <-l.closed:
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.isClosed {
 		return false
-	default:
 	}
 	select {
 	case l.conns <- nc:
@@ -154,9 +175,6 @@ func (l *handoverListener) give(nc net.Conn) bool {
 		return false
 	}
 }
-
-// handOverBacklog bounds the connections waiting for the HTTP server.
-const handOverBacklog = 1024
 
 func (l *handoverListener) Accept() (net.Conn, error) {
 	select {
@@ -167,9 +185,23 @@ func (l *handoverListener) Accept() (net.Conn, error) {
 	}
 }
 
+// Close stops the listener and closes the connections still waiting.
 func (l *handoverListener) Close() error {
-	l.closeOnce.Do(func() { close(l.closed) })
-	return nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.isClosed {
+		return nil
+	}
+	l.isClosed = true
+	close(l.closed)
+	for {
+		select {
+		case nc := <-l.conns:
+			_ = nc.Close()
+		default:
+			return nil
+		}
+	}
 }
 
 func (l *handoverListener) Addr() net.Addr { return handoverAddr{} }

@@ -18,14 +18,17 @@ func (e *Engine) onData(nc *nbio.Conn, data []byte) {
 	}
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
-	if c.tls != nil {
+	switch {
+	case c.tls != nil:
 		c.tls.pipe.append(data)
 		if c.tls.ready.Load() {
 			c.readTLS()
 		}
-		return
+	case c.state.Load() == stateHandedOver:
+		c.pipe.Load().append(data) // the HTTP server reads it
+	default:
+		c.handle(data)
 	}
-	c.handle(data)
 }
 
 // handle takes bytes read from the connection (decrypted, under TLS).

@@ -108,7 +108,11 @@ func (c *Conn) rawWrite(b []byte) (n int, ok bool) {
 // nbio calls it (through onWritten) with its connection lock held, so it
 // must not take that lock: drop does, and runs on the flusher instead.
 func (c *Conn) written(n int) {
-	if c.unsent.Add(-int64(n)) > 0 {
+	left := c.unsent.Add(-int64(n))
+	if p := c.pipe.Load(); p != nil && left <= pipeWriteAhead {
+		p.wakeWriters() // a writer through the pipe may go on
+	}
+	if left > 0 {
 		return
 	}
 	if c.dropPending.CompareAndSwap(true, false) {

@@ -54,6 +54,8 @@ type adoption struct {
 // (set by middleware), a deadline of Config.AuthTimeout, and cancellation
 // when the client goes away.
 func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.adopting.RLock()
+	defer e.adopting.RUnlock()
 	if e.draining.Load() || e.run() != nil {
 		writeRefusal(w, &wsproto.HTTPError{Status: http.StatusServiceUnavailable, Reason: "server shutting down"})
 		return
