@@ -433,6 +433,18 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	poll.Stop()
 	e.stopOnce.Do(func() { close(e.stop) })
 	e.wg.Wait()
+	// Whatever is left is dropped. nbio's Stop closes the connections in
+	// its descriptor table and then waits for every connection it ever
+	// opened to close: close ours first, so that one it has lost track of
+	// cannot hold Shutdown forever.
+	left := 0
+	e.Each(func(c *Conn) {
+		left++
+		_ = c.nc.Close()
+	})
+	if left > 0 {
+		e.log.Warn("connections dropped at shutdown without a close handshake", "count", left, "err", err)
+	}
 	e.nb.Stop() // drops whatever is left
 	forgetNBIOName(e.nbName)
 	// Let workers finish what they run, Closed callbacks included.
