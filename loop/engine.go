@@ -445,7 +445,9 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	if left > 0 {
 		e.log.Warn("connections dropped at shutdown without a close handshake", "count", left, "err", err)
 	}
-	e.nb.Stop() // drops whatever is left
+	if !e.stopNBIO(ctx) && err == nil {
+		err = errors.New("loop: the event loop did not stop")
+	}
 	forgetNBIOName(e.nbName)
 	// Let workers finish what they run, Closed callbacks included.
 	for e.pending.Load() > 0 && ctx.Err() == nil {
@@ -459,6 +461,28 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	_ = e.pool.ReleaseTimeout(5 * time.Second)
 	return err
+}
+
+// stopNBIO stops nbio, which drops whatever is left, and reports whether
+// it stopped. nbio's Stop waits for every connection it ever opened to
+// close; should one never close, Shutdown returns after ctx ends (or 5 s
+// more, if it has ended already) with an error logged, rather than hang.
+func (e *Engine) stopNBIO(ctx context.Context) bool {
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); e.nb.Stop() }()
+	limit := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		limit, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+	}
+	select {
+	case <-stopped:
+		return true
+	case <-limit.Done():
+		e.log.Error("the event loop (nbio) did not stop: a connection it opened never closed")
+		return false
+	}
 }
 
 // stagger closes a shutdown's connections spread evenly over a window, in
