@@ -26,7 +26,13 @@ func TestTLS(t *testing.T) {
 	require.NoError(t, err)
 	serverTLS, clientTLS := cert.Server, cert.Client
 	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "secure page") })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || !r.TLS.HandshakeComplete {
+			http.Error(w, "the handler was not told of TLS", http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, "secure page")
+	})
 	srv, _ := newQuietServer(t, &api.Options{TLSConfig: serverTLS, HTTPHandler: mux})
 	require.NoError(t, srv.Start("127.0.0.1:0"))
 	addr := srv.Addr().String()

@@ -29,6 +29,9 @@ func newHTTPServer(e *Engine) *httpServer {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return e.ctx },
+		ConnContext: func(ctx context.Context, nc net.Conn) context.Context {
+			return context.WithValue(ctx, handedConnKey{}, nc)
+		},
 	}
 	go func() { defer close(h.done); _ = h.srv.Serve(h.ln) }()
 	return h
@@ -39,6 +42,13 @@ func newHTTPServer(e *Engine) *httpServer {
 // connection) comes back to the engine; the rest is HTTPHandler's.
 func (e *Engine) serveHandedOver(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != e.cfg.Path || !wsproto.IsUpgrade(r) {
+		// net/http sees our wrapper, not a *tls.Conn: tell the handler
+		// what TLS carried the request, as net/http would.
+		if hc, ok := r.Context().Value(handedConnKey{}).(*handedConn); ok && hc.c.tls != nil {
+			st := hc.c.tls.conn.ConnectionState()
+			r = r.WithContext(r.Context())
+			r.TLS = &st
+		}
 		e.cfg.HTTPHandler.ServeHTTP(w, r)
 		return
 	}
@@ -126,6 +136,9 @@ func (c *Conn) takeBack(parent context.Context, up *wsproto.Upgrade, early []byt
 		c.readTLS() // what crypto/tls and its pipe still hold
 	}
 }
+
+// handedConnKey keys the handedConn of a request in its context.
+type handedConnKey struct{}
 
 // handedConn is a connection the HTTP server serves: c's pipe, or the TLS
 // connection over it, with the plaintext read before the hand-over first.
