@@ -17,7 +17,8 @@ type (
 	// PayloadKind says how a Frame's Payload is read.
 	PayloadKind = frame.PayloadKind
 	// Limits bounds the fields of client frames, in bytes. Each field
-	// that is zero (or negative) takes its default on its own: event 64,
+	// that is zero takes its default on its own (negative is an error, see
+	// Options.Validate): event 64,
 	// room 128, to 64, id 64.
 	Limits = frame.Limits
 )

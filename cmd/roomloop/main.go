@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -62,14 +63,23 @@ func exitCode(err error, stderr io.Writer) int {
 		return 0
 	case errors.As(err, &ue):
 		if !ue.printed {
-			fmt.Fprintln(stderr, "roomloop:", err)
+			fmt.Fprintln(stderr, prefixed(err))
 		}
 		fmt.Fprintln(stderr, "Run 'roomloop -h' for the flags.")
 		return 2
 	default:
-		fmt.Fprintln(stderr, "roomloop:", err)
+		fmt.Fprintln(stderr, prefixed(err))
 		return 1
 	}
+}
+
+// prefixed is err's text after "roomloop: ", once (api's errors carry it
+// already).
+func prefixed(err error) string {
+	if s := err.Error(); strings.HasPrefix(s, "roomloop: ") {
+		return s
+	}
+	return "roomloop: " + err.Error()
 }
 
 // run parses args and serves until ctx ends (main's ends at SIGINT or
@@ -89,9 +99,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 		drain     = fs.Duration("drain-timeout", 30*time.Second, "how long shutdown waits for clients to close")
 		lim       = api.Limits{}.WithDefaults()
 		opts      api.Options
-		maxRooms  = fs.Int("max-rooms", api.DefaultMaxRooms, "rooms on the server")
+		maxRooms  = fs.Int("max-rooms", api.DefaultMaxRooms, "rooms on the server (-1: no cap)")
 		perConn   = fs.Int("max-rooms-per-conn", api.DefaultMaxRoomsPerConn, "rooms per client")
-		listed    = fs.Int("max-members-listed", api.DefaultMaxMembersListed, "members listed in $joined")
+		listed    = fs.Int("max-members-listed", api.DefaultMaxMembersListed, "members listed in $joined (-1: all)")
 		noPresnce = fs.Bool("no-presence", false, "do not send $member_joined / $member_left")
 		noPages   = fs.Bool("no-pages", false, "serve no page at / (other requests than upgrades at -path get 404)")
 		tlsCert   = fs.String("tls-cert", "", "PEM certificate (chain) file: serve wss:// and https:// (with -tls-key)")
@@ -110,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	fs.DurationVar(&opts.HandshakeTimeout, "handshake-timeout", 5*time.Second, "deadline for the upgrade request")
 	fs.IntVar(&opts.Workers, "workers", 0, "handler goroutines (0: 256 per core)")
 	fs.IntVar(&opts.MaxConns, "max-conns", 0, "open connections (0: the open-file limit less 5% and 64)")
-	fs.IntVar(&opts.MaxConnsPerIP, "max-conns-per-ip", 0, "open connections from one address (0: no cap)")
+	fs.IntVar(&opts.MaxConnsPerIP, "max-conns-per-ip", 0, "open connections from one address (0 or -1: no cap)")
 	fs.BoolVar(&opts.DisableResume, "no-resume", false, "end sessions when their connection drops")
 	fs.DurationVar(&opts.ResumeWindow, "resume-window", api.DefaultResumeWindow, "how long a suspended session waits for its client")
 	fs.IntVar(&opts.ReplayFrames, "replay-frames", api.DefaultReplayFrames, "written frames kept per session for a resume")
