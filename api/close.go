@@ -1,6 +1,10 @@
 package api
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/roomloop/roomloop/loop"
+)
 
 // CloseCode is a WebSocket close code (RFC 6455 section 7.4): the codes
 // roomloop's server sends, and the ones it reports in CloseInfo. The
@@ -54,7 +58,7 @@ type CloseInfo struct {
 }
 
 // closeInfo converts the transport's CloseInfo.
-func closeInfo(i loopCloseInfo) CloseInfo {
+func closeInfo(i loop.CloseInfo) CloseInfo {
 	return CloseInfo{Code: CloseCode(i.Code), Reason: i.Reason, PeerClosed: i.PeerClosed, ServerClosed: i.ServerClosed}
 }
 

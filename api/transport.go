@@ -13,8 +13,6 @@ import (
 // transport is the Server as the loop sees it (loop.Handler).
 type transport Server
 
-type loopCloseInfo = loop.CloseInfo
-
 // binding is what a transport carries: the session it serves, and, from
 // Upgrade to Open, the resume it asked for.
 type binding struct {
@@ -240,7 +238,7 @@ func (t *transport) Closed(lc *loop.Conn, li loop.CloseInfo) {
 		c.stream.End()
 		return
 	}
-	if s.opts.DisableResume || !resumable(info) {
+	if s.opts.DisableResume || !resume.Suspends(uint16(info.Code), info.ServerClosed) {
 		c.mu.Unlock()
 		s.endSession(c, info)
 		return
@@ -251,12 +249,6 @@ func (t *transport) Closed(lc *loop.Conn, li loop.CloseInfo) {
 	if s.opts.OnSuspend != nil {
 		s.opts.OnSuspend(c, info)
 	}
-}
-
-// resumable reports whether a connection's end leaves its session waiting
-// for a resume rather than ending it (resume.Suspends).
-func resumable(info CloseInfo) bool {
-	return resume.Suspends(uint16(info.Code), info.ServerClosed)
 }
 
 // pickCodec chooses the first offered subprotocol roomloop speaks; no

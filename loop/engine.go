@@ -68,7 +68,7 @@ func New(cfg Config, h Handler) *Engine {
 	cfg = cfg.withDefaults()
 	e := &Engine{cfg: cfg, h: h, log: cfg.Logger, stop: make(chan struct{})}
 	e.ctx, e.cancelCtx = context.WithCancel(context.Background())
-	e.refusals.logger = cfg.Logger
+	e.refusals = newRefusalLog(cfg.Logger)
 	e.frameLimits = cfg.frameLimits()
 	e.perIP.limit = cfg.MaxConnsPerIP
 	e.pendingIP.limit = cfg.MaxPendingPerIP

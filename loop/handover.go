@@ -54,9 +54,7 @@ func (e *Engine) serveHandedOver(w http.ResponseWriter, r *http.Request) {
 	}
 	up, err := wsproto.CheckUpgrade(r, e.cfg.Path)
 	if err != nil {
-		he, _ := toWire(err)
-		e.refusals.log(r.RemoteAddr, he.Status, he.Reason, "")
-		writeRefusal(w, he)
+		e.refuseRequest(w, r, err)
 		return
 	}
 	hj, ok := w.(http.Hijacker)

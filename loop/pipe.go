@@ -214,25 +214,20 @@ func (p *pipe) closeRead() {
 func (p *pipe) LocalAddr() net.Addr  { return p.c.nc.LocalAddr() }
 func (p *pipe) RemoteAddr() net.Addr { return p.c.remote }
 
-func (p *pipe) SetDeadline(t time.Time) error {
-	p.mu.Lock()
-	p.readBy, p.writeBy = t, t
-	p.signal()
-	p.mu.Unlock()
-	return nil
-}
+func (p *pipe) SetDeadline(t time.Time) error      { return p.setDeadlines(&t, &t) }
+func (p *pipe) SetReadDeadline(t time.Time) error  { return p.setDeadlines(&t, nil) }
+func (p *pipe) SetWriteDeadline(t time.Time) error { return p.setDeadlines(nil, &t) }
 
-func (p *pipe) SetReadDeadline(t time.Time) error {
+// setDeadlines sets the deadlines given (nil: unchanged) and wakes the
+// waiters to look at them.
+func (p *pipe) setDeadlines(read, write *time.Time) error {
 	p.mu.Lock()
-	p.readBy = t
-	p.signal()
-	p.mu.Unlock()
-	return nil
-}
-
-func (p *pipe) SetWriteDeadline(t time.Time) error {
-	p.mu.Lock()
-	p.writeBy = t
+	if read != nil {
+		p.readBy = *read
+	}
+	if write != nil {
+		p.writeBy = *write
+	}
 	p.signal()
 	p.mu.Unlock()
 	return nil

@@ -3,7 +3,8 @@ package loop
 import (
 	"log/slog"
 	"sync"
-	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // refusalLog logs refused upgrades at info level, at most refusalBurst at
@@ -11,10 +12,9 @@ import (
 // cannot fill the log: each line counts the refusals left out before it.
 type refusalLog struct {
 	logger *slog.Logger
+	rate   *rate.Limiter
 
 	mu         sync.Mutex
-	tokens     float64
-	last       time.Time
 	suppressed int
 }
 
@@ -23,22 +23,18 @@ const (
 	refusalBurst      = 20
 )
 
+func newRefusalLog(logger *slog.Logger) refusalLog {
+	return refusalLog{logger: logger, rate: rate.NewLimiter(refusalsPerSecond, refusalBurst)}
+}
+
 // log records one refused upgrade.
 func (r *refusalLog) log(remote string, status int, reason, detail string) {
 	r.mu.Lock()
-	now := time.Now()
-	if r.last.IsZero() {
-		r.tokens = refusalBurst
-	} else {
-		r.tokens = min(refusalBurst, r.tokens+now.Sub(r.last).Seconds()*refusalsPerSecond)
-	}
-	r.last = now
-	if r.tokens < 1 {
+	if !r.rate.Allow() {
 		r.suppressed++
 		r.mu.Unlock()
 		return
 	}
-	r.tokens--
 	suppressed := r.suppressed
 	r.suppressed = 0
 	r.mu.Unlock()

@@ -62,9 +62,7 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	up, err := wsproto.CheckUpgrade(r, "")
 	if err != nil {
-		he, _ := toWire(err)
-		e.refusals.log(r.RemoteAddr, he.Status, he.Reason, "")
-		writeRefusal(w, he)
+		e.refuseRequest(w, r, err)
 		return
 	}
 	if r.TLS != nil {
@@ -107,6 +105,14 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = nc.Close()
 		e.log.Error("cannot serve a taken-over connection", "remote", r.RemoteAddr, "err", err)
 	}
+}
+
+// refuseRequest answers, and logs, an upgrade request of an HTTP server
+// that fails wsproto's checks.
+func (e *Engine) refuseRequest(w http.ResponseWriter, r *http.Request, err error) {
+	he, _ := toWire(err)
+	e.refusals.log(r.RemoteAddr, he.Status, he.Reason, "")
+	writeRefusal(w, he)
 }
 
 // writeRefusal answers a request that was not taken over.
