@@ -1,0 +1,221 @@
+// Package cutproxy is a TCP proxy for tests that sever or silence the
+// connections running through it, the way a network fault would: Cut
+// resets every connection at once, Blackhole keeps them open but lets no
+// byte through, so only a liveness check can notice.
+//
+// A Proxy is safe for concurrent use. It listens on 127.0.0.1 port 0 and
+// forwards each accepted connection to one target address.
+package cutproxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+)
+
+// Proxy forwards connections to a target and can sever them.
+type Proxy struct {
+	ln     net.Listener
+	target string
+
+	mu        sync.Mutex
+	links     map[*link]struct{}
+	refusing  bool
+	blackhole bool
+	accepted  int
+	wg        sync.WaitGroup
+	closed    bool
+}
+
+// link is one proxied connection: the client's side and the target's.
+type link struct {
+	client, server net.Conn
+	// silent, when set, makes both copy loops discard what they read.
+	silent chan struct{}
+	once   sync.Once
+}
+
+// Start listens on 127.0.0.1 port 0 and forwards every connection to
+// target ("host:port"). Close stops it.
+func Start(target string) (*Proxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{ln: ln, target: target, links: make(map[*link]struct{})}
+	p.wg.Add(1)
+	go p.accept()
+	return p, nil
+}
+
+// Addr returns the proxy's "127.0.0.1:port".
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Accepted returns how many connections the proxy has accepted and
+// forwarded so far.
+func (p *Proxy) Accepted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.accepted
+}
+
+// Open returns how many connections are running through the proxy now.
+func (p *Proxy) Open() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.links)
+}
+
+// Cut resets every open connection on both sides (TCP RST, no close
+// handshake) and returns how many it cut. New connections are still
+// accepted unless Refuse is on.
+func (p *Proxy) Cut() int {
+	p.mu.Lock()
+	links := make([]*link, 0, len(p.links))
+	for l := range p.links {
+		links = append(links, l)
+	}
+	p.mu.Unlock()
+	for _, l := range links {
+		l.reset()
+	}
+	return len(links)
+}
+
+// Refuse makes the proxy reset new connections as soon as it accepts them
+// (on), or forward them again (off). Open connections are not touched.
+func (p *Proxy) Refuse(on bool) {
+	p.mu.Lock()
+	p.refusing = on
+	p.mu.Unlock()
+}
+
+// Blackhole silences every open connection and every later one: they stay
+// open, but bytes in either direction are read and thrown away, as on a
+// link that died without a word. Cut ends them.
+func (p *Proxy) Blackhole() {
+	p.mu.Lock()
+	p.blackhole = true
+	for l := range p.links {
+		l.silence()
+	}
+	p.mu.Unlock()
+}
+
+// Close stops accepting, cuts every connection and waits for the proxy's
+// goroutines to end.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	err := p.ln.Close()
+	p.Cut()
+	p.wg.Wait()
+	return err
+}
+
+func (p *Proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		refuse := p.refusing || p.closed
+		p.mu.Unlock()
+		if refuse {
+			resetConn(c)
+			continue
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			resetConn(c)
+			continue
+		}
+		l := &link{client: c, server: s, silent: make(chan struct{})}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			l.reset()
+			continue
+		}
+		p.links[l] = struct{}{}
+		p.accepted++
+		if p.blackhole {
+			l.silence()
+		}
+		p.mu.Unlock()
+		p.wg.Add(2)
+		var done sync.WaitGroup
+		done.Add(2)
+		go p.pipe(l, l.server, l.client, &done)
+		go p.pipe(l, l.client, l.server, &done)
+		go func() {
+			done.Wait()
+			p.mu.Lock()
+			delete(p.links, l)
+			p.mu.Unlock()
+		}()
+	}
+}
+
+// pipe copies from src to dst until either side fails; then it resets
+// both, so that a close on one side is a close on the other.
+func (p *Proxy) pipe(l *link, dst, src net.Conn, done *sync.WaitGroup) {
+	defer p.wg.Done()
+	defer done.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !l.isSilent() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				err = werr
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				// An orderly close: pass it on as one.
+				if tc, ok := dst.(*net.TCPConn); ok && !l.isSilent() {
+					_ = tc.CloseWrite()
+					return
+				}
+			}
+			l.reset()
+			return
+		}
+	}
+}
+
+func (l *link) isSilent() bool {
+	select {
+	case <-l.silent:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *link) silence() {
+	select {
+	case <-l.silent:
+	default:
+		close(l.silent)
+	}
+}
+
+// reset closes both sides with an RST.
+func (l *link) reset() {
+	l.once.Do(func() {
+		resetConn(l.client)
+		resetConn(l.server)
+	})
+}
+
+func resetConn(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
+}
