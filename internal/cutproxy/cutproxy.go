@@ -23,6 +23,7 @@ type Proxy struct {
 	links     map[*link]struct{}
 	refusing  bool
 	blackhole bool
+	deaf      bool
 	accepted  int
 	wg        sync.WaitGroup
 	closed    bool
@@ -31,9 +32,10 @@ type Proxy struct {
 // link is one proxied connection: the client's side and the target's.
 type link struct {
 	client, server net.Conn
-	// silent, when set, makes both copy loops discard what they read.
-	silent chan struct{}
-	once   sync.Once
+	// silent, when closed, makes both copy loops discard what they read;
+	// deaf, when closed, only the loop towards the client.
+	silent, deaf chan struct{}
+	once         sync.Once
 }
 
 // Start listens on 127.0.0.1 port 0 and forwards every connection to
@@ -103,6 +105,26 @@ func (p *Proxy) Blackhole() {
 	p.mu.Unlock()
 }
 
+// Deafen silences the direction from the target to the client, on every
+// open connection and every later one: what the client sends still
+// arrives, but no answer comes back, as when replies are lost.
+func (p *Proxy) Deafen() {
+	p.mu.Lock()
+	p.deaf = true
+	for l := range p.links {
+		closeOnce(l.deaf)
+	}
+	p.mu.Unlock()
+}
+
+// Heal undoes Blackhole and Deafen for later connections; open ones stay
+// silenced until cut.
+func (p *Proxy) Heal() {
+	p.mu.Lock()
+	p.blackhole, p.deaf = false, false
+	p.mu.Unlock()
+}
+
 // Close stops accepting, cuts every connection and waits for the proxy's
 // goroutines to end.
 func (p *Proxy) Close() error {
@@ -134,7 +156,7 @@ func (p *Proxy) accept() {
 			resetConn(c)
 			continue
 		}
-		l := &link{client: c, server: s, silent: make(chan struct{})}
+		l := &link{client: c, server: s, silent: make(chan struct{}), deaf: make(chan struct{})}
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
@@ -146,12 +168,15 @@ func (p *Proxy) accept() {
 		if p.blackhole {
 			l.silence()
 		}
+		if p.deaf {
+			closeOnce(l.deaf)
+		}
 		p.mu.Unlock()
 		p.wg.Add(2)
 		var done sync.WaitGroup
 		done.Add(2)
-		go p.pipe(l, l.server, l.client, &done)
-		go p.pipe(l, l.client, l.server, &done)
+		go p.pipe(l.server, l.client, l.silent, nil, l, &done)
+		go p.pipe(l.client, l.server, l.silent, l.deaf, l, &done)
 		go func() {
 			done.Wait()
 			p.mu.Lock()
@@ -163,13 +188,14 @@ func (p *Proxy) accept() {
 
 // pipe copies from src to dst until either side fails; then it resets
 // both, so that a close on one side is a close on the other.
-func (p *Proxy) pipe(l *link, dst, src net.Conn, done *sync.WaitGroup) {
+// Bytes are thrown away once silent or deaf (nil: never) is closed.
+func (p *Proxy) pipe(dst, src net.Conn, silent, deaf chan struct{}, l *link, done *sync.WaitGroup) {
 	defer p.wg.Done()
 	defer done.Done()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 && !l.isSilent() {
+		if n > 0 && !isClosed(silent) && !isClosed(deaf) {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				err = werr
 			}
@@ -177,7 +203,7 @@ func (p *Proxy) pipe(l *link, dst, src net.Conn, done *sync.WaitGroup) {
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				// An orderly close: pass it on as one.
-				if tc, ok := dst.(*net.TCPConn); ok && !l.isSilent() {
+				if tc, ok := dst.(*net.TCPConn); ok && !isClosed(silent) {
 					_ = tc.CloseWrite()
 					return
 				}
@@ -188,22 +214,27 @@ func (p *Proxy) pipe(l *link, dst, src net.Conn, done *sync.WaitGroup) {
 	}
 }
 
-func (l *link) isSilent() bool {
+// isClosed reports whether ch is closed; a nil ch never is.
+func isClosed(ch chan struct{}) bool {
+	if ch == nil {
+		return false
+	}
 	select {
-	case <-l.silent:
+	case <-ch:
 		return true
 	default:
 		return false
 	}
 }
 
-func (l *link) silence() {
-	select {
-	case <-l.silent:
-	default:
-		close(l.silent)
+// closeOnce closes ch unless it is closed. Callers hold Proxy.mu.
+func closeOnce(ch chan struct{}) {
+	if !isClosed(ch) {
+		close(ch)
 	}
 }
+
+func (l *link) silence() { closeOnce(l.silent) }
 
 // reset closes both sides with an RST.
 func (l *link) reset() {
