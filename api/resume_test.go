@@ -349,3 +349,28 @@ func TestResumesAfterRestartBehindOneAddress(t *testing.T) {
 	}
 	assert.Equal(t, clients, fresh.Stats().Sessions)
 }
+
+// TestClientCloseCodes: a client that closes with 1001 (going away, as a
+// browser does on reload) leaves its session suspended and can resume
+// it; one that closes with 1000 ends it.
+func TestClientCloseCodes(t *testing.T) {
+	ts := startServer(t, &api.Options{DisablePresence: true})
+	addr := ts.Addr().String()
+	for code, resumes := range map[int]bool{websocket.CloseGoingAway: true, websocket.CloseNormalClosure: false} {
+		s := newSession(t, addr)
+		require.NoError(t, s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(wait)))
+		_ = s.ws.SetReadDeadline(time.Now().Add(wait))
+		_, _, err := s.ws.ReadMessage()
+		var ce *websocket.CloseError
+		require.ErrorAs(t, err, &ce, "the server answers the close")
+		assert.Equal(t, code, ce.Code)
+		if resumes {
+			require.Eventually(t, func() bool { return ts.Stats().Suspended >= 1 }, wait, 5*time.Millisecond)
+		}
+		w := s.resume(addr)
+		assert.Equal(t, resumes, w.Resumed, "close code %d", code)
+		if !resumes {
+			assert.Equal(t, "expired", w.Reason)
+		}
+	}
+}

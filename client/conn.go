@@ -305,7 +305,7 @@ func (c *Client) read(l *link) {
 		}
 		l.touch()
 		if typ != want {
-			err = &ProtocolError{Problem: "a " + typ.String() + " message on " + c.codec.Name()}
+			err = &ProtocolError{Problem: "a " + kindOf(typ) + " message on " + c.codec.Name()}
 		} else {
 			var f frame.Frame
 			if f, err = frame.DecodeFromServer(c.codec, msg); err != nil {
@@ -400,4 +400,12 @@ func (c *Client) probe(l *link) {
 			return
 		}
 	}
+}
+
+// kindOf names a WebSocket message type as docs do: "text" or "binary".
+func kindOf(t websocket.MessageType) string {
+	if t == websocket.MessageBinary {
+		return "binary"
+	}
+	return "text"
 }

@@ -79,9 +79,17 @@ func (p *Proxy) Cut() int {
 		links = append(links, l)
 	}
 	p.mu.Unlock()
+	// Closing a socket waits for the goroutines using it to let go, so
+	// the resets run side by side: the cut is one moment for every link.
+	var wg sync.WaitGroup
 	for _, l := range links {
-		l.reset()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.reset()
+		}()
 	}
+	wg.Wait()
 	return len(links)
 }
 
@@ -151,39 +159,45 @@ func (p *Proxy) accept() {
 			resetConn(c)
 			continue
 		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			resetConn(c)
-			continue
-		}
-		l := &link{client: c, server: s, silent: make(chan struct{}), deaf: make(chan struct{})}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			l.reset()
-			continue
-		}
-		p.links[l] = struct{}{}
-		p.accepted++
-		if p.blackhole {
-			l.silence()
-		}
-		if p.deaf {
-			closeOnce(l.deaf)
-		}
-		p.mu.Unlock()
-		p.wg.Add(2)
-		var done sync.WaitGroup
-		done.Add(2)
-		go p.pipe(l.server, l.client, l.silent, nil, l, &done)
-		go p.pipe(l.client, l.server, l.silent, l.deaf, l, &done)
-		go func() {
-			done.Wait()
-			p.mu.Lock()
-			delete(p.links, l)
-			p.mu.Unlock()
-		}()
+		p.wg.Add(1)
+		go p.forward(c)
 	}
+}
+
+// forward connects c to the target and copies both ways; each accepted
+// connection dials on its own, so a slow target never holds up the rest.
+func (p *Proxy) forward(c net.Conn) {
+	defer p.wg.Done()
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		resetConn(c)
+		return
+	}
+	l := &link{client: c, server: s, silent: make(chan struct{}), deaf: make(chan struct{})}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		l.reset()
+		return
+	}
+	p.links[l] = struct{}{}
+	p.accepted++
+	if p.blackhole {
+		l.silence()
+	}
+	if p.deaf {
+		closeOnce(l.deaf)
+	}
+	p.mu.Unlock()
+	var done sync.WaitGroup
+	done.Add(2)
+	p.wg.Add(2)
+	go p.pipe(l.server, l.client, l.silent, nil, l, &done)
+	go p.pipe(l.client, l.server, l.silent, l.deaf, l, &done)
+	done.Wait()
+	p.mu.Lock()
+	delete(p.links, l)
+	p.mu.Unlock()
 }
 
 // pipe copies from src to dst until either side fails; then it resets
