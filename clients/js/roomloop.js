@@ -303,7 +303,9 @@ class Client {
     };
     ws.onmessage = (ev) => this._onMessage(ev.data);
     ws.onclose = (ev) => this._onClose(ev.code, ev.reason);
-    ws.onerror = () => {}; // close follows
+    // A close event follows an error, except in some Node versions after a
+    // failed handshake: then the error is the end of the attempt.
+    ws.onerror = () => setTimeout(() => ws === this._ws && this._drop("connection failed"), 0);
   }
 
   // _detach stops listening to the current socket: it is never read again.
