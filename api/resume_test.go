@@ -349,3 +349,31 @@ func TestResumesAfterRestartBehindOneAddress(t *testing.T) {
 	}
 	assert.Equal(t, clients, fresh.Stats().Sessions)
 }
+
+// TestResumeAfterClientGoingAway: a browser reloading (or leaving) its page
+// closes with 1001. That suspends the session, as a drop does, so the
+// reloaded page resumes from its stored token; its room hears no leave.
+// A client's close 1000 still ends the session at once.
+func TestResumeAfterClientGoingAway(t *testing.T) {
+	ts := startServer(t, &api.Options{})
+	addr := ts.Addr().String()
+	other := newSession(t, addr)
+	other.join("r")
+	s := newSession(t, addr)
+	s.join("r")
+	other.expect("$member_joined")
+
+	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "")
+	require.NoError(t, s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait)))
+	require.Eventually(t, func() bool { return ts.Stats().Suspended == 1 }, wait, 5*time.Millisecond)
+	other.send(map[string]any{"event": "chat", "room": "r", "payload": 1})
+	w := s.resume(addr)
+	require.True(t, w.Resumed, "reason %q", w.Reason)
+	assert.Equal(t, "chat", s.expect("chat").Event, "the frame sent meanwhile")
+
+	msg = websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	require.NoError(t, s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait)))
+	left := other.expect("$member_left")
+	assert.Contains(t, string(left.Payload), s.id)
+	assert.Zero(t, ts.Stats().Suspended)
+}

@@ -245,15 +245,17 @@ func ReasonOf(err error) string {
 
 // Suspends reports whether a connection that ended with close code code
 // leaves its session suspended, waiting for a resume, rather than ended:
-// it dropped without a close frame (1006), or the server closed it for a
-// drain (1001) or as a slow consumer (4002). Anything else (a close
-// handshake the client began, a kick, a protocol error) ends the session.
+// it dropped without a close frame (1006), either side was going away
+// (1001: the server's drain, or a browser leaving or reloading its page,
+// which may resume from storage), or the server closed it as a slow
+// consumer (4002). Anything else (another close handshake the client
+// began, a kick, a protocol error) ends the session.
 func Suspends(code uint16, serverClosed bool) bool {
 	switch {
-	case code == 1006:
+	case code == 1006 || code == 1001:
 		return true
 	case serverClosed:
-		return code == 1001 || code == CloseSlowConsumer
+		return code == CloseSlowConsumer
 	default:
 		return false
 	}
