@@ -205,10 +205,20 @@ class Client {
     this._due = Date.now() + this._tk;
     this._tick = this._tick.bind(this);
     this._ticker = setTimeout(this._tick, this._tk);
-    this._wake = this._wake.bind(this);
-    const g = globalThis, d = g.document;
-    if (g.addEventListener) for (const e of ["online", "pageshow"]) g.addEventListener(e, this._wake);
-    if (d && d.addEventListener) d.addEventListener("visibilitychange", this._wake);
+    // Browsers: reconnect at once when the network or the page is back. A
+    // page that unloads closes its socket with 1001, which leaves the
+    // session suspended for a reload to resume from storage; without
+    // storage nothing can resume it, so it is ended at once (1000).
+    const wake = () => this._wake(), d = globalThis.document;
+    this._listen = [["online", wake], ["pageshow", wake], ["pagehide", (e) => {
+      if (!e.persisted && !o.storage && this._ws) try { this._ws.close(1000); } catch { /* gone */ }
+    }]].map(([e, fn]) => [globalThis, e, fn]);
+    if (d) this._listen.push([d, "visibilitychange", wake]);
+    this._listeners("add");
+  }
+
+  _listeners(op) {
+    for (const [t, e, fn] of this._listen) if (t[op + "EventListener"]) t[op + "EventListener"](e, fn);
   }
 
   /** The rooms joined, as Room handles. */
@@ -257,9 +267,7 @@ class Client {
     clearTimeout(this._timer);
     clearTimeout(this._ticker);
     clearTimeout(this._seenTimer);
-    const g = globalThis, d = g.document;
-    if (g.removeEventListener) for (const e of ["online", "pageshow"]) g.removeEventListener(e, this._wake);
-    if (d && d.removeEventListener) d.removeEventListener("visibilitychange", this._wake);
+    this._listeners("remove");
     if (forget) { this._token = ""; this._save(); }
     const e = err("closed", "client closed: " + reason);
     for (const x of [...this._inflight.values(), ...this._queue]) this._settle(x, e);
