@@ -2,9 +2,10 @@
 //
 //	go run ./cmd/roomloop -addr 127.0.0.1:8080
 //
-// It serves the roomloop protocol (docs/protocol.md) at ws://ADDR/ws until
-// SIGINT or SIGTERM, then drains: every client gets close 1001 after its
-// queued frames. "roomloop -h" lists the flags; README.md, section
+// It serves the roomloop protocol (docs/protocol.md) at ws://ADDR/ws, and a
+// chat demo built on the JavaScript client at http://ADDR/ (-no-demo turns
+// it off), until SIGINT or SIGTERM, then drains: every client gets close
+// 1001 after its queued frames. "roomloop -h" lists the flags; README.md, section
 // "Configuration", explains them.
 package main
 
@@ -32,7 +33,8 @@ const description = `roomloop is a room-based WebSocket server speaking the room
 
 Usage: roomloop [flags]
 
-It serves ws://ADDR/PATH until SIGINT or SIGTERM, then drains.
+It serves ws://ADDR/PATH, and a chat demo at http://ADDR/, until SIGINT or
+SIGTERM, then drains.
 
 Flags:
 `

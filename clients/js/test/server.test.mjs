@@ -189,11 +189,11 @@ test("after a server restart: a new session, rooms rejoined first, a gap, unansw
   const pending = g1.publish("n", "unanswered");
   await s1.kill();
   px.cut();
+  px.holdUp = false;
   await eventually(() => rec.states.includes("disconnected"), "the drop");
   const queued = g1.publish("n", "queued while down"); // never sent: not lost
   const s2 = await startServer(t);
   px.target = s2.port;
-  px.holdUp = false;
 
   await assert.rejects(pending, { code: "session_lost" });
   await eventually(() => rec.gaps.length === 1, "the gap");
