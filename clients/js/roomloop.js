@@ -327,9 +327,9 @@ class Client {
   }
 
   // _drop leaves the current connection and schedules the next attempt. A
-  // close handshake from the client ends the session, so a socket of a
-  // resumable session is abandoned open (the server closes it with 4003
-  // when the resume takes over); one still connecting is failed.
+  // close a script may send (1000, 3000-4999) ends the session, so a socket
+  // of a resumable session is abandoned open (the server closes it with
+  // 4003 when the resume takes over); one still connecting is failed.
   _drop(reason) {
     if (this.state === "closed") return;
     const ws = this._detach();
@@ -514,16 +514,17 @@ class Client {
     return r;
   }
 
-  // $seen at most once a second, when there is something new.
+  // $seen at most once a second, when there is something new, on a live
+  // connection (going live calls this again).
   _seeSoon() {
-    if (this._seenTimer) return;
+    if (this._seenTimer || !this._live || this._seq <= this._seen) return;
     this._seenTimer = setTimeout(() => {
       this._seenTimer = 0;
       if (this._live && this._seq > this._seen) {
         this._seen = this._seq;
         this._seenAt = Date.now();
         this._ctl({ event: "$seen", payload: { seq: this._seq } });
-      } else if (this._seq > this._seen) this._seeSoon();
+      }
     }, Math.max(0, this._seenAt + 1000 - Date.now()));
   }
 
@@ -546,6 +547,7 @@ class Client {
   _go() {
     this._live = true;
     this._pump();
+    this._seeSoon();
   }
 
   _pump() {

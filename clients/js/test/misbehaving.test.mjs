@@ -187,3 +187,23 @@ test("a silent connection is probed with $ping and dropped, then resumed", async
   assert.ok(fake.conns[0].messages.some((m) => m.event === "$ping"), "a $ping first");
   assert.match(rec.reports[2].reason, /no answer to \$ping/);
 });
+
+test("$seen tells the server how far the client got, at most once a second", async (t) => {
+  const seen = [];
+  const fake = await startFake(t, (c) => {
+    c.welcome(W);
+    for (let s = 1; s <= 3; s++) c.send(n(s, s));
+    c.onMessage = (m) => {
+      if (m.event !== "$seen") return;
+      seen.push({ seq: m.payload.seq, at: Date.now() });
+      if (seen.length === 1) for (let s = 4; s <= 6; s++) c.send(n(s, s));
+    };
+  });
+  const cl = client(t, fake.url);
+  await eventually(() => seen.length && seen.at(-1).seq === 6, "$seen 6");
+  for (let i = 1; i < seen.length; i++) {
+    assert.ok(seen[i].seq > seen[i - 1].seq, "only when there is something new");
+    assert.ok(seen[i].at - seen[i - 1].at >= 900, "a second apart: " + (seen[i].at - seen[i - 1].at) + " ms");
+  }
+  assert.equal(cl.state, "connected");
+});
