@@ -350,27 +350,30 @@ func TestResumesAfterRestartBehindOneAddress(t *testing.T) {
 	assert.Equal(t, clients, fresh.Stats().Sessions)
 }
 
-// TestClientCloseCodes: a client that closes with 1001 (going away, as a
-// browser does on reload) leaves its session suspended and can resume
-// it; one that closes with 1000 ends it.
-func TestClientCloseCodes(t *testing.T) {
-	ts := startServer(t, &api.Options{DisablePresence: true})
+// TestResumeAfterClientGoingAway: a browser reloading (or leaving) its page
+// closes with 1001. That suspends the session, as a drop does, so the
+// reloaded page resumes from its stored token; its room hears no leave.
+// A client's close 1000 still ends the session at once.
+func TestResumeAfterClientGoingAway(t *testing.T) {
+	ts := startServer(t, &api.Options{})
 	addr := ts.Addr().String()
-	for code, resumes := range map[int]bool{websocket.CloseGoingAway: true, websocket.CloseNormalClosure: false} {
-		s := newSession(t, addr)
-		require.NoError(t, s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(wait)))
-		_ = s.ws.SetReadDeadline(time.Now().Add(wait))
-		_, _, err := s.ws.ReadMessage()
-		var ce *websocket.CloseError
-		require.ErrorAs(t, err, &ce, "the server answers the close")
-		assert.Equal(t, code, ce.Code)
-		if resumes {
-			require.Eventually(t, func() bool { return ts.Stats().Suspended >= 1 }, wait, 5*time.Millisecond)
-		}
-		w := s.resume(addr)
-		assert.Equal(t, resumes, w.Resumed, "close code %d", code)
-		if !resumes {
-			assert.Equal(t, "expired", w.Reason)
-		}
-	}
+	other := newSession(t, addr)
+	other.join("r")
+	s := newSession(t, addr)
+	s.join("r")
+	other.expect("$member_joined")
+
+	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "")
+	require.NoError(t, s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait)))
+	require.Eventually(t, func() bool { return ts.Stats().Suspended == 1 }, wait, 5*time.Millisecond)
+	other.send(map[string]any{"event": "chat", "room": "r", "payload": 1})
+	w := s.resume(addr)
+	require.True(t, w.Resumed, "reason %q", w.Reason)
+	assert.Equal(t, "chat", s.expect("chat").Event, "the frame sent meanwhile")
+
+	msg = websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	require.NoError(t, s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait)))
+	left := other.expect("$member_left")
+	assert.Contains(t, string(left.Payload), s.id)
+	assert.Zero(t, ts.Stats().Suspended)
 }

@@ -245,12 +245,11 @@ func ReasonOf(err error) string {
 
 // Suspends reports whether a connection that ended with close code code
 // leaves its session suspended, waiting for a resume, rather than ended:
-// it dropped without a close frame (1006), the client went away (1001:
-// browsers close with it when a page is reloaded or left, and JavaScript
-// cannot drop a socket without a close frame), or the server closed it
-// for a drain (1001) or as a slow consumer (4002). Anything else (a close
-// handshake the client began with another code, a kick, a protocol error)
-// ends the session.
+// it dropped without a close frame (1006), either side was going away
+// (1001: the server's drain, or a browser leaving or reloading its page,
+// which may resume from storage), or the server closed it as a slow
+// consumer (4002). Anything else (another close handshake the client
+// began, a kick, a protocol error) ends the session.
 func Suspends(code uint16, serverClosed bool) bool {
 	switch {
 	case code == 1006 || code == 1001:

@@ -70,3 +70,24 @@ func TestReasonOf(t *testing.T) {
 	assert.Equal(t, ReasonInvalid, ReasonOf(ErrInvalidSeq))
 	assert.Equal(t, ReasonExpired, ReasonOf(ErrClosed))
 }
+
+func TestSuspends(t *testing.T) {
+	for _, c := range []struct {
+		code         uint16
+		serverClosed bool
+		want         bool
+	}{
+		{1006, false, true},
+		{1001, true, true},  // drain
+		{1001, false, true}, // a browser leaving or reloading its page
+		{CloseSlowConsumer, true, true},
+		{1000, false, false},
+		{1000, true, false},
+		{4001, true, false},
+		{1002, true, false},
+		{CloseSlowConsumer, false, false}, // a client's own 4002 is no slow consumer
+		{4000, false, false},
+	} {
+		assert.Equal(t, c.want, Suspends(c.code, c.serverClosed), "code %d, server closed %v", c.code, c.serverClosed)
+	}
+}

@@ -2,9 +2,10 @@
 //
 //	go run ./cmd/roomloop -addr 127.0.0.1:8080
 //
-// It serves the roomloop protocol (docs/protocol.md) at ws://ADDR/ws until
-// SIGINT or SIGTERM, then drains: every client gets close 1001 after its
-// queued frames. "roomloop -h" lists the flags; README.md, section
+// It serves the roomloop protocol (docs/protocol.md) at ws://ADDR/ws, and a
+// chat demo built on the JavaScript client at http://ADDR/ (-no-demo turns
+// it off), until SIGINT or SIGTERM, then drains: every client gets close
+// 1001 after its queued frames. "roomloop -h" lists the flags; README.md, section
 // "Configuration", explains them.
 package main
 
@@ -32,7 +33,8 @@ const description = `roomloop is a room-based WebSocket server speaking the room
 
 Usage: roomloop [flags]
 
-It serves ws://ADDR/PATH until SIGINT or SIGTERM, then drains.
+It serves ws://ADDR/PATH, and a chat demo at http://ADDR/, until SIGINT or
+SIGTERM, then drains.
 
 Flags:
 `
@@ -103,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 		perConn   = fs.Int("max-rooms-per-conn", api.DefaultMaxRoomsPerConn, "rooms per client")
 		listed    = fs.Int("max-members-listed", api.DefaultMaxMembersListed, "members listed in $joined (-1: all)")
 		noPresnce = fs.Bool("no-presence", false, "do not send $member_joined / $member_left")
-		noPages   = fs.Bool("no-pages", false, "serve no page at / (other requests than upgrades at -path get 404)")
+		noDemo    = fs.Bool("no-demo", false, "serve no chat demo at / and no /roomloop.js, /demo.js (other requests than upgrades at -path get 404)")
 		tlsCert   = fs.String("tls-cert", "", "PEM certificate (chain) file: serve wss:// and https:// (with -tls-key)")
 		tlsKey    = fs.String("tls-key", "", "PEM private key file of -tls-cert")
 	)
@@ -173,7 +175,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	opts.Path, opts.Limits, opts.Logger = *path, lim, log
 	opts.MaxRooms, opts.MaxRoomsPerConn, opts.MaxMembersListed = *maxRooms, *perConn, *listed
 	opts.DisablePresence = *noPresnce
-	if !*noPages {
+	if !*noDemo {
 		opts.HTTPHandler = pages(*path)
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
@@ -196,7 +198,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	if err := srv.Start(*addr); err != nil {
 		return err
 	}
-	log.Info("roomloop serving", "url", scheme+srv.Addr().String()+*path, "page", !*noPages)
+	log.Info("roomloop serving", "url", scheme+srv.Addr().String()+*path, "demo", !*noDemo)
 
 	if serving != nil {
 		serving(srv.Addr())
