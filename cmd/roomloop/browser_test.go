@@ -33,6 +33,10 @@ func TestBrowserDemo(t *testing.T) {
 	b := br.open("B", server, "/?room=lobby", desktop)
 	a.waitState("connected")
 	b.waitState("connected")
+	for _, tb := range []*tab{a, b} {
+		tb.waitFor("the lobby as the current room", `document.querySelector('#rooms li[data-room="lobby"].current button.leave') !== null`)
+		tb.waitFor("window.demo.client", `typeof window.demo?.client === "object" && window.demo.client !== null`)
+	}
 	a.setName("Ann")
 	b.setName("Ben")
 	sa, sb := a.session(), b.session()
