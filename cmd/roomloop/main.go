@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 		perConn   = fs.Int("max-rooms-per-conn", api.DefaultMaxRoomsPerConn, "rooms per client")
 		listed    = fs.Int("max-members-listed", api.DefaultMaxMembersListed, "members listed in $joined (-1: all)")
 		noPresnce = fs.Bool("no-presence", false, "do not send $member_joined / $member_left")
-		noPages   = fs.Bool("no-pages", false, "serve no page at / (other requests than upgrades at -path get 404)")
+		noDemo    = fs.Bool("no-demo", false, "serve no chat demo at / and no /roomloop.js, /demo.js (other requests than upgrades at -path get 404)")
 		tlsCert   = fs.String("tls-cert", "", "PEM certificate (chain) file: serve wss:// and https:// (with -tls-key)")
 		tlsKey    = fs.String("tls-key", "", "PEM private key file of -tls-cert")
 	)
@@ -173,7 +173,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	opts.Path, opts.Limits, opts.Logger = *path, lim, log
 	opts.MaxRooms, opts.MaxRoomsPerConn, opts.MaxMembersListed = *maxRooms, *perConn, *listed
 	opts.DisablePresence = *noPresnce
-	if !*noPages {
+	if !*noDemo {
 		opts.HTTPHandler = pages(*path)
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
@@ -196,7 +196,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	if err := srv.Start(*addr); err != nil {
 		return err
 	}
-	log.Info("roomloop serving", "url", scheme+srv.Addr().String()+*path, "page", !*noPages)
+	log.Info("roomloop serving", "url", scheme+srv.Addr().String()+*path, "demo", !*noDemo)
 
 	if serving != nil {
 		serving(srv.Addr())

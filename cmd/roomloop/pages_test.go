@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	jsclient "github.com/roomloop/roomloop/clients/js"
 	"github.com/roomloop/roomloop/internal/selfsigned"
 )
 
@@ -71,21 +74,35 @@ func startBinary(t *testing.T, args ...string) (string, *syncBuffer) {
 	return addr.String(), logs
 }
 
-// TestPageConnectsWithDefaultOrigins: the page the binary serves at "/"
-// is same-origin with its WebSocket, so with the default origin policy a
-// browser on that page connects; a page of another site is refused with
+// get fetches url and returns the response, its body closed and read.
+func get(t *testing.T, url string, header http.Header) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	return resp, string(body)
+}
+
+// TestPageConnectsWithDefaultOrigins: the chat demo the binary serves at
+// "/" is same-origin with its WebSocket, so with the default origin policy
+// a browser on that page connects; a page of another site is refused with
 // 403, and the log says why.
 func TestPageConnectsWithDefaultOrigins(t *testing.T) {
 	addr, logs := startBinary(t)
 	page := "http://" + addr + "/"
-	resp, err := http.Get(page)
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
+	resp, body := get(t, page, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, resp.Header.Get("Content-Type"), "text/html")
-	assert.Contains(t, string(body), `data-path="/ws"`)
-	assert.Contains(t, string(body), "new WebSocket(url")
+	assert.Contains(t, body, `data-path="/ws"`)
+	assert.Contains(t, body, `<script type="module" src="/demo.js"></script>`)
+	assert.Contains(t, logs.String(), "demo=true")
 
 	// What a browser on that page sends: Origin is the page's origin.
 	origin := strings.TrimSuffix(page, "/")
@@ -103,19 +120,59 @@ func TestPageConnectsWithDefaultOrigins(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "upgrade refused") }, 10*time.Second, 10*time.Millisecond)
 	assert.Contains(t, logs.String(), "https://elsewhere.example", "the log names the refused origin")
 
-	resp, err = http.Get("http://" + addr + "/nothing-here")
-	require.NoError(t, err)
-	_ = resp.Body.Close()
+	resp, _ = get(t, "http://"+addr+"/nothing-here", nil)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 }
 
-// TestNoPages: -no-pages serves nothing but the WebSocket.
-func TestNoPages(t *testing.T) {
-	addr, _ := startBinary(t, "-no-pages")
-	resp, err := http.Get("http://" + addr + "/")
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+// TestPageCSP: the page's policy lets its own module scripts and its one
+// inline style (by hash) run, no inline script, and WebSockets to its own
+// host.
+func TestPageCSP(t *testing.T) {
+	addr, _ := startBinary(t)
+	resp, body := get(t, "http://"+addr+"/", nil)
+	csp := resp.Header.Get("Content-Security-Policy")
+	assert.Contains(t, csp, "script-src 'self';")
+	assert.Contains(t, csp, "connect-src 'self' ws://"+addr+" wss://"+addr)
+	assert.NotContains(t, csp, "unsafe-inline")
+	style := body[strings.Index(body, "<style>")+len("<style>") : strings.Index(body, "</style>")]
+	sum := sha256.Sum256([]byte(style))
+	assert.Contains(t, csp, "style-src 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'")
+	assert.Equal(t, 1, strings.Count(body, "<style>"), "one inline style")
+	assert.Equal(t, 1, strings.Count(body, "<script"), "one script, not inline")
+	assert.NotContains(t, body, " style=", "no style attributes: the hash does not cover them")
+	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+}
+
+// TestScripts: /roomloop.js is the client module (jsclient.Source) and
+// /demo.js the demo's, both JavaScript that browsers revalidate, with an
+// ETag answered 304.
+func TestScripts(t *testing.T) {
+	addr, _ := startBinary(t)
+	for path, want := range map[string]string{"/roomloop.js": jsclient.Source(), "/demo.js": demoScript} {
+		resp, body := get(t, "http://"+addr+path, nil)
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		assert.Equal(t, "text/javascript; charset=utf-8", resp.Header.Get("Content-Type"), path)
+		assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), path)
+		assert.Equal(t, "no-cache", resp.Header.Get("Cache-Control"), path)
+		assert.Equal(t, want, body, path)
+		etag := resp.Header.Get("ETag")
+		require.NotEmpty(t, etag, path)
+		resp, body = get(t, "http://"+addr+path, http.Header{"If-None-Match": {etag}})
+		assert.Equal(t, http.StatusNotModified, resp.StatusCode, path)
+		assert.Empty(t, body, path)
+	}
+	_, demo := get(t, "http://"+addr+"/demo.js", nil)
+	assert.Contains(t, demo, `from "/roomloop.js"`)
+}
+
+// TestNoDemo: -no-demo serves nothing but the WebSocket.
+func TestNoDemo(t *testing.T) {
+	addr, logs := startBinary(t, "-no-demo")
+	for _, path := range []string{"/", "/roomloop.js", "/demo.js"} {
+		resp, _ := get(t, "http://"+addr+path, nil)
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode, path)
+	}
+	assert.Contains(t, logs.String(), "demo=false")
 }
 
 // TestTLSFlags: with -tls-cert and -tls-key the page and the WebSocket
