@@ -107,6 +107,7 @@ func TestBrowserDemo(t *testing.T) {
 	t.Log("step 3: A's page reloads and resumes its session")
 	a.do("reload", chromedp.Reload())
 	a.waitState("resumed", "connected", "closed")
+	a.shot("3-reloaded")
 	hist := a.history()
 	t.Logf("tab A's states after the reload: %v", hist)
 	require.Equal(t, "resumed", a.state().State, "tab A: a reload resumes (the token is in sessionStorage)")
@@ -117,7 +118,7 @@ func TestBrowserDemo(t *testing.T) {
 	a.waitFor("the message sent after the reload", countJS("Ben: after the reload")+" >= 1")
 	once(t, a, a.log(), "Ben: after the reload")
 	checkLog(t, a)
-	a.shot("3-reloaded")
+	a.shot("3-message-after-reload")
 
 	t.Log("step 4: A's tab goes to the background and is frozen while B sends 5 messages, then comes back")
 	before = len(a.history())
