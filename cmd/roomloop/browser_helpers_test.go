@@ -114,7 +114,8 @@ func (b *chromium) open(name, server, path string, vp viewport) *tab {
 	t.Cleanup(func() { _ = proxy.Close() })
 	ctx, cancel := chromedp.NewContext(b.ctx)
 	t.Cleanup(cancel) // runs before the proxy's and the browser's cleanup
-	require.NoError(t, chromedp.Do(ctx), "opening tab %s", name) // the tab lives as long as ctx
+	// The tab lives as long as the context of its first run: ctx itself.
+	require.NoError(t, chromedp.Do(ctx), "opening tab %s", name)
 	tb := &tab{t: t, name: name, ctx: ctx, proxy: proxy, shots: b.shots}
 	var opts []chromedp.EmulateViewportOption
 	if vp.mobile {
