@@ -20,6 +20,7 @@ import (
 
 	"github.com/roomloop/roomloop/api"
 	"github.com/roomloop/roomloop/frame"
+	"github.com/roomloop/roomloop/resume"
 )
 
 // session is a client that keeps its resume token and the highest seq it
@@ -353,7 +354,8 @@ func TestResumesAfterRestartBehindOneAddress(t *testing.T) {
 // TestResumeAfterClientGoingAway: a browser reloading (or leaving) its page
 // closes with 1001. That suspends the session, as a drop does, so the
 // reloaded page resumes from its stored token; its room hears no leave.
-// A client's close 1000 still ends the session at once.
+// So does the client's 4000 (resuming). A client's close 1000 still ends
+// the session at once.
 func TestResumeAfterClientGoingAway(t *testing.T) {
 	ts := startServer(t, &api.Options{})
 	addr := ts.Addr().String()
@@ -370,6 +372,13 @@ func TestResumeAfterClientGoingAway(t *testing.T) {
 	w := s.resume(addr)
 	require.True(t, w.Resumed, "reason %q", w.Reason)
 	assert.Equal(t, "chat", s.expect("chat").Event, "the frame sent meanwhile")
+
+	// A script leaving a connection to resume at once closes with 4000.
+	msg = websocket.FormatCloseMessage(resume.CloseResuming, "resuming")
+	require.NoError(t, s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait)))
+	require.Eventually(t, func() bool { return ts.Stats().Suspended == 1 }, wait, 5*time.Millisecond)
+	w = s.resume(addr)
+	require.True(t, w.Resumed, "after 4000: reason %q", w.Reason)
 
 	msg = websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
 	require.NoError(t, s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait)))

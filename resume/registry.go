@@ -247,9 +247,10 @@ func ReasonOf(err error) string {
 // leaves its session suspended, waiting for a resume, rather than ended:
 // it dropped without a close frame (1006), either side was going away
 // (1001: the server's drain, or a browser leaving or reloading its page,
-// which may resume from storage), or the server closed it as a slow
-// consumer (4002). Anything else (another close handshake the client
-// began, a kick, a protocol error) ends the session.
+// which may resume from storage), the client closed it to resume at once
+// (CloseResuming, 4000), or the server closed it as a slow consumer
+// (4002). Anything else (another close handshake the client began, a
+// kick, a protocol error) ends the session.
 func Suspends(code uint16, serverClosed bool) bool {
 	switch {
 	case code == 1006 || code == 1001:
@@ -257,6 +258,6 @@ func Suspends(code uint16, serverClosed bool) bool {
 	case serverClosed:
 		return code == CloseSlowConsumer
 	default:
-		return false
+		return code == CloseResuming
 	}
 }

@@ -86,7 +86,9 @@ func TestSuspends(t *testing.T) {
 		{4001, true, false},
 		{1002, true, false},
 		{CloseSlowConsumer, false, false}, // a client's own 4002 is no slow consumer
-		{4000, false, false},
+		{CloseResuming, false, true}, // a client leaving a link to resume at once
+		{CloseResuming, true, false},
+		{4999, false, false},
 	} {
 		assert.Equal(t, c.want, Suspends(c.code, c.serverClosed), "code %d, server closed %v", c.code, c.serverClosed)
 	}

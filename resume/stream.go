@@ -33,6 +33,13 @@ const (
 	CloseReplaced     = 4003 // another connection resumed the session
 )
 
+// CloseResuming is the close code a client sends when it leaves a
+// connection it means to resume at once (a link it found dead, a server
+// frame it could not read): the session is suspended, not ended. A
+// script cannot close with 1001 or without a close frame, so it needs a
+// code of its own for this.
+const CloseResuming = 4000
+
 // maxDropRooms caps the room names listed in one "dropped" notice.
 const maxDropRooms = 16
 

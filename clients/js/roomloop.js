@@ -326,14 +326,13 @@ class Client {
     return ws;
   }
 
-  // _drop leaves the current connection and schedules the next attempt. A
-  // close a script may send (1000, 3000-4999) ends the session, so a socket
-  // of a resumable session is abandoned open (the server closes it with
-  // 4003 when the resume takes over); one still connecting is failed.
+  // _drop leaves the current connection and schedules the next attempt.
+  // An open socket of a resumable session is closed with 4000 (resuming),
+  // which suspends the session instead of ending it; any other is failed.
   _drop(reason) {
     if (this.state === "closed") return;
     const ws = this._detach();
-    if (ws && (ws.readyState === 0 || (ws.readyState === 1 && !this._token))) try { ws.close(); } catch { /* gone */ }
+    if (ws) try { ws.readyState === 1 && this._token ? ws.close(4000, "resuming") : ws.close(); } catch { /* gone */ }
     const o = this._o, n = ++this._attempt;
     let wait = Math.min(o.maxBackoffMs, o.minBackoffMs * 2 ** (n - 1));
     if (o.jitter) wait = Math.random() * wait;
