@@ -62,8 +62,8 @@ func TestWaysIn(t *testing.T) {
 }
 
 // TestReconnectReport checks a scenario with variants: a column per
-// variant, the table with a row per variant, and the spread drawn on one
-// time scale for both.
+// variant, the table with a row per variant, and the spread of each
+// variant's median round drawn on one time scale for both.
 func TestReconnectReport(t *testing.T) {
 	m := func(p50, p99, max float64) []scenario.Metric {
 		return []scenario.Metric{
@@ -86,21 +86,27 @@ func TestReconnectReport(t *testing.T) {
 	nb := make([]int, 6)
 	nb[5] = 100
 	rounds := []runner.Round{
-		{Scenario: "reconnect", Impl: "roomloop", Variant: "nojitter", Metrics: m(510, 520, 530),
+		{Scenario: "reconnect", Impl: "roomloop", Variant: "nojitter", Round: 1, Metrics: m(510, 520, 530),
 			Spread: &scenario.Spread{Origin: "SIGTERM", BucketMS: 100, Back: nb, Failed: []int{7, 0, 0, 0, 0, 0}}},
-		{Scenario: "reconnect", Impl: "roomloop", Variant: "jitter", Metrics: m(1000, 1900, 2000),
+		{Scenario: "reconnect", Impl: "roomloop", Variant: "jitter", Round: 1, Metrics: m(3000, 1900, 2000),
+			Spread: &scenario.Spread{Origin: "SIGTERM", BucketMS: 100, Back: []int{99}, Failed: []int{0}}},
+		{Scenario: "reconnect", Impl: "roomloop", Variant: "jitter", Round: 2, Metrics: m(1000, 1900, 2000),
 			Spread: &scenario.Spread{Origin: "SIGTERM", BucketMS: 100, Back: jb, Failed: make([]int, 20)}},
+		{Scenario: "reconnect", Impl: "roomloop", Variant: "jitter", Round: 3, Metrics: m(500, 1900, 2000),
+			Spread: &scenario.Spread{Origin: "SIGTERM", BucketMS: 100, Back: []int{98}, Failed: []int{0}}},
 	}
 	var b bytes.Buffer
 	Markdown(&b, rounds)
 	out := b.String()
 	for _, want := range []string{
 		"| metric | jitter | nojitter | ratio jitter/nojitter |",
-		"| reconnect time p50 (ms after SIGTERM) | 1000 | 510 | 1.96 |",
+		"| reconnect time p50 (ms after SIGTERM) | 1000 (500–3000) | 510 | 1.96 |",
 		"| jitter | 1000 / 1900 / 1900 / 2000 | 900 | 800 | 3 | 12 |",
 		"| nojitter | 510 / 520 / 520 / 530 | 900 | 800 | 3 | 12 |",
-		"Clients back in each 0.2 s after the SIGTERM",
-		"jitter (new server listening at 0.04 s)",
+		"Medians of 3 rounds.",
+		"Clients back in each 0.2 s after the SIGTERM, and the failed attempts in it; of each variant, the round with the median reconnect p50.",
+		"jitter, round 2 (new server listening at 0.04 s)",
+		"nojitter, round 1 (new server listening at 0.04 s)",
 		"    0.4–0.6 s  |########################################|    100 back       0 failed",
 		"    0.0–0.2 s  |####                                    |     10 back       0 failed",
 		"    0.0–0.2 s  |                                        |      0 back       7 failed",

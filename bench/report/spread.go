@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
+	"github.com/roomloop/roomloop/bench/runner"
 	"github.com/roomloop/roomloop/bench/scenario"
 )
 
@@ -45,65 +47,91 @@ func reconnectTable(w io.Writer, t *table) {
 	fmt.Fprintln(w)
 }
 
-// spreadChart draws t's spreads as text histograms of spreadBuckets
-// buckets, one per column, on a common time scale and a common bar
-// scale: the clients back in each bucket and the failed attempts in it,
-// each the mean over the column's rounds.
+// medianRound returns, of rounds, the one whose reconnect p50 is the
+// median (the lower one of an even count): a real round's spread, which
+// a mean over rounds that restarted at different speeds would smear.
+func medianRound(rounds []runner.Round) runner.Round {
+	sorted := slices.Clone(rounds)
+	slices.SortStableFunc(sorted, func(a, b runner.Round) int {
+		x, _ := metricOf(a, scenario.MetricReconnectP50)
+		y, _ := metricOf(b, scenario.MetricReconnectP50)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	})
+	return sorted[(len(sorted)-1)/2]
+}
+
+// metricOf returns rd's metric called name.
+func metricOf(rd runner.Round, name string) (float64, bool) {
+	for _, m := range rd.Metrics {
+		if m.Name == name {
+			return m.Value, true
+		}
+	}
+	return 0, false
+}
+
+// spreadChart draws the spread of each column's median round (by
+// reconnect p50) as a text histogram of spreadBuckets buckets, all on one
+// time scale and one bar scale: the clients back in each bucket and the
+// failed attempts in it.
 func spreadChart(w io.Writer, t *table) {
+	type series struct {
+		col   string
+		round runner.Round
+	}
+	var all []series
 	var fine float64 // ms per bucket of the recorded spreads
 	longest := 0
 	for _, col := range t.columns() {
-		for _, s := range t.spreads[col] {
-			fine = s.BucketMS
-			longest = max(longest, len(s.Back), len(s.Failed))
+		if len(t.spreads[col]) == 0 {
+			continue
 		}
+		rd := medianRound(t.spreads[col])
+		all = append(all, series{col, rd})
+		fine = rd.Spread.BucketMS
+		longest = max(longest, len(rd.Spread.Back), len(rd.Spread.Failed))
 	}
 	if longest == 0 || fine <= 0 {
 		return
 	}
 	per := (longest + spreadBuckets - 1) / spreadBuckets // recorded buckets per drawn one
 	n := (longest + per - 1) / per
-	type series struct {
-		col          string
-		back, failed []float64
+	sum := func(vs []int) []int {
+		out := make([]int, n)
+		for i, v := range vs {
+			out[i/per] += v
+		}
+		return out
 	}
-	var all []series
-	peak := 0.0
-	origin := ""
-	for _, col := range t.columns() {
-		ss := t.spreads[col]
-		if len(ss) == 0 {
-			continue
-		}
-		se := series{col: col, back: make([]float64, n), failed: make([]float64, n)}
-		for _, s := range ss {
-			origin = s.Origin
-			for i, v := range s.Back {
-				se.back[i/per] += float64(v) / float64(len(ss))
-			}
-			for i, v := range s.Failed {
-				se.failed[i/per] += float64(v) / float64(len(ss))
-			}
-		}
-		for _, v := range se.back {
-			peak = max(peak, v)
-		}
-		all = append(all, se)
+	peak := 0
+	for _, se := range all {
+		peak = max(peak, slices.Max(append(sum(se.round.Spread.Back), 0)))
 	}
 	width := fine * float64(per) / 1000 // seconds per drawn bucket
 	fmt.Fprintf(w, "### %s: spread over time\n\n", t.scenario)
-	fmt.Fprintf(w, "Clients back in each %s s after the %s, and the failed attempts in it (means over rounds).\n\n```text\n", secs(width), origin)
+	fmt.Fprintf(w, "Clients back in each %s s after the %s, and the failed attempts in it", secs(width), all[0].round.Spread.Origin)
+	if len(t.spreads[all[0].col]) > 1 {
+		fmt.Fprint(w, "; of each variant, the round with the median reconnect p50")
+	}
+	fmt.Fprint(w, ".\n\n```text\n")
 	const bar = 40
 	for _, se := range all {
-		listen := summarize(t.values[scenario.MetricNewListening][se.col])
-		fmt.Fprintf(w, "%s (new server listening at %s s)\n", se.col, secs(listen.Median/1000))
+		listen, _ := metricOf(se.round, scenario.MetricNewListening)
+		fmt.Fprintf(w, "%s, round %d (new server listening at %s s)\n", se.col, se.round.Round, secs(listen/1000))
+		back, failed := sum(se.round.Spread.Back), sum(se.round.Spread.Failed)
 		for i := range n {
 			k := 0
 			if peak > 0 {
-				k = int(math.Round(se.back[i] / peak * bar))
+				k = int(math.Round(float64(back[i]) / float64(peak) * bar))
 			}
-			fmt.Fprintf(w, "  %6s–%-6s |%-*s| %6.0f back  %6.0f failed\n",
-				secs(float64(i)*width), secs(float64(i+1)*width)+" s", bar, strings.Repeat("#", k), se.back[i], se.failed[i])
+			fmt.Fprintf(w, "  %6s–%-6s |%-*s| %6d back  %6d failed\n",
+				secs(float64(i)*width), secs(float64(i+1)*width)+" s", bar, strings.Repeat("#", k), back[i], failed[i])
 		}
 	}
 	fmt.Fprint(w, "```\n\n")

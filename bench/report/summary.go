@@ -40,7 +40,7 @@ type table struct {
 	values   map[string]map[string][]float64 // metric → column → values
 	errs     map[string][]string             // column → errors
 	ran      map[string]bool                 // columns with a round
-	spreads  map[string][]*scenario.Spread   // column → spreads, one per round that has one
+	spreads  map[string][]runner.Round       // column → the rounds that have a spread
 }
 
 // columns returns what t compares: the scenario's variants, if it has
@@ -62,7 +62,7 @@ func tables(rounds []runner.Round) []*table {
 		if t == nil {
 			t = &table{scenario: rd.Scenario, units: map[string]string{},
 				values: map[string]map[string][]float64{}, errs: map[string][]string{}, ran: map[string]bool{},
-				spreads: map[string][]*scenario.Spread{}}
+				spreads: map[string][]runner.Round{}}
 			byName[rd.Scenario] = t
 			ts = append(ts, t)
 		}
@@ -72,7 +72,7 @@ func tables(rounds []runner.Round) []*table {
 			t.errs[col] = append(t.errs[col], rd.Err)
 		}
 		if rd.Spread != nil {
-			t.spreads[col] = append(t.spreads[col], rd.Spread)
+			t.spreads[col] = append(t.spreads[col], rd)
 		}
 		for _, m := range rd.Metrics {
 			if t.values[m.Name] == nil {
