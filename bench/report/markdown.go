@@ -13,10 +13,14 @@ import (
 
 // Markdown writes one table per scenario: metric | roomloop | baseline |
 // ratio roomloop/baseline, each cell the median over rounds with the
-// min–max spread, and any errors under the table.
+// min–max spread, and any errors under the table. A scenario with
+// variants (reconnect) has a column per variant instead, and with them a
+// row per variant of its main metrics and the spread of its events over
+// time.
 func Markdown(w io.Writer, rounds []runner.Round) {
-	a, b := serve.Roomloop, serve.Baseline
 	for _, t := range tables(rounds) {
+		cols := t.columns()
+		a, b := cols[0], cols[len(cols)-1]
 		fmt.Fprintf(w, "### %s\n\n", t.scenario)
 		fmt.Fprintf(w, "| metric | %s | %s | ratio %s/%s |\n|---|---:|---:|---:|\n", a, b, a, b)
 		for _, m := range t.metrics {
@@ -35,6 +39,12 @@ func Markdown(w io.Writer, rounds []runner.Round) {
 		fmt.Fprintln(w)
 		if t.waysIn() {
 			waysInTable(w, t)
+		}
+		if t.scenario == "reconnect" {
+			reconnectTable(w, t)
+		}
+		if len(t.spreads) > 0 {
+			spreadChart(w, t)
 		}
 	}
 }

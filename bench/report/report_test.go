@@ -60,3 +60,63 @@ func TestWaysIn(t *testing.T) {
 		t.Errorf("WaysIn = %+v", rows)
 	}
 }
+
+// TestReconnectReport checks a scenario with variants: a column per
+// variant, the table with a row per variant, and the spread of each
+// variant's median round drawn on one time scale for both.
+func TestReconnectReport(t *testing.T) {
+	m := func(p50, p99, max float64) []scenario.Metric {
+		return []scenario.Metric{
+			{Name: scenario.MetricNewListening, Unit: "ms after SIGTERM", Value: 40},
+			{Name: scenario.MetricReconnectP50, Unit: "ms after SIGTERM", Value: p50},
+			{Name: scenario.MetricReconnectP90, Unit: "ms after SIGTERM", Value: p99},
+			{Name: scenario.MetricReconnectP99, Unit: "ms after SIGTERM", Value: p99},
+			{Name: scenario.MetricReconnectMax, Unit: "ms after SIGTERM", Value: max},
+			{Name: scenario.MetricPeakAccepts, Unit: "1/s", Value: 900},
+			{Name: scenario.MetricMeanAccepts, Unit: "1/s", Value: 800},
+			{Name: scenario.MetricFailed, Unit: "count", Value: 3},
+			{Name: scenario.MetricHandshakeP99, Unit: "ms", Value: 12},
+		}
+	}
+	// jitter: back over 2 s (20 buckets of 100 ms); nojitter: at once at 0.5 s.
+	jb := make([]int, 20)
+	for i := range jb {
+		jb[i] = 5
+	}
+	nb := make([]int, 6)
+	nb[5] = 100
+	rounds := []runner.Round{
+		{Scenario: "reconnect", Impl: "roomloop", Variant: "nojitter", Round: 1, Metrics: m(510, 520, 530),
+			Spread: &scenario.Spread{Origin: "SIGTERM", BucketMS: 100, Back: nb, Failed: []int{7, 0, 0, 0, 0, 0}}},
+		{Scenario: "reconnect", Impl: "roomloop", Variant: "jitter", Round: 1, Metrics: m(3000, 1900, 2000),
+			Spread: &scenario.Spread{Origin: "SIGTERM", BucketMS: 100, Back: []int{99}, Failed: []int{0}}},
+		{Scenario: "reconnect", Impl: "roomloop", Variant: "jitter", Round: 2, Metrics: m(1000, 1900, 2000),
+			Spread: &scenario.Spread{Origin: "SIGTERM", BucketMS: 100, Back: jb, Failed: make([]int, 20)}},
+		{Scenario: "reconnect", Impl: "roomloop", Variant: "jitter", Round: 3, Metrics: m(500, 1900, 2000),
+			Spread: &scenario.Spread{Origin: "SIGTERM", BucketMS: 100, Back: []int{98}, Failed: []int{0}}},
+	}
+	var b bytes.Buffer
+	Markdown(&b, rounds)
+	out := b.String()
+	for _, want := range []string{
+		"| metric | jitter | nojitter | ratio jitter/nojitter |",
+		"| reconnect time p50 (ms after SIGTERM) | 1000 (500–3000) | 510 | 1.96 |",
+		"| jitter | 1000 / 1900 / 1900 / 2000 | 900 | 800 | 3 | 12 |",
+		"| nojitter | 510 / 520 / 520 / 530 | 900 | 800 | 3 | 12 |",
+		"Medians of 3 rounds.",
+		"Clients back in each 0.2 s after the SIGTERM, and the failed attempts in it; of each variant, the round with the median reconnect p50.",
+		"jitter, round 2 (new server listening at 0.04 s)",
+		"nojitter, round 1 (new server listening at 0.04 s)",
+		"    0.4–0.6 s  |########################################|    100 back       0 failed",
+		"    0.0–0.2 s  |####                                    |     10 back       0 failed",
+		"    0.0–0.2 s  |                                        |      0 back       7 failed",
+		"    1.8–2.0 s  |####                                    |     10 back       0 failed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if strings.Count(out, " back  ") != 20 {
+		t.Errorf("want 10 buckets per variant:\n%s", out)
+	}
+}

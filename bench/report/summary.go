@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/roomloop/roomloop/bench/runner"
+	"github.com/roomloop/roomloop/bench/scenario"
 	"github.com/roomloop/roomloop/bench/serve"
 )
 
@@ -36,12 +37,23 @@ type table struct {
 	scenario string
 	metrics  []string
 	units    map[string]string
-	values   map[string]map[string][]float64 // metric → impl → values
-	errs     map[string][]string             // impl → errors
-	ran      map[string]bool                 // impls with a round
+	values   map[string]map[string][]float64 // metric → column → values
+	errs     map[string][]string             // column → errors
+	ran      map[string]bool                 // columns with a round
+	spreads  map[string][]runner.Round       // column → the rounds that have a spread
 }
 
-// tables groups rounds by scenario, in first-seen order.
+// columns returns what t compares: the scenario's variants, if it has
+// them, else roomloop and the baseline.
+func (t *table) columns() []string {
+	if vs := scenario.Variants(t.scenario); len(vs) > 0 {
+		return vs
+	}
+	return []string{serve.Roomloop, serve.Baseline}
+}
+
+// tables groups rounds by scenario, in first-seen order, and within one
+// by column (runner.Round.Column: the variant or the implementation).
 func tables(rounds []runner.Round) []*table {
 	var ts []*table
 	byName := map[string]*table{}
@@ -49,13 +61,18 @@ func tables(rounds []runner.Round) []*table {
 		t := byName[rd.Scenario]
 		if t == nil {
 			t = &table{scenario: rd.Scenario, units: map[string]string{},
-				values: map[string]map[string][]float64{}, errs: map[string][]string{}, ran: map[string]bool{}}
+				values: map[string]map[string][]float64{}, errs: map[string][]string{}, ran: map[string]bool{},
+				spreads: map[string][]runner.Round{}}
 			byName[rd.Scenario] = t
 			ts = append(ts, t)
 		}
-		t.ran[rd.Impl] = true
+		col := rd.Column()
+		t.ran[col] = true
 		if rd.Err != "" {
-			t.errs[rd.Impl] = append(t.errs[rd.Impl], rd.Err)
+			t.errs[col] = append(t.errs[col], rd.Err)
+		}
+		if rd.Spread != nil {
+			t.spreads[col] = append(t.spreads[col], rd)
 		}
 		for _, m := range rd.Metrics {
 			if t.values[m.Name] == nil {
@@ -63,7 +80,7 @@ func tables(rounds []runner.Round) []*table {
 				t.units[m.Name] = m.Unit
 				t.values[m.Name] = map[string][]float64{}
 			}
-			t.values[m.Name][rd.Impl] = append(t.values[m.Name][rd.Impl], m.Value)
+			t.values[m.Name][col] = append(t.values[m.Name][col], m.Value)
 		}
 	}
 	return ts

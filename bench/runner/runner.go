@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/roomloop/roomloop/bench/child"
+	"github.com/roomloop/roomloop/bench/procstat"
 	"github.com/roomloop/roomloop/bench/scenario"
 	"github.com/roomloop/roomloop/bench/serve"
 )
@@ -31,31 +33,56 @@ type Config struct {
 	WaysIn bool
 }
 
-// impls returns the implementations scenario name runs against in round
-// r (0-based): serve.Impls, and for idle with WaysIn the other ways in
-// too. The order rotates from round to round, so that each goes first
-// once in as many rounds as there are implementations (two: roomloop
-// first in odd rounds, baseline in even ones).
-func (cfg Config) impls(name string, r int) []string {
-	base := serve.Impls()
-	impls := base[:]
-	if cfg.WaysIn && name == "idle" {
-		w := serve.WaysIn()
-		impls = append(w[:], serve.Baseline)
+// arm is what one run of a scenario runs against: an implementation,
+// and for a scenario with variants (scenario.Variants) the variant.
+type arm struct{ impl, variant string }
+
+// arms returns what scenario name runs against in round r (0-based):
+// serve.Impls; for idle with WaysIn the other ways in too; for a scenario
+// with variants, roomloop in each variant. The order rotates from round
+// to round, so that each goes first once in as many rounds as there are
+// arms (two: the first in odd rounds, the second in even ones).
+func (cfg Config) arms(name string, r int) []arm {
+	var arms []arm
+	if vs := scenario.Variants(name); len(vs) > 0 {
+		for _, v := range vs {
+			arms = append(arms, arm{serve.Roomloop, v})
+		}
+	} else {
+		base := serve.Impls()
+		impls := base[:]
+		if cfg.WaysIn && name == "idle" {
+			w := serve.WaysIn()
+			impls = append(w[:], serve.Baseline)
+		}
+		for _, impl := range impls {
+			arms = append(arms, arm{impl: impl})
+		}
 	}
-	k := r % len(impls)
-	return append(slices.Clone(impls[k:]), impls[:k]...)
+	k := r % len(arms)
+	return append(slices.Clone(arms[k:]), arms[:k]...)
 }
 
 // Round is one scenario run against one implementation.
 type Round struct {
 	Scenario string            `json:"scenario"`
 	Impl     string            `json:"impl"`
+	Variant  string            `json:"variant,omitempty"` // the scenario's variant, if it has them
 	Round    int               `json:"round"`
 	Start    time.Time         `json:"start"`
 	Seconds  float64           `json:"seconds"`
 	Metrics  []scenario.Metric `json:"metrics,omitempty"`
+	Spread   *scenario.Spread  `json:"spread,omitempty"`
 	Err      string            `json:"error,omitempty"`
+}
+
+// Column is what the report compares the round under: its variant, or
+// its implementation when the scenario has no variants.
+func (rd Round) Column() string {
+	if rd.Variant != "" {
+		return rd.Variant
+	}
+	return rd.Impl
 }
 
 // Run runs every scenario for every round against both implementations.
@@ -76,7 +103,7 @@ func Run(ctx context.Context, cfg Config) ([]Round, error) {
 		}
 		params := cfg.Params
 		if cal, ok := scenario.CalibrationFor(name); ok && cal.Needed(params) {
-			rd := runOne(ctx, cfg, fn, name, serve.Baseline, 0, params)
+			rd := runOne(ctx, cfg, fn, name, arm{impl: serve.Baseline}, 0, params)
 			rd.Scenario += " (calibration)"
 			v, found := rd.metric(cal.Metric)
 			if cfg.Log != nil {
@@ -89,17 +116,17 @@ func Run(ctx context.Context, cfg Config) ([]Round, error) {
 			cal.Apply(&params, v)
 		}
 		for r := range cfg.Rounds {
-			for _, impl := range cfg.impls(name, r) {
+			for _, a := range cfg.arms(name, r) {
 				if err := ctx.Err(); err != nil {
 					return out, err
 				}
-				rd := runOne(ctx, cfg, fn, name, impl, r+1, params)
+				rd := runOne(ctx, cfg, fn, name, a, r+1, params)
 				if cfg.Log != nil {
 					status := "ok"
 					if rd.Err != "" {
 						status = "error: " + rd.Err
 					}
-					fmt.Fprintf(cfg.Log, "%-12s %-13s round %d: %.1fs %s\n", name, impl, r+1, rd.Seconds, status)
+					fmt.Fprintf(cfg.Log, "%-12s %-13s round %d: %.1fs %s\n", name, rd.Column(), r+1, rd.Seconds, status)
 				}
 				out = append(out, rd)
 			}
@@ -119,25 +146,87 @@ func (rd Round) metric(name string) (float64, bool) {
 }
 
 // runOne starts a server, runs fn against it with p and stops the server.
-func runOne(ctx context.Context, cfg Config, fn scenario.Func, name, impl string, round int, p scenario.Params) Round {
-	rd := Round{Scenario: name, Impl: impl, Round: round, Start: time.Now()}
+func runOne(ctx context.Context, cfg Config, fn scenario.Func, name string, a arm, round int, p scenario.Params) Round {
+	rd := Round{Scenario: name, Impl: a.impl, Variant: a.variant, Round: round, Start: time.Now()}
 	defer func() { rd.Seconds = time.Since(rd.Start).Seconds() }()
 	args := append(slices.Clone(cfg.ServerArgs), scenario.ServerArgs(name)...)
-	srv, err := child.Start(child.Spec{Exe: cfg.Exe, Args: args, Impl: impl, CPUs: cfg.ServerCPUs})
+	spec := child.Spec{Exe: cfg.Exe, Args: args, Impl: a.impl, CPUs: cfg.ServerCPUs}
+	srv, err := child.Start(spec)
 	if err != nil {
 		rd.Err = err.Error()
 		return rd
 	}
+	target := &server{spec: spec, cur: srv}
+	p.Variant = a.variant
 	sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	res, err := fn(sctx, srv, p)
+	res, err := fn(sctx, target, p)
 	cancel()
-	rd.Metrics = res.Metrics
+	rd.Metrics, rd.Spread = res.Metrics, res.Spread
 	if err != nil {
 		rd.Err = err.Error()
 	}
-	if err := srv.Stop(); err != nil && rd.Err == "" {
+	if err := target.stop(); err != nil && rd.Err == "" {
 		rd.Err = "server stop: " + err.Error()
 	}
 	rd.Seconds = time.Since(rd.Start).Seconds()
 	return rd
 }
+
+// server is the scenario's Target: the server child, which a scenario may
+// restart on the same address (scenario.Restarter).
+type server struct {
+	spec child.Spec
+	mu   sync.Mutex // guards cur
+	cur  *child.Server
+}
+
+func (s *server) current() *child.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
+}
+
+// Addr returns the server's address, the same across restarts.
+func (s *server) Addr() string { return s.current().Addr() }
+
+// TLS reports whether the server serves wss:// only.
+func (s *server) TLS() bool { return s.current().TLS() }
+
+// Sample reads the current server process's /proc.
+func (s *server) Sample() (procstat.Sample, error) { return s.current().Sample() }
+
+// Stats asks the current server process for its stats.
+func (s *server) Stats() (serve.Stats, error) { return s.current().Stats() }
+
+// StatsFreed asks the current server process for its stats after it
+// returned its free memory to the OS.
+func (s *server) StatsFreed() (serve.Stats, error) { return s.current().StatsFreed() }
+
+// Restart sends the server SIGTERM, waits (at most 20 s) for it to exit,
+// and starts a new one on its address, retrying for 10 s while the
+// address is not free yet.
+func (s *server) Restart(ctx context.Context) (scenario.Restart, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var rt scenario.Restart
+	rt.ExitErr = s.cur.Terminate(20 * time.Second)
+	rt.Exited = time.Now()
+	spec := s.spec
+	spec.Addr = s.cur.Addr()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rt.Starts++
+		srv, err := child.Start(spec)
+		if err == nil {
+			s.cur, rt.Listening = srv, time.Now()
+			return rt, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return rt, fmt.Errorf("runner: restart on %s: %w", spec.Addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop stops the current server process.
+func (s *server) stop() error { return s.current().Stop() }

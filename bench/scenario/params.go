@@ -18,6 +18,7 @@ type Params struct {
 	SlowStalled  int           // slowconsumer: clients that stop reading
 	ResumeConns  int           // resume: sessions that drop and come back
 	ResumeMissed int           // resume: room messages sent while they are away
+	Reconnects   int           // reconnect: Go clients that reconnect after a restart
 	Duration     time.Duration // each timed phase
 	Dialers      int           // concurrent dials
 
@@ -27,6 +28,10 @@ type Params struct {
 	// baseline's closed-loop rate measured in a calibration run.
 	EchoRate         float64
 	EchoRateFraction float64
+
+	// Variant is the variant of a scenario that has them (Variants); the
+	// runner sets it for each run.
+	Variant string
 }
 
 // Full returns the full-size parameters.
@@ -34,7 +39,7 @@ func Full() Params {
 	return Params{
 		IdleConns: idleDefault(), Members: 10000, Publishers: 4, LightRate: 5, LightMembers: 2000, EchoConns: 5000,
 		ConnectConns: 10000, SlowReaders: 100, SlowStalled: 10,
-		ResumeConns: 5000, ResumeMissed: 20,
+		ResumeConns: 5000, ResumeMissed: 20, Reconnects: 10000,
 		Duration: 5 * time.Second, Dialers: 64, EchoRateFraction: 0.5,
 	}
 }
@@ -44,7 +49,7 @@ func Quick() Params {
 	return Params{
 		IdleConns: 300, Members: 100, Publishers: 4, LightRate: 10, LightMembers: 50, EchoConns: 50,
 		ConnectConns: 300, SlowReaders: 100, SlowStalled: 10,
-		ResumeConns: 200, ResumeMissed: 5,
+		ResumeConns: 200, ResumeMissed: 5, Reconnects: 1000,
 		Duration: time.Second, Dialers: 16, EchoRateFraction: 0.5,
 	}
 }

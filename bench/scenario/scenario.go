@@ -36,6 +36,9 @@ type Metric struct {
 // Result is what one scenario run measured.
 type Result struct {
 	Metrics []Metric `json:"metrics"`
+	// Spread is how events spread over time, for a scenario that reports
+	// it (reconnect); nil for the others.
+	Spread *Spread `json:"spread,omitempty"`
 }
 
 // add appends a metric; a value that is not finite (a rate over a CPU
@@ -52,14 +55,26 @@ type Func func(ctx context.Context, t Target, p Params) (Result, error)
 
 // Names lists the scenarios in the order "all" runs them.
 func Names() []string {
-	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume"}
+	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect"}
 }
 
 // ServerArgs returns the extra server flags scenario name needs: resume
-// runs roomloop with session resumption on (the baseline ignores it).
+// and reconnect run roomloop with session resumption on (the baseline
+// ignores it).
 func ServerArgs(name string) []string {
-	if name == "resume" {
+	if name == "resume" || name == "reconnect" {
 		return []string{"-resume"}
+	}
+	return nil
+}
+
+// Variants returns what scenario name compares instead of the two
+// implementations: reconnect runs roomloop only, once with the Go
+// client's jitter on and once with it off (Params.Variant says which).
+// nil: the scenario runs against serve.Impls.
+func Variants(name string) []string {
+	if name == "reconnect" {
+		return []string{VariantJitter, VariantNoJitter}
 	}
 	return nil
 }
@@ -104,6 +119,8 @@ func ByName(name string) (Func, bool) {
 		return SlowConsumer, true
 	case "resume":
 		return Resume, true
+	case "reconnect":
+		return Reconnect, true
 	}
 	return nil, false
 }

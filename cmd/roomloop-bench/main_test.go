@@ -44,6 +44,7 @@ func TestRunAllQuick(t *testing.T) {
 		IdleConns: 200, Members: 20, Publishers: 2, EchoConns: 10, ConnectConns: 40,
 		SlowReaders: 10, SlowStalled: 2, Duration: 300 * time.Millisecond, Dialers: 8,
 		LightRate: 20, LightMembers: 10, ResumeConns: 30, ResumeMissed: 5, EchoRateFraction: 0.5,
+		Reconnects: 30,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -61,19 +62,25 @@ func TestRunAllQuick(t *testing.T) {
 		for _, x := range rd.Metrics {
 			m[x.Name] = x.Value
 		}
-		metrics[rd.Scenario+"/"+rd.Impl] = m
+		key := rd.Scenario + "/" + rd.Column()
+		metrics[key] = m
 		if rd.Err != "" {
-			t.Errorf("%s/%s: %s", rd.Scenario, rd.Impl, rd.Err)
+			t.Errorf("%s: %s", key, rd.Err)
 		}
 		if len(rd.Metrics) == 0 {
-			t.Errorf("%s/%s: no metrics", rd.Scenario, rd.Impl)
+			t.Errorf("%s: no metrics", key)
 		}
-		got[rd.Scenario+"/"+rd.Impl]++
+		got[key]++
 	}
 	for _, s := range scenario.Names() {
-		for _, impl := range serve.Impls() {
-			if got[s+"/"+impl] != 1 {
-				t.Errorf("%s/%s: %d rounds, want 1", s, impl, got[s+"/"+impl])
+		cols := scenario.Variants(s)
+		if cols == nil {
+			impls := serve.Impls()
+			cols = impls[:]
+		}
+		for _, col := range cols {
+			if got[s+"/"+col] != 1 {
+				t.Errorf("%s/%s: %d rounds, want 1", s, col, got[s+"/"+col])
 			}
 		}
 	}
@@ -117,11 +124,29 @@ func TestRunAllQuick(t *testing.T) {
 	assert.Equal(t, 0.0, rl["resumed clients: missed messages lost, repeated or reordered"])
 	assert.Equal(t, 0.0, bl["clients resumed"])
 	assert.Equal(t, 0.0, bl["missed messages recovered per client"])
+	// reconnect ran roomloop only, with jitter on and off: every client
+	// got 1001 at the SIGTERM and came back to the new process with a new
+	// session, and the report drew the spread.
+	for _, v := range scenario.Variants("reconnect") {
+		m := metrics["reconnect/"+v]
+		n := float64(p.Reconnects)
+		assert.Equal(t, n, m["clients dropped with close 1001"], v)
+		assert.Equal(t, n, m["clients back with a gap, reason unknown"], v)
+		assert.Equal(t, 0.0, m["clients back resumed (none can be)"], v)
+		assert.Positive(t, m[scenario.MetricPeakAccepts], v)
+	}
+	for _, rd := range rounds {
+		if rd.Scenario == "reconnect" {
+			assert.Equal(t, serve.Roomloop, rd.Impl)
+			require.NotNil(t, rd.Spread, rd.Variant)
+		}
+	}
+	assert.Contains(t, md.String(), "### reconnect: spread over time")
 }
 
 // TestScenarioList checks the scenario list and flag expansion.
 func TestScenarioList(t *testing.T) {
-	if got := scenarios("all"); len(got) != 6 {
+	if got := scenarios("all"); len(got) != 7 {
 		t.Fatalf("all = %v", got)
 	}
 	if got := scenarios("echo,,idle"); len(got) != 2 || got[0] != "echo" || got[1] != "idle" {
