@@ -25,17 +25,10 @@ func (binaryCodec) ID() int { return binaryID }
 // Decode parses one client→server roomloop.bin message.
 func (binaryCodec) Decode(msg []byte, lim Limits) (Frame, error) {
 	lim = lim.WithDefaults()
-	if len(msg) == 0 {
-		return Frame{}, newError("", "message is empty")
+	_, rest, herr := binaryHeader(msg)
+	if herr != nil {
+		return Frame{}, herr
 	}
-	if msg[0] != binaryVersion {
-		return Frame{}, newError("", "unknown version byte "+strconv.Itoa(int(msg[0])))
-	}
-	_, n := binary.Uvarint(msg[1:])
-	if n <= 0 {
-		return Frame{}, newError("", "seq is not a valid uvarint")
-	}
-	rest := msg[1+n:]
 	var c clientFields
 	var from []byte
 	for _, fld := range [...]struct {
@@ -61,6 +54,22 @@ func (binaryCodec) Decode(msg []byte, lim Limits) (Frame, error) {
 		return Frame{}, c.echo(err, lim)
 	}
 	return c.frame(), nil
+}
+
+// binaryHeader checks a roomloop.bin message's version byte and reads
+// its seq, returning the bytes after it.
+func binaryHeader(msg []byte) (seq uint64, rest []byte, err *DecodeError) {
+	if len(msg) == 0 {
+		return 0, nil, newError("", "message is empty")
+	}
+	if msg[0] != binaryVersion {
+		return 0, nil, newError("", "unknown version byte "+strconv.Itoa(int(msg[0])))
+	}
+	seq, n := binary.Uvarint(msg[1:])
+	if n <= 0 {
+		return 0, nil, newError("", "seq is not a valid uvarint")
+	}
+	return seq, msg[1+n:], nil
 }
 
 // readBytes reads one uvarint-length-prefixed field from b and returns it and

@@ -2,9 +2,7 @@ package frame
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
-	"strconv"
 	"unicode/utf8"
 )
 
@@ -57,17 +55,10 @@ func decodeJSONFromServer(msg []byte) (Frame, error) {
 }
 
 func decodeBinaryFromServer(msg []byte) (Frame, error) {
-	if len(msg) == 0 {
-		return Frame{}, newError("", "message is empty")
+	seq, rest, herr := binaryHeader(msg)
+	if herr != nil {
+		return Frame{}, herr
 	}
-	if msg[0] != binaryVersion {
-		return Frame{}, newError("", "unknown version byte "+strconv.Itoa(int(msg[0])))
-	}
-	seq, n := binary.Uvarint(msg[1:])
-	if n <= 0 {
-		return Frame{}, newError("", "seq is not a valid uvarint")
-	}
-	rest := msg[1+n:]
 	var fields [5][]byte
 	for i, name := range [...]string{"event", "room", "to", "from", "id"} {
 		v, r, err := readBytes(name, rest)

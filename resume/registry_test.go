@@ -86,7 +86,7 @@ func TestSuspends(t *testing.T) {
 		{4001, true, false},
 		{1002, true, false},
 		{CloseSlowConsumer, false, false}, // a client's own 4002 is no slow consumer
-		{CloseResuming, false, true}, // a client leaving a link to resume at once
+		{CloseResuming, false, true},      // a client leaving a link to resume at once
 		{CloseResuming, true, false},
 		{4999, false, false},
 	} {
