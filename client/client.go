@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/roomloop/roomloop/frame"
 )
@@ -41,16 +42,22 @@ type Client struct {
 	seenSent   uint64 // highest seq reported with $seen
 	link       *link  // the live connection, nil when none
 	rooms      map[string]*Room
-	handlers   map[string][]func(Message)
-	onState    []func(StateChange)
-	onGap      []func(Gap)
-	onError    []func(error)
+	handlers   map[string]*hooks[Message]
+	onState    hooks[StateChange]
+	onGap      hooks[Gap]
+	onError    hooks[error]
 	queue      []*outFrame // waiting to be sent, in order
 	inflight   []*outFrame // sent with an id, unanswered, in order
 	nextID     uint64
 	closing    bool
+	userClosed bool // Close was called: queued handler calls are skipped
 	finalErr   error
 	everOnline bool
+	// held are the unanswered frames of a resumed session, kept back until
+	// the replay has reached resendAt (the seq the server had when it
+	// resumed), so that answers in the replay settle them first.
+	held     []*outFrame
+	resendAt uint64
 }
 
 // Dial connects to the roomloop server at rawURL (ws://, wss://, http://
@@ -79,7 +86,10 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 		dispatch: make(chan func(), dispatchQueue),
 		wake:     make(chan struct{}, 1),
 		rooms:    make(map[string]*Room),
-		handlers: make(map[string][]func(Message)),
+		handlers: make(map[string]*hooks[Message]),
+	}
+	if o.OnState != nil {
+		c.onState = hooks[StateChange]{&o.OnState}
 	}
 	if o.Codec == Binary {
 		c.codec = frame.Binary
@@ -97,20 +107,32 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 	return c, nil
 }
 
-// Close ends the client: a close handshake (1000) on the live connection,
-// if any, then every goroutine but the dispatcher's stops before Close
-// returns. Frames still waiting for an answer fail with ErrClosed. Close is
-// idempotent and always returns nil.
+// Close ends the client. On a live connection, frames queued by Send go
+// out first (within WriteTimeout), then a close handshake with 1000 ends
+// the session. Frames that wait for an answer, sent or not, fail with
+// ErrClosed (one already sent may have been applied); queued ones are not
+// sent. Every goroutine but the dispatcher's stops before Close returns,
+// and no handler starts after it but the final Closed state change. Close
+// is idempotent and always returns nil; it may be called from a handler.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	already := c.closing
-	c.closing = true
+	c.closing, c.userClosed = true, true
 	if c.finalErr == nil {
 		c.finalErr = ErrClosed
 	}
+	c.state = Closed
 	l := c.link
 	c.mu.Unlock()
 	if !already && l != nil {
+		c.kick()
+		t := time.NewTimer(c.opts.WriteTimeout)
+		select {
+		case <-l.flushed:
+		case <-l.ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
 		l.closeNormally()
 	}
 	c.cancel()
@@ -150,36 +172,28 @@ func (c *Client) State() State {
 }
 
 // On registers fn for application frames of event, from any room or
-// direct. Handlers run on the dispatch goroutine, in seq order.
-func (c *Client) On(event string, fn func(Message)) {
+// direct, and returns the function that removes it. Handlers run on the
+// dispatch goroutine, in seq order.
+func (c *Client) On(event string, fn func(Message)) (off func()) {
 	c.mu.Lock()
-	c.handlers[event] = append(c.handlers[event], fn)
+	h := eventHooks(c.handlers, event)
 	c.mu.Unlock()
+	return add(c, h, fn)
 }
 
-// OnState registers fn for state changes.
-func (c *Client) OnState(fn func(StateChange)) {
-	c.mu.Lock()
-	c.onState = append(c.onState, fn)
-	c.mu.Unlock()
-}
+// OnState registers fn for state changes (Options.OnState sees them from
+// the first) and returns the function that removes it.
+func (c *Client) OnState(fn func(StateChange)) (off func()) { return add(c, &c.onState, fn) }
 
-// OnGap registers fn for gaps: the server could not resume the session.
-func (c *Client) OnGap(fn func(Gap)) {
-	c.mu.Lock()
-	c.onGap = append(c.onGap, fn)
-	c.mu.Unlock()
-}
+// OnGap registers fn for gaps (the server could not resume the session)
+// and returns the function that removes it.
+func (c *Client) OnGap(fn func(Gap)) (off func()) { return add(c, &c.onGap, fn) }
 
 // OnError registers fn for errors that answer nothing the application
-// waits for: a *ProtocolError from a misbehaving server, an $error
-// without an id (dropped frames, a refused send), a room that could not
-// be rejoined after a gap.
-func (c *Client) OnError(fn func(error)) {
-	c.mu.Lock()
-	c.onError = append(c.onError, fn)
-	c.mu.Unlock()
-}
+// waits for, and returns the function that removes it: a *ProtocolError
+// from a misbehaving server, an $error without an id (dropped frames, a
+// refused Send), a room that could not be rejoined after a gap.
+func (c *Client) OnError(fn func(error)) (off func()) { return add(c, &c.onError, fn) }
 
 // SendTo sends a direct message to a session and waits for the server's
 // answer: nil on $ack, an *Error on $error (no_such_session, …).
@@ -221,32 +235,37 @@ func (c *Client) Rooms() []string {
 // setState records a state change and posts it to the handlers.
 func (c *Client) setState(sc StateChange) {
 	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
 	c.state = sc.State
 	c.mu.Unlock()
-	c.post(func() {
-		for _, fn := range c.stateHandlers() {
-			fn(sc)
-		}
-	})
+	c.post(c.stateCall(sc))
 }
 
-func (c *Client) stateHandlers() []func(StateChange) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.onState)
+// stateCall returns the handler calls for sc.
+func (c *Client) stateCall(sc StateChange) func() {
+	return func() {
+		c.mu.Lock()
+		fns := c.onState.snapshot()
+		c.mu.Unlock()
+		call(fns, sc)
+	}
+}
+
+// errorCall returns the handler calls for err.
+func (c *Client) errorCall(err error) func() {
+	return func() {
+		c.mu.Lock()
+		fns := c.onError.snapshot()
+		c.mu.Unlock()
+		call(fns, err)
+	}
 }
 
 // report posts err to the OnError handlers.
-func (c *Client) report(err error) {
-	c.post(func() {
-		c.mu.Lock()
-		fns := slices.Clone(c.onError)
-		c.mu.Unlock()
-		for _, fn := range fns {
-			fn(err)
-		}
-	})
-}
+func (c *Client) report(err error) { c.post(c.errorCall(err)) }
 
 // post queues fn for the dispatch goroutine; it gives up when the client
 // closes.
@@ -259,30 +278,45 @@ func (c *Client) post(fn func()) bool {
 	}
 }
 
-// dispatcher runs handler calls one at a time until the client closes,
-// then delivers the final Closed state.
+// dispatcher runs handler calls one at a time until the client closes.
+// After Close it skips what is left; when the server or a refusal ended
+// the client, it hands over every frame already received first. Then it
+// delivers the final Closed state.
 func (c *Client) dispatcher() {
 	defer close(c.done)
 	for {
 		select {
 		case fn := <-c.dispatch:
-			if c.ctx.Err() != nil {
-				continue
+			if !c.skipping() {
+				fn()
 			}
-			fn()
 		case <-c.ctx.Done():
+			for !c.skipping() {
+				select {
+				case fn := <-c.dispatch:
+					fn()
+					continue
+				default:
+				}
+				break
+			}
 			c.mu.Lock()
-			c.state = Closed
 			err, online := c.finalErr, c.everOnline
 			c.mu.Unlock()
 			if online {
-				for _, fn := range c.stateHandlers() {
-					fn(StateChange{State: Closed, Err: err})
-				}
+				c.stateCall(StateChange{State: Closed, Err: err})()
 			}
 			return
 		}
 	}
+}
+
+// skipping reports whether Close was called: handler calls still queued
+// are dropped.
+func (c *Client) skipping() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.userClosed
 }
 
 // finish ends the client for err: no more reconnects.
@@ -292,6 +326,7 @@ func (c *Client) finish(err error) {
 	if c.finalErr == nil {
 		c.finalErr = err
 	}
+	c.state = Closed
 	c.mu.Unlock()
 	c.cancel()
 	c.failAll(ErrClosed)

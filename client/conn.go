@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +35,11 @@ type link struct {
 	busy       atomic.Bool
 	probeAfter time.Duration
 	closeOnce  sync.Once
+	// flushed is closed by the writer once the client is closing and
+	// every frame queued by Send has been written.
+	flushed chan struct{}
+	// since is when the link was taken up.
+	since time.Time
 }
 
 func (l *link) touch() { l.lastRecv.Store(time.Now().UnixNano()) }
@@ -61,6 +67,9 @@ func (c *Client) connect(ctx context.Context) (*link, error) {
 		return nil, err
 	}
 	c.takeUp(l, w)
+	if c.isClosing() { // Close came during the dial: end the session too
+		l.closeNormally()
+	}
 	return l, nil
 }
 
@@ -75,7 +84,7 @@ func (c *Client) dial(ctx context.Context, tok string, last uint64) (*link, *fra
 	}
 	h := c.opts.Header.Clone()
 	if c.opts.Token != nil {
-		t, err := c.opts.Token(ctx)
+		t, err := c.token(ctx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("roomloop: the token function failed: %w", err)
 		}
@@ -98,7 +107,7 @@ func (c *Client) dial(ctx context.Context, tok string, last uint64) (*link, *fra
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			return nil, nil, refusal(resp)
 		}
-		return nil, nil, err
+		return nil, nil, redact(err, tok)
 	}
 	if ws.Subprotocol() != c.codec.Name() {
 		ws.CloseNow()
@@ -129,6 +138,8 @@ func (c *Client) dial(ctx context.Context, tok string, last uint64) (*link, *fra
 	}
 	l.ws = ws
 	l.ctx, l.cancel = context.WithCancelCause(c.ctx)
+	l.flushed = make(chan struct{})
+	l.since = time.Now()
 	l.touch()
 	hb := time.Duration(w.HeartbeatMS) * time.Millisecond
 	l.probeAfter = c.opts.ProbeAfter
@@ -139,6 +150,49 @@ func (c *Client) dial(ctx context.Context, tok string, last uint64) (*link, *fra
 		l.probeAfter = 12500 * time.Millisecond
 	}
 	return l, &w, nil
+}
+
+// token calls Options.Token on a goroutine of its own, so that the
+// attempt ends with ctx (Close, the handshake timeout) even if the
+// function does not, and the function may itself call Close.
+func (c *Client) token(ctx context.Context) (string, error) {
+	type result struct {
+		tok string
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		t, err := c.opts.Token(ctx)
+		ch <- result{t, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.tok, r.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// redacted is an error whose text had the secret resume token in it (the
+// URL of a failed dial), with the token cut out: errors get logged.
+type redacted struct {
+	err    error
+	secret string
+}
+
+func (r *redacted) Error() string {
+	s := strings.ReplaceAll(r.err.Error(), r.secret, "REDACTED")
+	return strings.ReplaceAll(s, url.QueryEscape(r.secret), "REDACTED")
+}
+
+func (r *redacted) Unwrap() error { return r.err }
+
+// redact hides secret, as it is and as a query escapes it, in err's text.
+func redact(err error, secret string) error {
+	if secret == "" {
+		return err
+	}
+	return &redacted{err: err, secret: secret}
 }
 
 // refusal reads an HTTP refusal of the upgrade.
@@ -164,29 +218,34 @@ func closeCause(err error) error {
 	return err
 }
 
-// takeUp makes l the live link after $welcome w: a resume puts the
-// unanswered frames back at the head of the send queue; a new session
-// after an old one rejoins the rooms and fails the unanswered frames.
+// takeUp makes l the live link after $welcome w. A resume holds the
+// unanswered frames back until the replay has caught up, then sends them
+// again; a new session after an old one rejoins the rooms and fails the
+// unanswered frames.
 func (c *Client) takeUp(l *link, w *frame.WelcomePayload) {
 	c.mu.Lock()
 	old := c.session
+	// Frames held for an earlier resume that never caught up were sent
+	// before any still in flight.
+	unanswered := append(c.held, c.inflight...)
+	c.held, c.inflight = nil, nil
 	var lost []*outFrame
 	var gap *Gap
 	state := Connected
 	if w.Resumed && w.Session == old {
 		state = Resumed
-		c.queue = append(c.inflight, c.queue...)
-		c.inflight = nil
+		c.held, c.resendAt = unanswered, w.LastSeq
+		c.releaseHeld()
 	} else {
 		c.session, c.recvSeq, c.seenSent = w.Session, w.LastSeq, 0
+		lost = unanswered
 		if old != "" {
-			lost, c.inflight = c.inflight, nil
 			reason := w.Reason
 			if reason == "" {
 				reason = "no_resume"
 			}
 			gap = &Gap{Reason: reason, OldSession: old, Session: w.Session, Lost: len(lost)}
-			c.queue = append(c.rejoins(), c.queue...)
+			c.queue = append(c.rejoins(), slices.DeleteFunc(c.queue, (*outFrame).isRejoin)...)
 		}
 	}
 	c.resumeTok = w.Resume
@@ -202,20 +261,29 @@ func (c *Client) takeUp(l *link, w *frame.WelcomePayload) {
 		g := *gap
 		c.post(func() {
 			c.mu.Lock()
-			fns := slices.Clone(c.onGap)
+			fns := c.onGap.snapshot()
 			c.mu.Unlock()
-			for _, fn := range fns {
-				fn(g)
-			}
+			call(fns, g)
 		})
 	}
 	c.kick()
+}
+
+// releaseHeld sends the held frames again, ahead of everything queued,
+// once the replay has reached resendAt. c.mu must be held.
+func (c *Client) releaseHeld() {
+	if c.held == nil || c.recvSeq < c.resendAt {
+		return
+	}
+	c.queue = append(c.held, c.queue...)
+	c.held = nil
 }
 
 // run is the supervisor: it serves each link until it ends, then
 // reconnects, until the client closes.
 func (c *Client) run(l *link) {
 	defer c.wg.Done()
+	attempt := 0
 	for {
 		cause := c.serve(l)
 		if c.isClosing() {
@@ -226,18 +294,23 @@ func (c *Client) run(l *link) {
 			c.finish(cause)
 			return
 		}
+		if time.Since(l.since) >= stableAfter {
+			attempt = 0
+		}
 		var ok bool
-		if l, ok = c.reconnect(cause); !ok {
+		if l, attempt, ok = c.reconnect(cause, attempt); !ok {
 			return
 		}
 	}
 }
 
-// reconnect retries with backoff until a connection is up (true) or the
-// client is done (false).
-func (c *Client) reconnect(cause error) (*link, bool) {
-	for n := 1; ; n++ {
-		delay := c.retryDelay(n, cause)
+// reconnect retries with backoff, counting on from attempt, until a
+// connection is up (true, with the attempts it took in all) or the client
+// is done (false).
+func (c *Client) reconnect(cause error, attempt int) (*link, int, bool) {
+	for {
+		attempt++
+		delay := c.retryDelay(attempt, cause)
 		c.setState(StateChange{State: Disconnected, Err: cause, RetryIn: delay})
 		t := time.NewTimer(delay)
 		select {
@@ -245,18 +318,18 @@ func (c *Client) reconnect(cause error) (*link, bool) {
 		case <-c.ctx.Done():
 			t.Stop()
 			c.finish(ErrClosed)
-			return nil, false
+			return nil, attempt, false
 		}
 		l, err := c.connect(c.ctx)
 		switch {
 		case err == nil:
-			return l, true
+			return l, attempt, true
 		case c.isClosing():
 			c.finish(ErrClosed)
-			return nil, false
+			return nil, attempt, false
 		case isFinal(err):
 			c.finish(err)
-			return nil, false
+			return nil, attempt, false
 		}
 		cause = err
 	}
@@ -334,7 +407,13 @@ func (c *Client) write(l *link) {
 	for {
 		c.mu.Lock()
 		of := c.nextToSend()
+		flushed := of == nil && c.closing
 		c.mu.Unlock()
+		if flushed {
+			close(l.flushed)
+			<-l.ctx.Done()
+			return
+		}
 		if of != nil {
 			if err := c.writeMsg(l, typ, of.msg); err != nil {
 				c.unsend(of)

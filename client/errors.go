@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 )
@@ -78,9 +79,14 @@ func (e *RefusedError) Error() string {
 }
 
 // Final reports whether retrying cannot cure the refusal: every 4xx but
-// 408 and 429.
+// 408, 409 and 429. A 409 (the session id is still connected) clears
+// once the server notices the old connection is gone.
 func (e *RefusedError) Final() bool {
-	return e.Status >= 400 && e.Status < 500 && e.Status != 408 && e.Status != 429
+	switch e.Status {
+	case http.StatusRequestTimeout, http.StatusConflict, http.StatusTooManyRequests:
+		return false
+	}
+	return e.Status >= 400 && e.Status < 500
 }
 
 // CloseError is a connection the server closed with a close frame.

@@ -12,12 +12,16 @@ import (
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, "ws://127.0.0.1:8080/ws", nil)
+	c, err := client.Dial(ctx, "ws://127.0.0.1:8080/ws", &client.Options{
+		OnState: func(s client.StateChange) { log.Println(s.State, s.Err) },
+	})
 	if err != nil {
 		log.Fatal(err) // a *client.RefusedError for an HTTP refusal
 	}
-	defer c.Close()
-	c.OnState(func(s client.StateChange) { log.Println(s.State, s.Err) })
+	defer func() {
+		_ = c.Close()
+		<-c.Done() // the final Closed state has been delivered
+	}()
 	c.OnGap(func(g client.Gap) { log.Println("missed frames:", g.Reason) })
 	room, err := c.Join(ctx, "lobby")
 	if err != nil {

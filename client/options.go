@@ -57,6 +57,10 @@ type Options struct {
 	// MaxMessage bounds a message from the server, in bytes. Default
 	// 1 MiB.
 	MaxMessage int64
+	// OnState, when set, sees every state change from the first
+	// (Connecting), which a handler added with Client.OnState after Dial
+	// returns would miss.
+	OnState func(StateChange)
 }
 
 // maxInFlight is how many frames with an id may be unanswered at once:
@@ -66,6 +70,11 @@ const maxInFlight = 64
 
 // dispatchQueue is how many received frames may wait for handlers.
 const dispatchQueue = 256
+
+// stableAfter is how long a connection must last before the backoff
+// starts over: a server that welcomes clients and drops them at once
+// must not get a retry every half second from each of them.
+const stableAfter = 10 * time.Second
 
 // withDefaults returns o with every zero field set to its default.
 func (o *Options) withDefaults() Options {

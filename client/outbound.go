@@ -19,12 +19,19 @@ type outFrame struct {
 	// done receives the answer: nil for $ack, an *Error otherwise. It is
 	// buffered, so an answer never blocks on a caller that gave up.
 	done chan error
-	// after, if set, runs on the reader with the answer.
-	after func(error)
+	// after, if set, runs on the reader with the answer; an error it
+	// returns is reported to OnError.
+	after func(error) error
+	// rejoin marks a $join the client sent on its own after a gap.
+	rejoin bool
 }
 
-// answer delivers err as the frame's answer.
-func (of *outFrame) answer(err error) {
+// isRejoin reports whether of is a rejoin.
+func (of *outFrame) isRejoin() bool { return of.rejoin }
+
+// answer delivers err as the frame's answer, and returns what its after
+// hook has to report, if anything.
+func (of *outFrame) answer(err error) error {
 	if of.done != nil {
 		select {
 		case of.done <- err:
@@ -32,8 +39,9 @@ func (of *outFrame) answer(err error) {
 		}
 	}
 	if of.after != nil {
-		of.after(err)
+		return of.after(err)
 	}
+	return nil
 }
 
 // encode returns the client message for f: no seq.
@@ -63,7 +71,7 @@ func (c *Client) fill(f *frame.Frame, payload any) error {
 // call whose ctx ends before the frame was sent takes it back; one already
 // sent stays unanswered (and is sent again after a resume), since the
 // server may have applied it.
-func (c *Client) call(ctx context.Context, f frame.Frame, after func(error)) error {
+func (c *Client) call(ctx context.Context, f frame.Frame, after func(error) error) error {
 	of := &outFrame{done: make(chan error, 1), after: after}
 	if err := c.enqueue(of, &f); err != nil {
 		return err
@@ -126,8 +134,20 @@ func (c *Client) kick() {
 // nextToSend takes the next frame to write off the queue, unless the
 // queue is empty or its head has an id and maxInFlight frames are
 // unanswered. c.mu must be held.
+//
+// While the client is closing, only frames nobody waits on go out: the
+// rest fail with ErrClosed unsent. While a resume's frames are held, none.
 func (c *Client) nextToSend() *outFrame {
-	if len(c.queue) == 0 {
+	if c.closing {
+		i := slices.IndexFunc(c.queue, func(of *outFrame) bool { return of.id == "" })
+		if i < 0 {
+			return nil
+		}
+		of := c.queue[i]
+		c.queue = slices.Delete(c.queue, i, i+1)
+		return of
+	}
+	if len(c.queue) == 0 || c.held != nil {
 		return nil
 	}
 	of := c.queue[0]
@@ -155,30 +175,33 @@ func (c *Client) unsend(of *outFrame) {
 	c.mu.Unlock()
 }
 
-// answered delivers the answer to the unanswered frame with id, and
-// reports whether there was one.
-func (c *Client) answered(id string, err error) bool {
+// answered delivers the answer to the unanswered frame with id (in
+// flight, or held for a resume), and reports whether there was one and
+// what its after hook has to report.
+func (c *Client) answered(id string, err error) (bool, error) {
 	c.mu.Lock()
-	i := slices.IndexFunc(c.inflight, func(of *outFrame) bool { return of.id == id })
 	var of *outFrame
-	if i >= 0 {
-		of = c.inflight[i]
-		c.inflight = slices.Delete(c.inflight, i, i+1)
+	for _, list := range []*[]*outFrame{&c.inflight, &c.held} {
+		if i := slices.IndexFunc(*list, func(of *outFrame) bool { return of.id == id }); i >= 0 {
+			of = (*list)[i]
+			*list = slices.Delete(*list, i, i+1)
+			break
+		}
 	}
 	c.mu.Unlock()
 	if of == nil {
-		return false
+		return false, nil
 	}
-	of.answer(err)
+	report := of.answer(err)
 	c.kick()
-	return true
+	return true, report
 }
 
 // failAll fails every queued and unanswered frame with err.
 func (c *Client) failAll(err error) {
 	c.mu.Lock()
-	all := append(c.inflight, c.queue...)
-	c.inflight, c.queue = nil, nil
+	all := slices.Concat(c.held, c.inflight, c.queue)
+	c.held, c.inflight, c.queue = nil, nil, nil
 	c.mu.Unlock()
 	for _, of := range all {
 		of.answer(err)

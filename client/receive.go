@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -19,10 +20,10 @@ func (c *Client) receive(l *link, f frame.Frame) error {
 	c.mu.Unlock()
 	switch {
 	case f.Seq == 0:
-		c.report(&ProtocolError{Problem: "a " + f.Event + " frame without seq; ignored"})
+		c.postFrom(l, c.errorCall(&ProtocolError{Problem: "a " + f.Event + " frame without seq; ignored"}))
 		return nil
 	case f.Seq <= last:
-		c.report(&ProtocolError{Problem: "seq repeats (the last was " + itoa(last) + "); the frame is ignored", Seq: f.Seq})
+		c.postFrom(l, c.errorCall(&ProtocolError{Problem: "seq repeats (the last was " + itoa(last) + "); the frame is ignored", Seq: f.Seq}))
 		return nil
 	case f.Seq > last+1:
 		return &ProtocolError{Problem: "seq jumps from " + itoa(last) + "; resuming to fetch what was skipped", Seq: f.Seq}
@@ -32,7 +33,12 @@ func (c *Client) receive(l *link, f frame.Frame) error {
 	}
 	c.mu.Lock()
 	c.recvSeq = f.Seq
+	held := c.held != nil
+	c.releaseHeld()
 	c.mu.Unlock()
+	if held {
+		c.kick()
+	}
 	return nil
 }
 
@@ -41,28 +47,38 @@ func (c *Client) receive(l *link, f frame.Frame) error {
 func (c *Client) handle(l *link, f *frame.Frame) bool {
 	switch f.Event {
 	case "$ack":
-		c.answered(f.ID, nil)
+		return c.settle(l, f.ID, nil)
 	case "$error":
 		var p frame.ErrorPayload
 		_ = json.Unmarshal(f.Payload, &p)
 		e := &Error{Code: p.Code, Message: p.Message, Room: f.Room, ID: f.ID}
-		if f.ID == "" || !c.answered(f.ID, e) {
-			c.report(e)
+		if f.ID != "" {
+			// An answer nobody waits for any more (its caller gave up, or
+			// it came again in a replay) is dropped.
+			return c.settle(l, f.ID, e)
 		}
+		return c.postFrom(l, c.errorCall(e))
 	case "$joined":
 		var p frame.JoinedPayload
 		_ = json.Unmarshal(f.Payload, &p)
 		c.mu.Lock()
 		r := c.roomLocked(f.Room)
+		var changes []Presence
+		if r.joined { // a rejoin after a gap: tell what changed meanwhile
+			changes = r.diff(p.Members)
+		}
 		r.joined, r.count, r.truncated = true, p.Count, p.Truncated
 		clear(r.members)
 		for _, m := range p.Members {
 			r.members[m] = struct{}{}
 		}
 		c.mu.Unlock()
-		if f.ID != "" {
-			c.answered(f.ID, nil)
+		for _, ch := range changes {
+			if !c.postFrom(l, r.presence(ch)) {
+				return false
+			}
 		}
+		return c.settle(l, f.ID, nil)
 	case "$left":
 		c.mu.Lock()
 		r := c.rooms[f.Room]
@@ -73,8 +89,9 @@ func (c *Client) handle(l *link, f *frame.Frame) bool {
 		self := c.session
 		c.mu.Unlock()
 		if f.ID != "" {
-			c.answered(f.ID, nil)
-		} else if r != nil { // the server took the client out
+			return c.settle(l, f.ID, nil)
+		}
+		if r != nil { // the server took the client out
 			return c.postFrom(l, r.presence(Presence{Room: f.Room, Session: self}))
 		}
 	case "$member_joined", "$member_left":
@@ -101,10 +118,21 @@ func (c *Client) handle(l *link, f *frame.Frame) bool {
 	case "$pong":
 	default:
 		if f.IsControl() {
-			c.report(&ProtocolError{Problem: "unknown control event " + strconv.Quote(f.Event) + "; ignored", Seq: f.Seq})
-			return true
+			return c.postFrom(l, c.errorCall(&ProtocolError{Problem: "unknown control event " + strconv.Quote(f.Event) + "; ignored", Seq: f.Seq}))
 		}
 		return c.postFrom(l, c.deliver(f))
+	}
+	return true
+}
+
+// settle delivers an answer for id, if it has one, and reports what its
+// after hook returns.
+func (c *Client) settle(l *link, id string, err error) bool {
+	if id == "" {
+		return true
+	}
+	if _, report := c.answered(id, err); report != nil {
+		return c.postFrom(l, c.errorCall(report))
 	}
 	return true
 }
@@ -115,26 +143,48 @@ func (c *Client) deliver(f *frame.Frame) func() {
 		Payload: f.Payload, Binary: f.Kind == frame.BytesPayload}
 	return func() {
 		c.mu.Lock()
-		fns := slices.Clone(c.handlers[m.Event])
+		var fns []func(Message)
+		if h := c.handlers[m.Event]; h != nil {
+			fns = h.snapshot()
+		}
 		if r := c.rooms[m.Room]; r != nil && m.Room != "" {
-			fns = append(fns, r.handlers[m.Event]...)
+			if h := r.handlers[m.Event]; h != nil {
+				fns = append(fns, h.snapshot()...)
+			}
 		}
 		c.mu.Unlock()
-		for _, fn := range fns {
-			fn(m)
+		call(fns, m)
+	}
+}
+
+// diff returns the presence changes from r's members to members: those
+// gone first, then those new, each in sorted order. c.mu must be held.
+func (r *Room) diff(members []string) []Presence {
+	now := make(map[string]struct{}, len(members))
+	for _, m := range members {
+		now[m] = struct{}{}
+	}
+	var out []Presence
+	for _, m := range slices.Sorted(maps.Keys(r.members)) {
+		if _, ok := now[m]; !ok {
+			out = append(out, Presence{Room: r.name, Session: m})
 		}
 	}
+	for _, m := range slices.Sorted(maps.Keys(now)) {
+		if _, ok := r.members[m]; !ok {
+			out = append(out, Presence{Room: r.name, Session: m, Joined: true})
+		}
+	}
+	return out
 }
 
 // presence returns the presence handler calls for p.
 func (r *Room) presence(p Presence) func() {
 	return func() {
 		r.c.mu.Lock()
-		fns := slices.Clone(r.onPresence)
+		fns := r.onPresence.snapshot()
 		r.c.mu.Unlock()
-		for _, fn := range fns {
-			fn(p)
-		}
+		call(fns, p)
 	}
 }
 

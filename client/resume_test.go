@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,9 +62,17 @@ func TestResumeAfterCut(t *testing.T) {
 	for i := range 50 {
 		require.NoError(t, br.Publish(ctx(t), "chat", chat{N: i}))
 	}
+	require.Eventually(t, func() bool { return proxy.Accepted() > 1 || refusedAttempts(ra) > 0 }, wait, 5*time.Millisecond)
 	proxy.Refuse(false)
 	waitState(t, a, client.Resumed)
 	require.Eventually(t, func() bool { return len(ra.messages()) >= 50 }, wait, 5*time.Millisecond)
+	ra.mu.Lock()
+	for _, s := range ra.states {
+		if s.Err != nil {
+			assert.NotContains(t, s.Err.Error(), session+".", "an error shows the secret resume token")
+		}
+	}
+	ra.mu.Unlock()
 	assert.Equal(t, count(50), ns(t, ra.messages()))
 	assert.Equal(t, session, a.Session())
 	assert.Empty(t, ra.gapList())
@@ -154,6 +163,9 @@ func TestGapRejoinsAndFailsUnanswered(t *testing.T) {
 	ar, err := a.Join(ctx(t), "r")
 	require.NoError(t, err)
 	old := a.Session()
+	var pmu sync.Mutex
+	var presence []client.Presence
+	ar.OnPresence(func(p client.Presence) { pmu.Lock(); presence = append(presence, p); pmu.Unlock() })
 
 	proxy.Blackhole()
 	lost := make(chan error, 1)
@@ -186,6 +198,9 @@ func TestGapRejoinsAndFailsUnanswered(t *testing.T) {
 		return slices.Contains(m, a.Session())
 	}, wait, 5*time.Millisecond, "the room is rejoined")
 	assert.True(t, ar.Joined())
+	require.Eventually(t, func() bool { pmu.Lock(); defer pmu.Unlock(); return len(presence) == 2 }, wait, 5*time.Millisecond)
+	assert.Equal(t, []client.Presence{{Room: "r", Session: old}, {Room: "r", Session: a.Session(), Joined: true}}, presence,
+		"the rejoin tells what changed in the room meanwhile")
 	br, err := b.Join(ctx(t), "r")
 	require.NoError(t, err)
 	require.NoError(t, br.Publish(ctx(t), "chat", chat{N: 2}))
@@ -297,4 +312,17 @@ func TestCloseEndsEverything(t *testing.T) {
 	<-a.Done()
 	assert.Equal(t, client.Closed, a.State())
 	assert.ErrorIs(t, a.Err(), client.ErrClosed)
+}
+
+// refusedAttempts counts the reconnect attempts that failed.
+func refusedAttempts(r *recorder) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for i, s := range r.states {
+		if s.State == client.Disconnected && i > 0 && r.states[i-1].State == client.Resuming {
+			n++
+		}
+	}
+	return n
 }

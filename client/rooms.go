@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -20,8 +22,8 @@ type Room struct {
 	members    map[string]struct{}
 	count      int
 	truncated  bool
-	handlers   map[string][]func(Message)
-	onPresence []func(Presence)
+	handlers   map[string]*hooks[Message]
+	onPresence hooks[Presence]
 }
 
 // Join joins room and waits for the server's $joined. Joining a room
@@ -46,7 +48,7 @@ func (c *Client) Join(ctx context.Context, room string) (*Room, error) {
 func (c *Client) roomLocked(name string) *Room {
 	r := c.rooms[name]
 	if r == nil {
-		r = &Room{c: c, name: name, members: make(map[string]struct{}), handlers: make(map[string][]func(Message))}
+		r = &Room{c: c, name: name, members: make(map[string]struct{}), handlers: make(map[string]*hooks[Message])}
 		c.rooms[name] = r
 	}
 	return r
@@ -79,20 +81,19 @@ func (r *Room) Joined() bool {
 	return r.joined
 }
 
-// On registers fn for frames of event in this room.
-func (r *Room) On(event string, fn func(Message)) {
+// On registers fn for frames of event in this room and returns the
+// function that removes it.
+func (r *Room) On(event string, fn func(Message)) (off func()) {
 	r.c.mu.Lock()
-	r.handlers[event] = append(r.handlers[event], fn)
+	h := eventHooks(r.handlers, event)
 	r.c.mu.Unlock()
+	return add(r.c, h, fn)
 }
 
-// OnPresence registers fn for members joining and leaving. The server
-// sends presence only in rooms up to its bound (1000 members by default).
-func (r *Room) OnPresence(fn func(Presence)) {
-	r.c.mu.Lock()
-	r.onPresence = append(r.onPresence, fn)
-	r.c.mu.Unlock()
-}
+// OnPresence registers fn for members joining and leaving, and returns
+// the function that removes it. The server sends presence only in rooms
+// up to its bound (1000 members by default).
+func (r *Room) OnPresence(fn func(Presence)) (off func()) { return add(r.c, &r.onPresence, fn) }
 
 // Publish sends a frame of event to the room's other members and waits
 // for the server's answer: nil on $ack, an *Error on $error.
@@ -135,9 +136,10 @@ func (c *Client) rejoins() []*outFrame {
 		if !r.joined {
 			continue
 		}
-		of := &outFrame{after: func(err error) {
-			if err == nil || errorCode(err) == CodeClosed {
-				return
+		of := &outFrame{rejoin: true, after: func(err error) error {
+			switch errorCode(err) {
+			case "", CodeClosed, CodeSessionLost:
+				return nil // joined; or the client or the session ended, which settles it anyway
 			}
 			c.mu.Lock()
 			if c.rooms[name] == r {
@@ -145,7 +147,7 @@ func (c *Client) rejoins() []*outFrame {
 				delete(c.rooms, name)
 			}
 			c.mu.Unlock()
-			c.report(err)
+			return fmt.Errorf("roomloop: rejoining room %q after a gap: %w", name, err)
 		}}
 		c.nextID++
 		of.id = "c" + itoa(c.nextID)
@@ -158,7 +160,8 @@ func (c *Client) rejoins() []*outFrame {
 
 // errorCode returns err's code if it is an *Error, else "".
 func errorCode(err error) string {
-	if e, ok := err.(*Error); ok {
+	var e *Error
+	if errors.As(err, &e) {
 		return e.Code
 	}
 	return ""

@@ -1,13 +1,16 @@
 package loop
 
 import (
+	"context"
 	"log/slog"
+	"net/http"
 	"sync"
 
 	"golang.org/x/time/rate"
 )
 
-// refusalLog logs refused upgrades at info level, at most refusalBurst at
+// refusalLog logs refused upgrades at info level (404s, requests at
+// another path that were no upgrade attempt, at debug), at most refusalBurst at
 // once and refusalsPerSecond on average, so that a flood of bad upgrades
 // cannot fill the log: each line counts the refusals left out before it.
 type refusalLog struct {
@@ -45,5 +48,9 @@ func (r *refusalLog) log(remote string, status int, reason, detail string) {
 	if suppressed > 0 {
 		attrs = append(attrs, "not_logged_before", suppressed)
 	}
-	r.logger.Info("upgrade refused", attrs...)
+	level := slog.LevelInfo
+	if status == http.StatusNotFound { // a page or health check at another path, no upgrade attempt
+		level = slog.LevelDebug
+	}
+	r.logger.Log(context.Background(), level, "upgrade refused", attrs...)
 }

@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 		perConn   = fs.Int("max-rooms-per-conn", api.DefaultMaxRoomsPerConn, "rooms per client")
 		listed    = fs.Int("max-members-listed", api.DefaultMaxMembersListed, "members listed in $joined (-1: all)")
 		noPresnce = fs.Bool("no-presence", false, "do not send $member_joined / $member_left")
-		noDemo    = fs.Bool("no-demo", false, "serve no chat demo at / and no /roomloop.js, /demo.js (other requests than upgrades at -path get 404)")
+		noDemo    = fs.Bool("no-demo", false, "serve no chat demo at / and no /roomloop.js, /demo.js: requests at other paths get 404, non-upgrade requests at -path 400 or 405")
 		tlsCert   = fs.String("tls-cert", "", "PEM certificate (chain) file: serve wss:// and https:// (with -tls-key)")
 		tlsKey    = fs.String("tls-key", "", "PEM private key file of -tls-cert")
 	)
@@ -190,6 +190,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 		opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		scheme = "wss://"
 	}
+	if err := negativeFlag(fs); err != nil {
+		return &usageError{err: err}
+	}
 	if err := opts.Validate(); err != nil {
 		return &usageError{err: err}
 	}
@@ -212,4 +215,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// negativeFlag returns an error naming the first flag set to a negative
+// number, unless its usage says what -1 means.
+func negativeFlag(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		g, ok := f.Value.(flag.Getter)
+		if err != nil || !ok || strings.Contains(f.Usage, "-1") {
+			return
+		}
+		neg := false
+		switch v := g.Get().(type) {
+		case int:
+			neg = v < 0
+		case int64:
+			neg = v < 0
+		case float64:
+			neg = v < 0
+		case time.Duration:
+			neg = v < 0
+		}
+		if neg {
+			err = fmt.Errorf("-%s is %s: it must be 0 or positive", f.Name, f.Value)
+		}
+	})
+	return err
 }

@@ -46,6 +46,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"-allowed-origins=localhost:8000"}, `roomloop: -allowed-origins: "localhost:8000" is not an origin (no scheme); write scheme://host[:port], e.g. http://localhost:8000`},
 		{[]string{"-allowed-origins", "*"}, `roomloop: -allowed-origins: "*" is not an origin`},
 		{[]string{"127.0.0.1:8080"}, `roomloop: unexpected argument "127.0.0.1:8080"`},
+		{[]string{"-tick", "-1ms"}, `roomloop: -tick is -1ms: it must be 0 or positive`},
+		{[]string{"-queue-frames", "-5"}, `roomloop: -queue-frames is -5: it must be 0 or positive`},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), tc.args, &stdout, &stderr, nil)

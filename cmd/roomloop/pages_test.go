@@ -173,6 +173,8 @@ func TestNoDemo(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, resp.StatusCode, path)
 	}
 	assert.Contains(t, logs.String(), "demo=false")
+	// A refusal is logged before its answer is written.
+	assert.NotContains(t, logs.String(), "status=404", "a request at another path is no refused upgrade worth an info line")
 }
 
 // TestTLSFlags: with -tls-cert and -tls-key the page and the WebSocket
