@@ -186,3 +186,29 @@ func TestSendThenClose(t *testing.T) {
 	require.Eventually(t, func() bool { return len(rb.messages()) == n }, wait, 5*time.Millisecond,
 		"of %d Send+Close, %d frames arrived", n, len(rb.messages()))
 }
+
+// TestBackoffGrowsWhenConnectionsDieYoung: a server that welcomes the
+// client and drops it at once is retried with a growing wait, not every
+// MinBackoff: the count of attempts starts over only after a connection
+// has lasted a while.
+func TestBackoffGrowsWhenConnectionsDieYoung(t *testing.T) {
+	url := scripted(t, func(k int, sc *scriptConn) {
+		sc.put("%s", welcomeFrame("s-1", k > 0, 0, ""))
+		sc.ws.CloseNow()
+	})
+	var mu sync.Mutex
+	var waits []time.Duration
+	o := fast(client.Options{NoJitter: true, OnState: func(s client.StateChange) {
+		if s.State == client.Disconnected {
+			mu.Lock()
+			waits = append(waits, s.RetryIn)
+			mu.Unlock()
+		}
+	}})
+	o.MinBackoff, o.MaxBackoff = 10*time.Millisecond, time.Second
+	dial(t, url, o)
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(waits) >= 4 }, wait, 5*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond}, waits[:4])
+}
