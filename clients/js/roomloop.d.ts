@@ -13,13 +13,13 @@ export interface StorageLike {
 export interface Options {
   /** "json" (subprotocol roomloop.json, the default) or "binary" (roomloop.bin). */
   codec?: "json" | "binary";
-  /** Called before every connection attempt; its result is sent as ?token=. */
+  /** Called before every connection attempt; its result is sent as ?token=. Not settled within twice probeTimeoutMs: a failed attempt. */
   token?: () => string | Promise<string>;
   /** Keeps the resume token and last seq, so that a page reload resumes. */
   storage?: StorageLike;
   /** The key in storage (default "roomloop"). */
   storageKey?: string;
-  /** Backoff bounds: attempt n waits up to min(maxBackoffMs, minBackoffMs × 2^(n−1)). Defaults 500 and 20000. */
+  /** Backoff bounds: attempt n waits up to min(maxBackoffMs, minBackoffMs × 2^(n−1)). Defaults 500 and 20000. The count starts over only after a connection has lasted 10 s. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
   /** Full jitter (default true): a random wait between 0 and the bound. */
@@ -28,7 +28,7 @@ export interface Options {
   probeTimeoutMs?: number;
   /** Frames that may wait to be sent (default 256); beyond: buffer_full. */
   sendBuffer?: number;
-  /** How long join, publish, sendTo, call and leave wait for an answer (default 10000). */
+  /** How long join, publish, sendTo, call and leave wait for an answer (default 10000), connected or not; then they fail with timeout and are not sent again (they may still have been applied). */
   callTimeoutMs?: number;
   /** The WebSocket constructor (default globalThis.WebSocket). */
   WebSocket?: { new (url: string, protocols?: string | string[]): WebSocket };
@@ -37,7 +37,7 @@ export interface Options {
 /** A state change, with why. */
 export interface StateReport {
   state: State;
-  /** Why: empty for a plain connect or resume. */
+  /** Why. disconnected, closed: what ended the connection or the client. connecting, resuming: the previous drop's reason (empty on the first attempt). connected after a gap: "new session: " and the gap's reason. Empty for resumed and a first connected. */
   reason: string;
   /** With "disconnected": when the next attempt starts. */
   retryInMs?: number;
@@ -47,7 +47,7 @@ export interface StateReport {
 
 /** A new session replaced one that could not be resumed: frames were missed. */
 export interface Gap {
-  /** The server's reason: "unknown", "expired", "gap", "invalid", or "resumption is off". */
+  /** The server's reason: "unknown", "expired", "gap", "invalid", or "no_resume" (the server has resumption off). */
   reason: string;
   oldSession: string;
   session: string;
@@ -104,7 +104,7 @@ export interface Room {
   on(event: string, fn: (m: Message) => void): Unsubscribe;
   /** Sends with an id and waits for $ack (resolves with it) or $error. */
   publish(event: string, payload?: Payload, opts?: CallOptions): Promise<Message>;
-  /** Sends without an id: no answer. Throws buffer_full or closed. */
+  /** Sends without an id: no answer, at most once (not sent again after a drop). Throws buffer_full or closed. */
   send(event: string, payload?: Payload): void;
   leave(opts?: CallOptions): Promise<void>;
 }

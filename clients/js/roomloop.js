@@ -186,6 +186,8 @@ class Client {
     this._ws = null;
     this._gen = 0;
     this._attempt = 0;
+    this._upAt = 0; // when the connection got its $welcome
+    this._hold = -1; // after a resume: the seq the replay must reach before resending
     this._live = false;
     this._seen = 0; // the last seq told to the server with $seen
     this._seenAt = 0;
@@ -281,14 +283,21 @@ class Client {
     const gen = ++this._gen, o = this._o;
     this._live = false;
     this._set(this._token ? "resuming" : "connecting", this._why);
+    // The token gets the handshake's bound: a promise that never settles
+    // is a failed attempt, not a client stuck in resuming.
     let tok;
-    try {
-      tok = o.token && (await o.token());
+    if (o.token) try {
+      const ms = 2 * o.probeTimeoutMs;
+      tok = await new Promise((res, rej) => {
+        this._timer = setTimeout(rej, ms, Error("no token within " + ms + " ms"));
+        Promise.resolve(o.token()).then(res, rej);
+      });
     } catch (e) {
       if (gen === this._gen) this._drop("token: " + ((e && e.message) || e));
       return;
     }
     if (gen !== this._gen || this.state === "closed") return;
+    clearTimeout(this._timer);
     const u = new URL(this._url);
     if (tok) u.searchParams.set("token", tok);
     if (this._token) {
@@ -329,10 +338,14 @@ class Client {
   // _drop leaves the current connection and schedules the next attempt.
   // An open socket of a resumable session is closed with 4000 (resuming),
   // which suspends the session instead of ending it; any other is failed.
+  // The backoff starts over only after a connection that lasted 10 s: a
+  // server that welcomes and closes at once is retried ever more slowly.
   _drop(reason) {
     if (this.state === "closed") return;
     const ws = this._detach();
     if (ws) try { ws.readyState === 1 && this._token ? ws.close(4000, "resuming") : ws.close(); } catch { /* gone */ }
+    if (this._upAt && Date.now() - this._upAt >= 10000) this._attempt = 0;
+    this._upAt = 0;
     const o = this._o, n = ++this._attempt;
     let wait = Math.min(o.maxBackoffMs, o.minBackoffMs * 2 ** (n - 1));
     if (o.jitter) wait = Math.random() * wait;
@@ -428,25 +441,26 @@ class Client {
     this._save();
     this._seeSoon();
     this._dispatch(f);
+    this._resend();
   }
 
   _welcome(p) {
     this._welcomed = true;
-    this._attempt = 0;
+    this._upAt = Date.now();
+    this._hold = -1;
     this._why = "";
     this._hb = p.heartbeat_ms > 0 ? p.heartbeat_ms : 25000;
     const old = this.session;
     if (this._token && p.resumed && p.session === old) {
       this._set("resumed");
-      // Every unanswered id again, in order: the server applies each once.
-      for (const x of this._inflight.values()) this._write(x.data);
-      this._rejoinAll();
+      this._hold = Number(p.last_seq) || 0;
+      this._resend();
     } else {
       this.session = p.session;
       this._token = p.resume || "";
       this._seq = this._seen = Number(p.last_seq) || 0;
       this._save();
-      const lost = [...this._inflight.values()], reason = p.reason || "resumption is off";
+      const lost = [...this._inflight.values()], reason = p.reason || "no_resume";
       this._inflight.clear();
       const gap = old ? { reason, oldSession: old, session: p.session, lost: lost.length } : undefined;
       for (const x of lost) this._settle(x, err("session_lost", "the session was lost before an answer (" + reason + ")"));
@@ -458,6 +472,18 @@ class Client {
       if (gap) call(this._gh, gap);
     }
     this._ready[0](this);
+  }
+
+  // _resend, once the replay of a resume has reached the seq the server had
+  // at its $welcome, sends every id still unanswered again, in order, ahead
+  // of anything queued. Not before: the server forgets the id of a frame it
+  // refused, so a copy sent while its $error waits in the replay could be
+  // applied. Those answered in the replay are settled by then.
+  _resend() {
+    if (this._hold < 0 || this._seq < this._hold) return;
+    this._hold = -1;
+    for (const x of this._inflight.values()) this._write(x.data);
+    this._rejoinAll();
   }
 
   // _rejoinAll sends the $join of every room not yet rejoined after a gap
@@ -475,7 +501,7 @@ class Client {
         this._rooms.delete(rj);
         this._error("rejoin_failed", "rejoining " + rj + " failed: " + p.code);
       } else this._joined(f.room, p);
-      if (!this._rejoin.size) this._go();
+      if (!this._rejoin.size && this._hold < 0) this._go();
       return;
     }
     const room = this._rooms.get(f.room);

@@ -207,3 +207,100 @@ test("$seen tells the server how far the client got, at most once a second", asy
   }
   assert.equal(cl.state, "connected");
 });
+
+// The server frees the id of a frame it refused, so a copy sent again
+// while its $error waits in the replay would be judged again and might be
+// applied, while the caller is told it was refused (then retries it).
+test("after a resume, an unanswered frame waits for the replay, which settles it: not sent again", async (t) => {
+  let id, before = -1;
+  const fake = await startFake(t, (c, i) => {
+    if (i === 0) {
+      c.welcome(W);
+      c.onMessage = (m) => { if (m.event === "x") { id = m.id; c.sock.destroy(); } };
+    } else {
+      c.welcome({ ...W, resumed: true, last_seq: 1 });
+      setTimeout(() => {
+        before = c.messages.filter((m) => m.id === id).length;
+        c.send({ seq: 1, event: "$error", id, payload: { code: "rate_limited", message: "slow down" } });
+      }, 200);
+    }
+  });
+  const cl = client(t, fake.url);
+  await cl.ready;
+  assert.equal(await cl.call("x", {}).then(() => "ack", (e) => e.code), "rate_limited");
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(before, 0, "the frame was sent again before its answer in the replay was read");
+  assert.equal(fake.conns[1].messages.filter((m) => m.id === id).length, 0, "the refused frame was sent again");
+});
+
+test("after a resume, the frames the replay leaves unanswered are sent again first, in order", async (t) => {
+  let before = -1;
+  const fake = await startFake(t, (c, i) => {
+    if (i === 0) {
+      c.welcome(W);
+      c.onMessage = (m) => { if (m.payload === 3) c.sock.destroy(); };
+      return;
+    }
+    c.welcome({ ...W, resumed: true, last_seq: 2 });
+    const [x1, , x3] = fake.conns[0].messages.map((m) => m.id);
+    let seq = 2;
+    setTimeout(() => {
+      before = c.messages.filter((m) => m.id).length;
+      c.send({ seq: 1, event: "$ack", id: x1 });
+      c.send({ seq: 2, event: "$error", id: x3, payload: { code: "internal" } });
+      c.onMessage = (m) => m.id && c.send({ seq: ++seq, event: "$ack", id: m.id });
+    }, 200);
+  });
+  const cl = client(t, fake.url, { callTimeoutMs: 3000 }), later = [];
+  // Queued while down, and once resumed: both wait behind the resent frame.
+  cl.onState((s) => {
+    if (s.state === "disconnected") later.push(cl.call("y", 4));
+    if (s.state === "resumed") later.push(cl.call("z", 5));
+  });
+  await cl.ready;
+  const calls = [1, 2, 3].map((p) => cl.call("x", p).then((m) => m.event, (e) => e.code));
+  assert.deepEqual(await Promise.all(calls), ["$ack", "$ack", "internal"]);
+  await Promise.all(later);
+  assert.equal(before, 0, "something was sent before the replay was read");
+  assert.deepEqual(fake.conns[1].messages.filter((m) => m.id).map((m) => m.payload), [2, 4, 5]);
+});
+
+test("the backoff starts over only after a connection has lasted 10 s", async (t) => {
+  const fake = await startFake(t, (c, i) => {
+    c.welcome(i ? { ...W, resumed: true } : W);
+    if (i < 4) c.close(4002, "welcome, then gone");
+  });
+  const cl = client(t, fake.url, { minBackoffMs: 10, maxBackoffMs: 40, jitter: false }), rec = record(cl);
+  await eventually(() => fake.conns.length === 5 && cl.state === "resumed", "the fifth connection");
+  const now = Date.now;
+  t.after(() => { Date.now = now; });
+  Date.now = () => now() + 10000;
+  fake.conns[4].close(4002, "after 10 s");
+  const waits = () => rec.reports.filter((r) => r.state === "disconnected").map((r) => r.retryInMs);
+  await eventually(() => waits().length === 5, "the fifth drop");
+  assert.deepEqual(waits(), [10, 20, 40, 40, 10]);
+});
+
+test("a token function that never settles fails the attempt after twice probeTimeoutMs", async (t) => {
+  const fake = await startFake(t, (c) => c.welcome(W));
+  let calls = 0;
+  const token = () => (++calls === 1 ? new Promise(() => {}) : "tok");
+  const cl = client(t, fake.url, { probeTimeoutMs: 50, token }), rec = record(cl);
+  await eventually(() => cl.state === "connected", "the second attempt", 3000);
+  assert.deepEqual(rec.states, ["connecting", "disconnected", "connecting", "connected"]);
+  assert.match(rec.reports[1].reason, /^token: no token within 100 ms$/);
+  assert.equal(rec.reports[2].reason, rec.reports[1].reason, "connecting tells the last drop's reason");
+  assert.equal(fake.conns.length, 1);
+  assert.equal(fake.conns[0].url.searchParams.get("token"), "tok");
+});
+
+test("a server with resumption off: a gap with reason no_resume", async (t) => {
+  const fake = await startFake(t, (c, i) => {
+    c.welcome({ session: "s-" + (i + 1), resume: "" });
+    if (i === 0) c.sock.destroy();
+  });
+  const cl = client(t, fake.url), rec = record(cl);
+  await eventually(() => rec.gaps.length === 1, "the gap");
+  assert.deepEqual(rec.gaps[0], { reason: "no_resume", oldSession: "s-1", session: "s-2", lost: 0 });
+  assert.equal(rec.reports.at(-1).reason, "new session: no_resume");
+});

@@ -281,3 +281,31 @@ test("a full send buffer fails at once with buffer_full; a call without answer t
   px.holdUp = true;
   await assert.rejects(ra.publish("n", 6), { code: "timeout" });
 });
+
+test("a connection the client leaves (a probe unanswered) closes with 4000: the session is suspended, then resumed", async (t) => {
+  const srv = await startServer(t, "-heartbeat", "400ms");
+  const px = await startProxy(t, srv.port);
+  const a = client(t, px.url, { probeTimeoutMs: 300 }), b = client(t, srv.url);
+  const rec = record(a);
+  const ra = await a.join("r"), rb = await b.join("r");
+  const presence = [], got = collect(ra, "n");
+  rb.onPresence((p) => presence.push(p));
+  const session = a.session;
+
+  // Nothing reaches a: it probes, gives up and closes the connection with
+  // 4000, which goes through; then the link is whole again.
+  a.onState((s) => { if (s.state === "disconnected") px.holdDown = false; });
+  px.holdDown = true;
+  await rb.publish("n", 1);
+  await eventually(() => a.state === "resumed", "the resume");
+  await rb.publish("n", 2);
+  await eventually(() => got.length === 2, "both frames");
+
+  assert.match(rec.reports[rec.states.indexOf("disconnected")].reason, /no answer to \$ping/);
+  assert.equal(a.session, session);
+  assert.deepEqual(rec.gaps, []);
+  assert.deepEqual(got.map((m) => m.payload), [1, 2]);
+  assert.deepEqual(presence, [], "the session never ended");
+  same(ra.members, [a.session, b.session]);
+  await ra.publish("n", 3);
+});
