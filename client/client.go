@@ -95,6 +95,9 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 		c.codec = frame.Binary
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if o.Setup != nil {
+		o.Setup(c)
+	}
 	go c.dispatcher()
 	l, err := c.connect(ctx)
 	if err != nil {

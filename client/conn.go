@@ -44,9 +44,29 @@ type link struct {
 
 func (l *link) touch() { l.lastRecv.Store(time.Now().UnixNano()) }
 
+// closeWait bounds the wait for the server's answer to the client's
+// close frame; a server that does not answer in time is hung up on.
+const closeWait = time.Second
+
 // closeNormally closes the link with 1000 and a close handshake.
 func (l *link) closeNormally() {
-	l.closeOnce.Do(func() { _ = l.ws.Close(websocket.StatusNormalClosure, "") })
+	l.closeOnce.Do(func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = l.ws.Close(websocket.StatusNormalClosure, "")
+		}()
+		t := time.NewTimer(closeWait)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			// Ending the reader's context closes the connection under the
+			// handshake too.
+			l.cancel(ErrClosed)
+			<-done
+		}
+	})
 }
 
 // connect opens a connection, reads $welcome and takes the session up

@@ -8,7 +8,7 @@
 //	c, err := client.Dial(ctx, "ws://127.0.0.1:8080/ws", nil)
 //	...
 //	c.On("chat", func(m client.Message) { fmt.Println(m.From, string(m.Payload)) })
-//	room, err := c.Join(ctx, "lobby")
+//	room, err := c.Join(ctx, "lobby", func(r *client.Room) { r.OnPresence(...) })
 //	err = room.Publish(ctx, "chat", map[string]string{"text": "hi"})
 //	...
 //	c.Close()
@@ -16,7 +16,9 @@
 // # Concurrency
 //
 // A Client and its Rooms are safe for concurrent use by any number of
-// goroutines. Handlers (On, Room.On, OnPresence, OnState, OnGap, OnError)
+// goroutines. Frames are not kept for handlers that do not exist yet:
+// register handlers before their frames can arrive, in Options.Setup
+// (before the first connection) or in Join's setup (before $join). Handlers (On, Room.On, OnPresence, OnState, OnGap, OnError)
 // run one at a time on the client's dispatch goroutine, in the order the
 // server sent the frames, state changes included. A handler may call any
 // method. One that waits for an answer (Publish, Join, Call…) holds up

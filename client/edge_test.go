@@ -54,12 +54,12 @@ func TestFramesBeforeAFinalCloseAreHandled(t *testing.T) {
 	})
 	var mu sync.Mutex
 	var got []string
-	o := fast(client.Options{})
-	c := dial(t, url, o)
-	c.On("chat", func(m client.Message) { mu.Lock(); got = append(got, "chat"); mu.Unlock() })
-	c.On("bye", func(m client.Message) { mu.Lock(); got = append(got, "bye"); mu.Unlock() })
 	var last client.StateChange
-	c.OnState(func(s client.StateChange) { last = s })
+	c := dial(t, url, fast(client.Options{Setup: func(c *client.Client) {
+		c.On("chat", func(m client.Message) { mu.Lock(); got = append(got, "chat"); mu.Unlock() })
+		c.On("bye", func(m client.Message) { mu.Lock(); got = append(got, "bye"); mu.Unlock() })
+		c.OnState(func(s client.StateChange) { last = s })
+	}}))
 	<-c.Done()
 	assert.Equal(t, []string{"chat", "chat", "chat", "bye"}, got)
 	assert.Equal(t, client.Closed, last.State)

@@ -23,11 +23,12 @@ func Example() {
 		<-c.Done() // the final Closed state has been delivered
 	}()
 	c.OnGap(func(g client.Gap) { log.Println("missed frames:", g.Reason) })
-	room, err := c.Join(ctx, "lobby")
+	room, err := c.Join(ctx, "lobby", func(r *client.Room) {
+		r.On("chat", func(m client.Message) { log.Println(m.From, string(m.Payload)) })
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	room.On("chat", func(m client.Message) { log.Println(m.From, string(m.Payload)) })
 	if err := room.Publish(ctx, "chat", map[string]string{"text": "hi"}); err != nil {
 		log.Fatal(err) // a *client.Error: its Code says why
 	}

@@ -123,8 +123,8 @@ func TestMisbehavingServer(t *testing.T) {
 				}
 				return cat(welcome(true, 3), tc.second)
 			}, func(k int) bool { return k == 0 && tc.hangUp })
-			c := dial(t, "ws"+f.URL[len("http"):]+"/ws", fast(client.Options{}))
-			r := record(c, "chat")
+			var r *recorder
+			c := dial(t, "ws"+f.URL[len("http"):]+"/ws", fast(client.Options{Setup: func(c *client.Client) { r = record(c, "chat") }}))
 			require.Eventually(t, func() bool { return len(r.messages()) == len(tc.want) }, wait, 5*time.Millisecond)
 			assert.Equal(t, tc.want, ns(t, r.messages()))
 			if tc.resumeAt != "" {

@@ -61,6 +61,11 @@ type Options struct {
 	// (Connecting), which a handler added with Client.OnState after Dial
 	// returns would miss.
 	OnState func(StateChange)
+	// Setup, when set, runs in Dial before the first connection attempt:
+	// handlers registered there (On, OnGap, OnError…) see every frame from
+	// the first. Frames that arrive before a handler is registered are
+	// not kept for it.
+	Setup func(*Client)
 }
 
 // maxInFlight is how many frames with an id may be unanswered at once:

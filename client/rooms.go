@@ -27,11 +27,17 @@ type Room struct {
 }
 
 // Join joins room and waits for the server's $joined. Joining a room
-// the client is in answers again with the same handle.
-func (c *Client) Join(ctx context.Context, room string) (*Room, error) {
+// the client is in answers again with the same handle. Each setup runs
+// with the handle before $join is sent: handlers registered there see
+// every frame of the room, while those registered after Join returns may
+// miss frames that arrived in between.
+func (c *Client) Join(ctx context.Context, room string, setup ...func(*Room)) (*Room, error) {
 	c.mu.Lock()
 	r := c.roomLocked(room)
 	c.mu.Unlock()
+	for _, fn := range setup {
+		fn(r)
+	}
 	err := c.call(ctx, frame.Frame{Event: "$join", Room: room}, nil)
 	if err != nil {
 		c.mu.Lock()
