@@ -3,18 +3,20 @@ package api
 import (
 	"errors"
 	"net/http"
+
+	"github.com/roomloop/roomloop/frame"
 )
 
 // Error codes of $error frames (docs/protocol.md, Errors).
 const (
-	CodeBadRequest    = "bad_request"
-	CodeForbidden     = "forbidden"
-	CodeNotMember     = "not_member"
-	CodeNoSuchSession = "no_such_session"
-	CodeTooManyRooms  = "too_many_rooms"
-	CodeRateLimited   = "rate_limited"
-	CodeDropped       = "dropped"
-	CodeInternal      = "internal"
+	CodeBadRequest    = frame.CodeBadRequest
+	CodeForbidden     = frame.CodeForbidden
+	CodeNotMember     = frame.CodeNotMember
+	CodeNoSuchSession = frame.CodeNoSuchSession
+	CodeTooManyRooms  = frame.CodeTooManyRooms
+	CodeRateLimited   = frame.CodeRateLimited
+	CodeDropped       = frame.CodeDropped
+	CodeInternal      = frame.CodeInternal
 )
 
 // Sentinel errors of the server-side API.

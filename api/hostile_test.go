@@ -1446,9 +1446,9 @@ func TestHostileHalfOpen(t *testing.T) {
 	ts := startServer(t, &api.Options{DisablePresence: true, HeartbeatInterval: interval, HeartbeatTimeout: timeout})
 	addr := ts.Addr().String()
 	px := newProxy(t, addr)
-	s := newSession(t, px.addr())
+	s := newSession(t, px.Addr())
 	s.join("r")
-	px.freeze()
+	px.Blackhole()
 	start := time.Now()
 	for i := range 10 {
 		ts.Broadcast("r", api.Frame{Event: "n", Room: "r", Kind: 1, Payload: []byte(strconv.Itoa(i))})

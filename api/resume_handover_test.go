@@ -68,9 +68,9 @@ func TestResumeTakesOverHalfOpen(t *testing.T) {
 	ts := startServer(t, &api.Options{DisablePresence: true})
 	addr := ts.Addr().String()
 	px := newProxy(t, addr)
-	s := newSession(t, px.addr())
+	s := newSession(t, px.Addr())
 	s.join("r")
-	px.freeze()
+	px.Blackhole()
 	for i := range 20 {
 		ts.Broadcast("r", api.Frame{Event: "n", Room: "r", Kind: 1, Payload: []byte(strconv.Itoa(i))})
 	}
@@ -90,7 +90,7 @@ func TestResentFramesAppliedOnce(t *testing.T) {
 	ts := startServer(t, &api.Options{DisablePresence: true})
 	addr := ts.Addr().String()
 	px := newProxy(t, addr)
-	s := newSession(t, px.addr())
+	s := newSession(t, px.Addr())
 	other := dial(t, ts, nil)
 	s.join("r")
 	other.join("r")
@@ -101,7 +101,7 @@ func TestResentFramesAppliedOnce(t *testing.T) {
 		assert.JSONEq(t, strconv.Itoa(i), string(other.expect("say").Payload))
 	}
 	require.Eventually(t, func() bool { f, _ := ts.Conn(s.id); return f != nil }, wait, time.Millisecond)
-	px.sever() // before the client processed its acks
+	px.Cut() // before the client processed its acks
 	require.True(t, s.resume(addr).Resumed)
 	for i := range 5 {
 		s.send(map[string]any{"event": "say", "room": "r", "id": "m" + strconv.Itoa(i), "payload": i})
@@ -215,7 +215,7 @@ func TestKickRacingSuspendLeavesNothing(t *testing.T) {
 	var wg sync.WaitGroup
 	for range n {
 		px := newProxy(t, addr)
-		s := newSession(t, px.addr())
+		s := newSession(t, px.Addr())
 		c, ok := ts.Conn(s.id)
 		require.True(t, ok)
 		wg.Add(1)
@@ -226,7 +226,7 @@ func TestKickRacingSuspendLeavesNothing(t *testing.T) {
 			}
 			c.Kick("bye") // right as the drop suspends it
 		}()
-		px.sever()
+		px.Cut()
 	}
 	wg.Wait()
 	require.Eventually(t, func() bool {

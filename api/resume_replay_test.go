@@ -26,9 +26,9 @@ func TestResumeBacklogIsNotASlowConsumer(t *testing.T) {
 		}})
 	addr := ts.Addr().String()
 	px := newProxy(t, addr)
-	s := newSession(t, px.addr())
+	s := newSession(t, px.Addr())
 	s.join("r")
-	px.sever()
+	px.Cut()
 	require.Eventually(t, func() bool { return ts.Stats().Suspended == 1 }, wait, 5*time.Millisecond)
 	for i := range 40 { // more than the live queue holds
 		ts.Broadcast("r", api.Frame{Event: "n", Room: "r", Kind: 1, Payload: []byte(strconv.Itoa(i))})

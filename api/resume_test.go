@@ -20,6 +20,7 @@ import (
 
 	"github.com/roomloop/roomloop/api"
 	"github.com/roomloop/roomloop/frame"
+	"github.com/roomloop/roomloop/internal/cutproxy"
 	"github.com/roomloop/roomloop/resume"
 )
 
@@ -120,7 +121,7 @@ func TestResumeAfterCutMidStream(t *testing.T) {
 	ts := startServer(t, &api.Options{DisablePresence: true})
 	addr := ts.Addr().String()
 	px := newProxy(t, addr)
-	sub := newSession(t, px.addr())
+	sub := newSession(t, px.Addr())
 	sub.join("a")
 	sub.join("b")
 
@@ -147,7 +148,7 @@ func TestResumeAfterCutMidStream(t *testing.T) {
 		require.NoError(t, err)
 		record(m)
 	}
-	px.sever()
+	px.Cut()
 	time.Sleep(20 * time.Millisecond) // deliberate: the outage, while publishing goes on
 	w := sub.resume(addr)
 	require.True(t, w.Resumed)
@@ -184,14 +185,14 @@ func TestResumeManyClientsCutRepeatedly(t *testing.T) {
 		MaxPendingPerIP: -1})
 	addr := ts.Addr().String()
 	type peer struct {
-		px  *proxy
+		px  *cutproxy.Proxy
 		s   *session
 		got []int
 	}
 	peers := make([]*peer, clients)
 	for i := range peers {
 		px := newProxy(t, addr)
-		s := newSession(t, px.addr())
+		s := newSession(t, px.Addr())
 		s.join("room")
 		peers[i] = &peer{px: px, s: s}
 	}
@@ -216,7 +217,7 @@ func TestResumeManyClientsCutRepeatedly(t *testing.T) {
 			for last < total-1 {
 				m, err := p.s.read() // read checks seq: last_seq+1, no gap, no repeat
 				if err != nil {
-					if !p.s.resume(p.px.addr()).Resumed {
+					if !p.s.resume(p.px.Addr()).Resumed {
 						refused.Add(1)
 						return
 					}
@@ -231,7 +232,7 @@ func TestResumeManyClientsCutRepeatedly(t *testing.T) {
 				last = max(last, n)
 				if cutAt[len(p.got)] {
 					delete(cutAt, len(p.got))
-					p.px.sever()
+					p.px.Cut()
 				}
 			}
 		}()

@@ -6,18 +6,20 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/roomloop/roomloop/frame"
 )
 
 // Error codes. The server's, in $error frames, and the client's own.
 const (
-	CodeBadRequest    = "bad_request"
-	CodeForbidden     = "forbidden"
-	CodeNotMember     = "not_member"
-	CodeNoSuchSession = "no_such_session"
-	CodeTooManyRooms  = "too_many_rooms"
-	CodeRateLimited   = "rate_limited"
-	CodeDropped       = "dropped"
-	CodeInternal      = "internal"
+	CodeBadRequest    = frame.CodeBadRequest
+	CodeForbidden     = frame.CodeForbidden
+	CodeNotMember     = frame.CodeNotMember
+	CodeNoSuchSession = frame.CodeNoSuchSession
+	CodeTooManyRooms  = frame.CodeTooManyRooms
+	CodeRateLimited   = frame.CodeRateLimited
+	CodeDropped       = frame.CodeDropped
+	CodeInternal      = frame.CodeInternal
 
 	// CodeClosed: the client was closed before an answer came.
 	CodeClosed = "closed"

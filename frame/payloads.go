@@ -64,11 +64,22 @@ type SeenPayload struct {
 	Seq uint64 `json:"seq"`
 }
 
+// The codes of $error frames (docs/protocol.md, "Errors").
+const (
+	CodeBadRequest    = "bad_request"
+	CodeForbidden     = "forbidden"
+	CodeNotMember     = "not_member"
+	CodeNoSuchSession = "no_such_session"
+	CodeTooManyRooms  = "too_many_rooms"
+	CodeRateLimited   = "rate_limited"
+	CodeDropped       = "dropped"
+	CodeInternal      = "internal"
+)
+
 // ErrorPayload is the payload of $error, the answer to a refused client
 // frame (docs/protocol.md, "Errors").
 type ErrorPayload struct {
-	// Code is one of bad_request, forbidden, not_member, no_such_session,
-	// too_many_rooms, rate_limited, dropped and internal.
+	// Code is one of the Code constants.
 	Code string `json:"code"`
 	// Message is a human-readable explanation.
 	Message string `json:"message"`
