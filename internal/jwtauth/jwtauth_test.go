@@ -292,3 +292,32 @@ func TestParseKeys(t *testing.T) {
 	assert.Equal(t, RS256, keys[0].Alg)
 	assert.Equal(t, ES256, keys[1].Alg)
 }
+
+// TestKidSelection: with JWKS keys only, a kid none has is "unknown key
+// id"; a kid picks its key even when another key has the same algorithm.
+func TestKidSelection(t *testing.T) {
+	_, rk2, ek := testKeys(t)
+	keys, err := ParseJWKS(jwksOf(t, "r2", &rk2.PublicKey, "e1", &ek.PublicKey))
+	require.NoError(t, err)
+	v, err := New(Config{Keys: keys})
+	require.NoError(t, err)
+	sub := jwt.MapClaims{"sub": "ada"}
+
+	_, reason := v.Verify(sign(t, jwt.SigningMethodES256, ek, "other", sub))
+	assert.Equal(t, ReasonUnknownKey, reason)
+	c, reason := v.Verify(sign(t, jwt.SigningMethodES256, ek, "e1", sub))
+	assert.Empty(t, reason)
+	assert.Equal(t, "ada", c["sub"])
+	_, reason = v.Verify(sign(t, jwt.SigningMethodES256, ek, "r2", sub))
+	assert.Equal(t, ReasonAlgorithm, reason, "kid r2 is an RSA key")
+	_, reason = v.Verify(sign(t, jwt.SigningMethodRS256, rk2, "", sub))
+	assert.Empty(t, reason, "no kid: every key of the algorithm")
+
+	// The leeway is 5 s: 2 s past exp passes, 10 s does not.
+	now := time.Now()
+	v.cfg.Now = func() time.Time { return now }
+	_, reason = v.Verify(sign(t, jwt.SigningMethodES256, ek, "e1", jwt.MapClaims{"sub": "ada", "exp": now.Add(-2 * time.Second).Unix()}))
+	assert.Empty(t, reason)
+	_, reason = v.Verify(sign(t, jwt.SigningMethodES256, ek, "e1", jwt.MapClaims{"sub": "ada", "exp": now.Add(-10 * time.Second).Unix()}))
+	assert.Equal(t, ReasonExpired, reason)
+}
