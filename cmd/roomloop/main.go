@@ -141,6 +141,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	fs.DurationVar(&opts.DrainSpread, "drain-spread", 0, "spread shutdown's close frames over this window (0: all at once; keep it below -drain-timeout)")
 	fs.IntVar(&opts.MaxPendingPerIP, "max-pending-per-ip", 256, "connections from one address still upgrading (-1: no cap)")
 	rateFlags(fs, &opts.RateLimits)
+	jwtCfg := jwtFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, description)
@@ -189,6 +190,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 		}
 		opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		scheme = "wss://"
+	}
+	if err := jwtCfg.apply(&opts); err != nil {
+		return &usageError{err: err}
 	}
 	if err := negativeFlag(fs); err != nil {
 		return &usageError{err: err}
