@@ -1,5 +1,5 @@
 // Package httpapi is roomloop's HTTP API for back ends: publish to a room,
-// send to or kick a session, join and leave on a session's behalf, list
+// send to or kick a session or all sessions of a user, join and leave on a session's behalf, list
 // rooms and members, read stats, and run a batch of these, as JSON over
 // HTTP, authorized by a bearer API key. docs/http-api.md documents the
 // endpoints. The binary serves it on its admin address under /api/.

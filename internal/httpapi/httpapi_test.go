@@ -31,7 +31,9 @@ type env struct {
 
 func newEnv(t *testing.T, opts httpapi.Options) *env {
 	t.Helper()
-	srv := api.New(&api.Options{Path: "/ws"})
+	srv := api.New(&api.Options{Path: "/ws", Authorize: func(r *http.Request) (api.Identity, error) {
+		return api.Identity{User: r.Header.Get("X-User")}, nil
+	}})
 	require.NoError(t, srv.Start("127.0.0.1:0"))
 	t.Cleanup(func() {
 		ctx, cancel := contextWithTimeout(10 * time.Second)
@@ -60,10 +62,17 @@ type client struct {
 	session string
 }
 
-func (e *env) dial(t *testing.T) *client {
+func (e *env) dial(t *testing.T) *client { return e.dialAs(t, "") }
+
+// dialAs connects as user ("": none).
+func (e *env) dialAs(t *testing.T, user string) *client {
 	t.Helper()
 	d := websocket.Dialer{Subprotocols: []string{"roomloop.json"}, HandshakeTimeout: 5 * time.Second}
-	ws, resp, err := d.Dial("ws://"+e.srv.Addr().String()+"/ws", nil)
+	var h http.Header
+	if user != "" {
+		h = http.Header{"X-User": {user}}
+	}
+	ws, resp, err := d.Dial("ws://"+e.srv.Addr().String()+"/ws", h)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 	t.Cleanup(func() { _ = ws.Close() })
@@ -225,6 +234,44 @@ func TestSend(t *testing.T) {
 	st, body = e.call(t, "POST", "/api/send", map[string]any{"session": "nobody", "event": "dm"})
 	assert.Equal(t, 404, st)
 	assert.Equal(t, "no_such_session", errCode(t, body))
+}
+
+func TestSendUserKickUser(t *testing.T) {
+	e := newEnv(t, httpapi.Options{})
+	a1, a2, b := e.dialAs(t, "ann"), e.dialAs(t, "ann"), e.dialAs(t, "bob")
+	st, body := e.call(t, "POST", "/api/send_user", map[string]any{"user": "ann", "event": "dm", "payload": 1})
+	require.Equal(t, 200, st, body)
+	assert.JSONEq(t, `{"delivered":2}`, body)
+	assert.Equal(t, "dm", a1.read().Event)
+	assert.Equal(t, "dm", a2.read().Event)
+	st, body = e.call(t, "POST", "/api/send_user", map[string]any{"user": "nobody", "event": "dm"})
+	require.Equal(t, 200, st, body)
+	assert.JSONEq(t, `{"delivered":0}`, body)
+
+	st, body = e.call(t, "POST", "/api/kick_user", map[string]any{"user": "ann", "reason": "banned"})
+	require.Equal(t, 200, st, body)
+	assert.JSONEq(t, `{"kicked":2}`, body)
+	for _, c := range []*client{a1, a2} {
+		require.NoError(t, c.ws.SetReadDeadline(time.Now().Add(5*time.Second)))
+		for {
+			if _, _, err := c.ws.ReadMessage(); err != nil {
+				var ce *websocket.CloseError
+				require.ErrorAs(t, err, &ce)
+				assert.Equal(t, 4001, ce.Code)
+				break
+			}
+		}
+	}
+	// bob is untouched.
+	st, body = e.call(t, "POST", "/api/send", map[string]any{"session": b.session, "event": "still"})
+	require.Equal(t, 200, st, body)
+	assert.Equal(t, "still", b.read().Event)
+
+	for _, path := range []string{"/api/send_user", "/api/kick_user"} {
+		st, body = e.call(t, "POST", path, map[string]any{"event": "e"})
+		assert.Equal(t, 400, st, path)
+		assert.Equal(t, "bad_request", errCode(t, body))
+	}
 }
 
 func TestKick(t *testing.T) {

@@ -28,6 +28,9 @@ func (h *Handler) ops() map[string]op {
 		"join":    h.join,
 		"leave":   h.leave,
 		"batch":   h.batch,
+
+		"send_user": h.sendUser,
+		"kick_user": h.kickUser,
 	}
 }
 
@@ -197,13 +200,75 @@ func (h *Handler) kick(b []byte) (int, any, *apiError) {
 	if e := checkSession(p.Session); e != nil {
 		return 0, nil, e
 	}
-	if len(p.Reason) > 123 || !utf8.ValidString(p.Reason) {
-		return 0, nil, badRequest("reason must be UTF-8 of at most 123 bytes (a close frame's room)")
+	if e := checkReason(p.Reason); e != nil {
+		return 0, nil, e
 	}
 	if err := h.srv.Kick(p.Session, p.Reason); err != nil {
 		return 0, nil, fromServer(err)
 	}
 	return http.StatusOK, struct{}{}, nil
+}
+
+type userParams struct {
+	User    string          `json:"user"`
+	Event   string          `json:"event"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// sendUser queues a frame for every live session of a user
+// (api.Server.SessionsOf); delivered counts those it was queued for.
+func (h *Handler) sendUser(b []byte) (int, any, *apiError) {
+	var p userParams
+	if e := decode(b, &p); e != nil {
+		return 0, nil, e
+	}
+	if p.User == "" {
+		return 0, nil, badRequest("user is empty")
+	}
+	if e := h.checkEvent(p.Event); e != nil {
+		return 0, nil, e
+	}
+	f := makeFrame(p.Event, p.Payload)
+	n := 0
+	for _, id := range h.srv.SessionsOf(p.User) {
+		if h.srv.Send(id, f) == nil {
+			n++
+		}
+	}
+	return http.StatusOK, publishResult{Delivered: n}, nil
+}
+
+type kickUserParams struct {
+	User   string `json:"user"`
+	Reason string `json:"reason"`
+}
+
+// kickUser ends every live session of a user; kicked counts them.
+func (h *Handler) kickUser(b []byte) (int, any, *apiError) {
+	var p kickUserParams
+	if e := decode(b, &p); e != nil {
+		return 0, nil, e
+	}
+	if p.User == "" {
+		return 0, nil, badRequest("user is empty")
+	}
+	if e := checkReason(p.Reason); e != nil {
+		return 0, nil, e
+	}
+	n := 0
+	for _, id := range h.srv.SessionsOf(p.User) {
+		if h.srv.Kick(id, p.Reason) == nil {
+			n++
+		}
+	}
+	return http.StatusOK, map[string]int{"kicked": n}, nil
+}
+
+func checkReason(reason string) *apiError {
+	if len(reason) > 123 || !utf8.ValidString(reason) {
+		return badRequest("reason must be UTF-8 of at most 123 bytes (what a close frame holds)")
+	}
+	return nil
 }
 
 type roomParams struct {
