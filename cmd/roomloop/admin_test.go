@@ -65,6 +65,7 @@ func startControlled(t *testing.T, args ...string) *binary {
 }
 
 func TestAdminHealthReadyPprof(t *testing.T) {
+	t.Setenv(apiKeyEnv, "")
 	b := startControlled(t)
 	require.NotEmpty(t, b.admin, b.logs.String())
 	resp, body := get(t, "http://"+b.admin+"/healthz", nil)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,6 +196,37 @@ func TestPublishIdempotencyKeyAppliesOnce(t *testing.T) {
 
 	assert.Equal(t, "once", a.read().Event)
 	assert.Equal(t, "marker", a.read().Event, "the repeat was applied again")
+}
+
+// TestIdempotencyKeyConcurrent: of concurrent publishes with one key,
+// exactly one applies.
+func TestIdempotencyKeyConcurrent(t *testing.T) {
+	e := newEnv(t, httpapi.Options{})
+	a := e.dial(t)
+	e.join(t, a, "r")
+	const n = 8
+	bodies := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			st, body := e.call(t, "POST", "/api/publish", map[string]any{"room": "r", "event": "once", "idempotency_key": "k"})
+			assert.Equal(t, 200, st, body)
+			bodies <- body
+		})
+	}
+	wg.Wait()
+	close(bodies)
+	first := 0
+	for b := range bodies {
+		if !strings.Contains(b, "duplicate") {
+			first++
+		}
+	}
+	assert.Equal(t, 1, first)
+	st, body := e.call(t, "POST", "/api/publish", map[string]any{"room": "r", "event": "marker"})
+	require.Equal(t, 200, st, body)
+	assert.Equal(t, "once", a.read().Event)
+	assert.Equal(t, "marker", a.read().Event)
 }
 
 func TestIdempotencyKeysBounded(t *testing.T) {
