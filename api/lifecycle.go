@@ -30,6 +30,7 @@ func (s *Server) endSessionIf(c *Conn, info CloseInfo, cond func(*Conn) bool) bo
 	s.sess.End(c)
 	c.mu.Unlock()
 	s.sess.Remove(c)
+	s.users.remove(c)
 	c.endContext()
 	if lc != nil {
 		lc.Close(wireCode(info.Code), info.Reason)

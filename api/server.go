@@ -34,6 +34,7 @@ type Server struct {
 	out   *resume.Streams
 	rooms *rooms.Table[member]
 	sess  *resume.Registry[*Conn]
+	users userIndex // sessions by Identity.User
 	// expireStop ends the expiry goroutine, which closes expireDone.
 	expireStop, expireDone chan struct{}
 	// failures throttles addresses with many failed upgrades.

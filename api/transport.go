@@ -112,7 +112,9 @@ func (t *transport) Open(lc *loop.Conn) {
 	if !s.opts.DisableResume {
 		c.token = resume.NewToken(id)
 	}
+	s.users.add(c) // before the registry holds it: see userIndex
 	if !s.sess.Add(c) {
+		s.users.remove(c)
 		lc.Close(uint16(ClosePolicy), "session id already connected")
 		return
 	}

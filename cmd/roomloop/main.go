@@ -142,6 +142,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	fs.IntVar(&opts.MaxPendingPerIP, "max-pending-per-ip", 256, "connections from one address still upgrading (-1: no cap)")
 	rateFlags(fs, &opts.RateLimits)
 	jwtCfg := jwtFlags(fs)
+	adm := adminFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, description)
@@ -200,17 +201,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	if err := opts.Validate(); err != nil {
 		return &usageError{err: err}
 	}
+	if err := adm.resolve(); err != nil {
+		return &usageError{err: err}
+	}
 
 	srv := api.New(&opts)
 	if err := srv.Start(*addr); err != nil {
 		return err
 	}
 	log.Info("roomloop serving", "url", scheme+srv.Addr().String()+*path, "demo", !*noDemo)
+	adminSrv, err := adm.start(srv, lim, log)
+	if err != nil {
+		_ = srv.Shutdown(context.Background())
+		return err
+	}
+	defer adminSrv.close()
 
 	if serving != nil {
 		serving(srv.Addr())
 	}
 	<-ctx.Done()
+	adminSrv.drain(log)
 	log.Info("draining", "clients", srv.Stats().Sessions)
 	dctx, cancel := context.WithTimeout(context.Background(), *drain)
 	defer cancel()

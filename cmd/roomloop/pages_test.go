@@ -51,7 +51,7 @@ func startBinary(t *testing.T, args ...string) (string, *syncBuffer) {
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
 	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, logs,
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-admin-addr", "127.0.0.1:0"}, args...), io.Discard, logs,
 			func(a net.Addr) { addrs <- a })
 	}()
 	var addr net.Addr
