@@ -140,6 +140,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	fs.IntVar(&opts.AcceptBurst, "accept-burst", 1000, "new connections taken at once under -accept-rate")
 	fs.DurationVar(&opts.DrainSpread, "drain-spread", 0, "spread shutdown's close frames over this window (0: all at once; keep it below -drain-timeout)")
 	fs.IntVar(&opts.MaxPendingPerIP, "max-pending-per-ip", 256, "connections from one address still upgrading (-1: no cap)")
+	fs.String("config", "", "config file, YAML (.yaml, .yml) or TOML (.toml), keys the flags' names; precedence: flags > ROOMLOOP_* environment > file > defaults")
+	printCfg := fs.Bool("print-config", false, "check the configuration, print every flag's effective value and its source (secrets masked), and exit")
 	rateFlags(fs, &opts.RateLimits)
 	jwtCfg := jwtFlags(fs)
 	adm := adminFlags(fs)
@@ -154,6 +156,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	}
 	if fs.NArg() > 0 {
 		return &usageError{err: fmt.Errorf("unexpected argument %q (roomloop takes flags only)", fs.Arg(0))}
+	}
+	src, err := layerConfig(fs, os.Environ)
+	if err != nil {
+		return &usageError{err: err}
 	}
 
 	var level slog.Level
@@ -203,6 +209,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	}
 	if err := adm.resolve(); err != nil {
 		return &usageError{err: err}
+	}
+	if *printCfg {
+		printConfig(stdout, fs, src, os.Getenv)
+		return nil
 	}
 
 	srv := api.New(&opts)
