@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -253,4 +254,19 @@ func printConfig(w io.Writer, fs *flag.FlagSet, src sources, getenv func(string)
 	if _, ok := src["api-key"]; !ok && getenv(apiKeyEnv) != "" {
 		fmt.Fprintf(w, "# %s: \"********\"  # env, unused: -api-key-file is set\n", apiKeyEnv)
 	}
+}
+
+// flagAtStart matches the flag an error message starts with.
+var flagAtStart = regexp.MustCompile(`^-([a-z0-9-]+)`)
+
+// usage is a usage error of err, noting where the flag it starts with
+// got its value when that was not the command line: "-heartbeat: … (from
+// file roomloop.yaml)".
+func (s sources) usage(err error) error {
+	if m := flagAtStart.FindStringSubmatch(err.Error()); m != nil {
+		if from, ok := s[m[1]]; ok && from != "flag" {
+			err = fmt.Errorf("%w (from %s)", err, from)
+		}
+	}
+	return &usageError{err: err}
 }

@@ -99,7 +99,10 @@ func TestConfigRefusals(t *testing.T) {
 	refused(t, `heartbeat: invalid value "25"`, "-config", writeConfig(t, "c.yaml", "heartbeat: 25\n"))
 	refused(t, `queue-frames: invalid value "lots"`, "-config", writeConfig(t, "c.toml", "queue-frames = \"lots\"\n"))
 	refused(t, `want a .yaml, .yml or .toml file`, "-config", writeConfig(t, "c.json", "{}"))
-	refused(t, `-queue-frames is -5: it must be 0 or positive`, "-config", writeConfig(t, "c.yaml", "queue-frames: -5\n"))
+	refused(t, `-queue-frames is -5: it must be 0 or positive (from file `, "-config", writeConfig(t, "c.yaml", "queue-frames: -5\n"))
+	t.Setenv("ROOMLOOP_SLOW_CONSUMER", "wait")
+	refused(t, `-slow-consumer: "wait" is neither disconnect nor drop (from env ROOMLOOP_SLOW_CONSUMER)`)
+	os.Unsetenv("ROOMLOOP_SLOW_CONSUMER")
 	refused(t, `-config: `, "-config", filepath.Join(t.TempDir(), "missing.yaml"))
 
 	t.Setenv("ROOMLOOP_HEARTBEAT", "soon")

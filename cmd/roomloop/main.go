@@ -164,11 +164,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return &usageError{err: fmt.Errorf("-log-level: %q is not one of debug, info, warn, error", *logLevel)}
+		return src.usage(fmt.Errorf("-log-level: %q is not one of debug, info, warn, error", *logLevel))
 	}
 	allowed, err := parseOrigins(*origins)
 	if err != nil {
-		return &usageError{err: err}
+		return src.usage(err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	switch *slow {
@@ -177,7 +177,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	case "drop":
 		opts.SlowConsumer = api.Drop
 	default:
-		return &usageError{err: fmt.Errorf("-slow-consumer: %q is neither disconnect nor drop", *slow)}
+		return src.usage(fmt.Errorf("-slow-consumer: %q is neither disconnect nor drop", *slow))
 	}
 	opts.AllowedOrigins = allowed
 	opts.Path, opts.Limits, opts.Logger = *path, lim, log
@@ -187,28 +187,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 		opts.HTTPHandler = pages(*path)
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
-		return &usageError{err: errors.New("-tls-cert and -tls-key go together")}
+		return src.usage(errors.New("-tls-cert and -tls-key go together"))
 	}
 	scheme := "ws://"
 	if *tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
 		if err != nil {
-			return &usageError{err: fmt.Errorf("-tls-cert/-tls-key: %w", err)}
+			return src.usage(fmt.Errorf("-tls-cert/-tls-key: %w", err))
 		}
 		opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		scheme = "wss://"
 	}
 	if err := jwtCfg.apply(&opts); err != nil {
-		return &usageError{err: err}
+		return src.usage(err)
 	}
 	if err := negativeFlag(fs); err != nil {
-		return &usageError{err: err}
+		return src.usage(err)
 	}
 	if err := opts.Validate(); err != nil {
-		return &usageError{err: err}
+		return src.usage(err)
 	}
 	if err := adm.resolve(); err != nil {
-		return &usageError{err: err}
+		return src.usage(err)
 	}
 	if *printCfg {
 		printConfig(stdout, fs, src, os.Getenv)
