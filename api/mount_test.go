@@ -91,7 +91,9 @@ func TestServeHTTPOnARouter(t *testing.T) {
 	}
 	after := settleGoroutines(t)
 	assert.Less(t, after-before, 10, "goroutines: %d before 50 connections, %d after", before, after)
-	assert.Equal(t, 52, srv.Stats().Sessions)
+	st := srv.Stats()
+	assert.Equal(t, 52, st.Sessions)
+	assert.Equal(t, api.AcceptedStats{HTTP: 52}, st.Accepted, "all taken over from the HTTP server")
 }
 
 // settleGoroutines returns the goroutine count once it holds still.

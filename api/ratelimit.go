@@ -132,12 +132,14 @@ func (c *Conn) allow(kind bucketKind, fanout int64) bool {
 	now := time.Now()
 	l := c.bucket(kind)
 	if l != nil && l.TokensAt(now) < 1 {
+		c.srv.counters.limited[kind].Add(1)
 		return false
 	}
 	if fanout > 0 {
 		if f := c.bucket(bucketFanout); f != nil {
 			cost := int(min(fanout, int64(f.Burst()), math.MaxInt32))
 			if !f.AllowN(now, cost) {
+				c.srv.counters.limited[bucketFanout].Add(1)
 				return false
 			}
 		}

@@ -39,6 +39,8 @@ type Server struct {
 	expireStop, expireDone chan struct{}
 	// failures throttles addresses with many failed upgrades.
 	failures failures
+	// counters are the server's running totals (see Stats).
+	counters counters
 
 	handlers atomic.Pointer[handlerSet]
 	hmu      sync.Mutex // serializes Handle and Use
@@ -243,7 +245,10 @@ func (s *Server) Members(room string, max int) ([]string, int) {
 // Rooms returns the names of all rooms.
 func (s *Server) Rooms() []string { return s.rooms.AppendRooms(nil) }
 
-// Stats is a snapshot of the server's load.
+// Stats is a snapshot of the server's load. The counters (uint64) are
+// totals since New; each is one atomic add where its event happens, so
+// reading them (say, for Prometheus at scrape time) costs the hot path
+// nothing more.
 type Stats struct {
 	Connections int   // open TCP connections, upgraded or not
 	Sessions    int   // live sessions, connected or suspended
@@ -254,6 +259,65 @@ type Stats struct {
 	// buffer per connection per flush), FramesWritten the frames in them:
 	// FramesWritten/Writes is how many frames a write coalesces.
 	Writes, FramesWritten uint64
+	// BytesWritten counts every byte written to clients' sockets (frames,
+	// pings, close frames; not upgrade responses); FramesRead the client
+	// messages handed to the server.
+	BytesWritten, FramesRead uint64
+	// Accepted counts connections opened since New by the way they came in.
+	Accepted AcceptedStats
+	// UpgradeRefusals counts refused upgrades by HTTP status (0: outside
+	// 400..599); nil when none.
+	UpgradeRefusals map[int]uint64
+	// SlowConsumerCloses counts connections closed with 4002 for a full
+	// queue; FramesDropped the frames the Drop policy dropped.
+	SlowConsumerCloses, FramesDropped uint64
+	// Resumes counts the resume requests by outcome.
+	Resumes ResumeStats
+	// RateLimited counts the frames refused by a rate limit, by bucket.
+	RateLimited RateLimitStats
+}
+
+// AcceptedStats counts connections by the way they came in.
+type AcceptedStats struct {
+	Listener uint64 // a listener of Start or Serve, plain TCP
+	TLS      uint64 // a listener with Options.TLSConfig
+	HTTP     uint64 // taken over from an HTTP server by ServeHTTP
+}
+
+// ResumeStats counts resume requests: honoured, and refused by reason (the
+// $welcome's resume_refused: unknown, expired, gap, invalid).
+type ResumeStats struct {
+	Resumed                        uint64
+	Unknown, Expired, Gap, Invalid uint64
+}
+
+// RateLimitStats counts frames refused by RateLimits, by bucket: Join
+// ($join), Publish (room and server frames), Direct (direct messages) and
+// Fanout (a room frame over FanoutBytes).
+type RateLimitStats struct {
+	Join, Publish, Direct, Fanout uint64
+}
+
+// counters are the server's own totals; the engine and the streams keep
+// theirs.
+type counters struct {
+	resumed                        atomic.Uint64
+	unknown, expired, gap, invalid atomic.Uint64
+	limited                        [nBuckets]atomic.Uint64
+}
+
+// refuseResume counts a refused resume by its reason.
+func (c *counters) refuseResume(reason string) {
+	switch reason {
+	case resume.ReasonUnknown:
+		c.unknown.Add(1)
+	case resume.ReasonExpired:
+		c.expired.Add(1)
+	case resume.ReasonGap:
+		c.gap.Add(1)
+	default:
+		c.invalid.Add(1)
+	}
 }
 
 // Stats returns current counts.
@@ -265,6 +329,16 @@ func (s *Server) Stats() Stats {
 		Rooms:       s.rooms.Len(),
 		QueuedBytes: s.out.QueuedBytes(),
 	}
-	st.Writes, st.FramesWritten = s.eng.Writes()
+	ec := s.eng.Counters()
+	st.Writes, st.FramesWritten = ec.Writes, ec.FramesWritten
+	st.BytesWritten, st.FramesRead = ec.BytesWritten, ec.FramesRead
+	st.Accepted = AcceptedStats{Listener: ec.Accepted[loop.WayListener], TLS: ec.Accepted[loop.WayTLS], HTTP: ec.Accepted[loop.WayHTTP]}
+	st.UpgradeRefusals = ec.Refusals
+	st.SlowConsumerCloses, st.FramesDropped = s.out.SlowConsumers()
+	c := &s.counters
+	st.Resumes = ResumeStats{Resumed: c.resumed.Load(), Unknown: c.unknown.Load(),
+		Expired: c.expired.Load(), Gap: c.gap.Load(), Invalid: c.invalid.Load()}
+	st.RateLimited = RateLimitStats{Join: c.limited[bucketJoin].Load(), Publish: c.limited[bucketPublish].Load(),
+		Direct: c.limited[bucketDirect].Load(), Fanout: c.limited[bucketFanout].Load()}
 	return st
 }

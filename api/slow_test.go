@@ -75,6 +75,9 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 	// session is suspended, so it could resume.
 	assert.Equal(t, int(api.CloseSlowConsumer), slow.expectClose())
 	require.Eventually(t, func() bool { return ts.Stats().Suspended == 1 }, wait, 10*time.Millisecond)
+	st := ts.Stats()
+	assert.EqualValues(t, 1, st.SlowConsumerCloses, "counted before the close")
+	assert.Zero(t, st.FramesDropped)
 }
 
 func TestSlowConsumerDropNotices(t *testing.T) {
@@ -110,6 +113,9 @@ func TestSlowConsumerDropNotices(t *testing.T) {
 	assert.Equal(t, floodFrames, delivered+dropped)
 	assert.Positive(t, dropped, "the flood overflowed the slow member's queue")
 	assert.Less(t, notices, dropped, "notices coalesce")
+	st := ts.Stats()
+	assert.EqualValues(t, dropped, st.FramesDropped, "every dropped frame counted")
+	assert.Zero(t, st.SlowConsumerCloses)
 	slow.ping()
 }
 

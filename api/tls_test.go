@@ -82,4 +82,9 @@ func TestTLS(t *testing.T) {
 	}
 	after := settleGoroutines(t)
 	assert.Less(t, after-before, 10, "goroutines: %d before 30 TLS connections, %d after", before, after)
+	// 32 WebSockets, the page's connection(s) and the plain client all came
+	// in by TLS.
+	acc := srv.Stats().Accepted
+	assert.GreaterOrEqual(t, acc.TLS, uint64(34))
+	assert.Zero(t, acc.Listener+acc.HTTP)
 }

@@ -100,8 +100,12 @@ func (t *transport) Open(lc *loop.Conn) {
 	b := lc.Value().(*binding)
 	if b.target != nil {
 		if s.resumeSession(lc, b) {
+			s.counters.resumed.Add(1)
 			return
 		}
+	}
+	if b.reason != "" {
+		s.counters.refuseResume(b.reason)
 	}
 	id := b.identity.SessionID
 	if id == "" {

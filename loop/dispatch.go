@@ -69,6 +69,7 @@ func (c *Conn) drain() {
 				c.in.msgs, c.in.head = nil, 0
 			}
 			c.mu.Unlock()
+			c.shard.framesRead.Add(1)
 			c.eng.guard("message", func() { h.Message(c, m.binary, m.data) })
 			continue
 		}

@@ -41,6 +41,7 @@ type Engine struct {
 	conns       atomic.Int64 // open TCP connections
 	nextID      atomic.Uint64
 	refusals    refusalLog
+	counters    engineCounters
 	frameLimits *wsproto.Limits // shared by every connection's parser
 	http        *httpServer     // serves Config.HTTPHandler; nil without one
 	busy        atomic.Int64    // workers running tasks
@@ -256,6 +257,14 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 	c.readMu.Unlock()
 	nc.SetSession(c)
 	n := e.conns.Add(1)
+	switch {
+	case adopted:
+		e.counters.accepted[WayHTTP].Add(1)
+	case c.tls != nil:
+		e.counters.accepted[WayTLS].Add(1)
+	default:
+		e.counters.accepted[WayListener].Add(1)
+	}
 	c.shard.add(c)
 	switch {
 	case e.draining.Load():
@@ -347,6 +356,7 @@ func (c *Conn) reject(err error) {
 		}
 	}
 	c.handshakeDone()
+	c.eng.counters.refuse(he.Status)
 	c.eng.refusals.log(c.remote.String(), he.Status, he.Reason, detail)
 	if c.tls != nil && !c.tls.ready.Load() {
 		c.drop() // no HTTP answer before the TLS handshake is done

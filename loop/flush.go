@@ -27,6 +27,12 @@ type shard struct {
 	// to sockets, frames those frames; only the flusher adds, anyone may
 	// read.
 	writes, frames atomic.Uint64
+	// bytes counts every byte the flusher handed to sockets (flusher
+	// only); framesRead the messages handed to the Handler by workers of
+	// this shard's connections.
+	bytes      atomic.Uint64
+	_          [56]byte // keep framesRead, added by workers, off the flusher's line
+	framesRead atomic.Uint64
 }
 
 func newShard(e *Engine) *shard {
@@ -163,6 +169,7 @@ func (s *shard) flush(c *Conn) {
 		s.frames.Add(uint64(frames))
 	}
 	if len(buf) > 0 {
+		s.bytes.Add(uint64(len(buf)))
 		c.write(buf)
 	}
 	s.keep(buf)
@@ -192,6 +199,7 @@ func (s *shard) flushCloseOnly(c *Conn) {
 	}
 	buf := o.appendClose(s.buf[:0])
 	c.mu.Unlock()
+	s.bytes.Add(uint64(len(buf)))
 	c.write(buf)
 	s.keep(buf)
 }

@@ -111,6 +111,7 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // that fails wsproto's checks.
 func (e *Engine) refuseRequest(w http.ResponseWriter, r *http.Request, err error) {
 	he, _ := toWire(err)
+	e.counters.refuse(he.Status)
 	e.refusals.log(r.RemoteAddr, he.Status, he.Reason, "")
 	writeRefusal(w, he)
 }

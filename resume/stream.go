@@ -117,6 +117,7 @@ func (s *Stream) Send(out *frame.Outgoing) error {
 			full = s.queuedApp >= cfg.QueueFrames || s.queuedBytes+size > cfg.QueueBytes
 		}
 		if full && !control && cfg.Policy == Drop {
+			s.out.dropped.Add(1)
 			notify := s.noteDrop(out.Frame().Room)
 			s.mu.Unlock()
 			if notify {
@@ -134,6 +135,7 @@ func (s *Stream) Send(out *frame.Outgoing) error {
 	s.mu.Unlock()
 	switch {
 	case err != nil:
+		s.out.slow.Add(1)
 		conn.SetSource(nil, nil)
 		conn.Abort(CloseSlowConsumer, "slow consumer")
 	case conn != nil:

@@ -40,6 +40,15 @@ type Config struct {
 type Streams struct {
 	cfg    Config
 	queued atomic.Int64 // frame bytes held by all its streams
+	// slow counts transports closed with 4002, dropped the frames the
+	// Drop policy refused: rare events, counted where they happen.
+	slow, dropped atomic.Uint64
+}
+
+// SlowConsumers returns how many transports were closed with 4002 for a
+// full queue, and how many application frames the Drop policy dropped.
+func (ss *Streams) SlowConsumers() (closed, dropped uint64) {
+	return ss.slow.Load(), ss.dropped.Load()
 }
 
 // NewStreams returns a Streams whose streams are bounded by cfg.

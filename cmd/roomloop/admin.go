@@ -17,6 +17,7 @@ import (
 	"github.com/roomloop/roomloop/api"
 	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/internal/httpapi"
+	"github.com/roomloop/roomloop/internal/metrics"
 )
 
 // apiKeyEnv names the environment variable with the HTTP API's key, read
@@ -33,7 +34,7 @@ type adminConfig struct {
 // adminFlags defines the admin flags on fs.
 func adminFlags(fs *flag.FlagSet) *adminConfig {
 	c := &adminConfig{}
-	fs.StringVar(&c.addr, "admin-addr", "127.0.0.1:9090", "admin listen address for /healthz, /readyz, /debug/pprof/ and the HTTP API at /api/ (empty: none); keep it private")
+	fs.StringVar(&c.addr, "admin-addr", "127.0.0.1:9090", "admin listen address for /healthz, /readyz, /metrics, /debug/pprof/ and the HTTP API at /api/ (empty: none); keep it private")
 	fs.StringVar(&c.apiKey, "api-key", "", "bearer key of the HTTP API (prefer -api-key-file or $"+apiKeyEnv+": flags show in ps); none: the API answers 404")
 	fs.StringVar(&c.apiKeyFile, "api-key-file", "", "file holding the HTTP API's bearer key (surrounding white space trimmed)")
 	fs.DurationVar(&c.drainDelay, "drain-delay", 0, "on SIGINT or SIGTERM, how long /readyz answers 503 before the drain starts (lets load balancers stop sending new clients; e.g. 5s)")
@@ -89,7 +90,8 @@ func (c *adminConfig) start(srv *api.Server, lim frame.Limits, log *slog.Logger)
 
 // mux routes the admin address: /healthz is 200 "ok" while the process
 // runs; /readyz is 200 "ready" until the drain begins, then 503
-// "draining"; /debug/pprof/ is net/http/pprof (on this mux only, never the
+// "draining"; /metrics is Prometheus (internal/metrics, docs/metrics.md);
+// /debug/pprof/ is net/http/pprof (on this mux only, never the
 // public port); /api/ is the HTTP API (internal/httpapi).
 func (a *admin) mux(srv *api.Server, key string, lim frame.Limits) *http.ServeMux {
 	m := http.NewServeMux()
@@ -111,7 +113,9 @@ func (a *admin) mux(srv *api.Server, key string, lim frame.Limits) *http.ServeMu
 	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	m.Handle("/api/", httpapi.New(srv, httpapi.Options{APIKey: key, Limits: lim}))
+	met := metrics.New(srv)
+	m.Handle("/metrics", met.Handler())
+	m.Handle("/api/", httpapi.New(srv, httpapi.Options{APIKey: key, Limits: lim, Observe: met.ObserveAPI}))
 	return m
 }
 

@@ -78,9 +78,14 @@ func TestAdminHealthReadyPprof(t *testing.T) {
 	assert.Contains(t, body, "goroutine")
 	resp, _ = get(t, "http://"+b.admin+"/debug/pprof/cmdline", nil)
 	assert.Equal(t, 200, resp.StatusCode)
+	resp, body = get(t, "http://"+b.admin+"/metrics", nil)
+	assert.Equal(t, 200, resp.StatusCode)
+	for _, name := range []string{"roomloop_sessions_active 0", "roomloop_frames_written_total", "go_goroutines", "process_start_time_seconds"} {
+		assert.Contains(t, body, name)
+	}
 
 	// Nothing of it on the public port.
-	for _, p := range []string{"/debug/pprof/", "/healthz", "/readyz", "/api/stats"} {
+	for _, p := range []string{"/debug/pprof/", "/healthz", "/readyz", "/metrics", "/api/stats"} {
 		resp, _ = get(t, "http://"+b.addr+p, nil)
 		assert.Equal(t, 404, resp.StatusCode, p)
 	}

@@ -36,6 +36,10 @@ type Options struct {
 	// Limits validates event and room names as the server's client frames
 	// are validated; use the server's Options.Limits.
 	Limits frame.Limits
+	// Observe, when set, is called after every request with its endpoint
+	// (an operation's name, "rooms", "stats", "members" or "unknown") and
+	// the status answered: for request metrics.
+	Observe func(endpoint string, status int)
 	// MaxBody bounds a request body in bytes (over it: 413).
 	MaxBody int64
 	// MaxBatch bounds the commands of one batch (over it: 400).
@@ -143,6 +147,63 @@ func (h *Handler) authorized(r *http.Request) bool {
 // then for POST the content type (415), the body size (413) and its JSON
 // (400), and runs the endpoint.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.opts.Observe == nil {
+		h.serve(w, r)
+		return
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	h.serve(sw, r)
+	if sw.status == 0 {
+		sw.status = http.StatusOK
+	}
+	h.opts.Observe(h.endpoint(r.URL.EscapedPath()), sw.status)
+}
+
+// endpoint names the endpoint of path for Observe: an operation's name,
+// "rooms", "stats", "members", or "unknown" (a bounded set).
+func (h *Handler) endpoint(path string) string {
+	if _, ok := membersPath(path); ok {
+		return "members"
+	}
+	switch path {
+	case "/api/rooms":
+		return "rooms"
+	case "/api/stats":
+		return "stats"
+	}
+	if name, ok := strings.CutPrefix(path, "/api/"); ok {
+		if _, ok := h.ops()[name]; ok {
+			return name
+		}
+	}
+	return "unknown"
+}
+
+// statusWriter records the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// serve handles one request (see ServeHTTP).
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	if h.opts.APIKey == "" {
 		writeError(w, errorf(http.StatusNotFound, "disabled", "the HTTP API is disabled: no API key configured"))
 		return

@@ -314,7 +314,8 @@ func (h *Handler) members(room, limit string) (int, any, *apiError) {
 	return http.StatusOK, map[string]any{"count": count, "members": nonNil(ids)}, nil
 }
 
-// statsJSON is api.Stats with snake_case names.
+// statsJSON is api.Stats's load fields with snake_case names (the other
+// counters are on /metrics).
 type statsJSON struct {
 	Connections   int    `json:"connections"`
 	Sessions      int    `json:"sessions"`
