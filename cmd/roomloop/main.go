@@ -144,6 +144,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	printCfg := fs.Bool("print-config", false, "check the configuration, print every flag's effective value and its source (secrets masked), and exit")
 	rateFlags(fs, &opts.RateLimits)
 	jwtCfg := jwtFlags(fs)
+	authURL := authURLFlags(fs)
 	adm := adminFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -199,6 +200,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 		scheme = "wss://"
 	}
 	if err := jwtCfg.apply(&opts); err != nil {
+		return src.usage(err)
+	}
+	if err := authURL.apply(&opts, log); err != nil {
 		return src.usage(err)
 	}
 	if err := negativeFlag(fs); err != nil {
