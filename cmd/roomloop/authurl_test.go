@@ -99,3 +99,12 @@ func TestAuthURL(t *testing.T) {
 		assert.Contains(t, stderr.String(), tc.want, "%q", tc.args)
 	}
 }
+
+// TestAuthURLPrintConfig: -print-config masks the password of -auth-url.
+func TestAuthURLPrintConfig(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"-print-config", "-auth-url", "https://svc:hunter2@auth.example/check"}, &stdout, &stderr, nil), stderr.String())
+	assert.NotContains(t, stdout.String(), "hunter2")
+	assert.Contains(t, stdout.String(), "\nauth-url: \"https://svc:xxxxx@auth.example/check\"  # flag\n")
+	assert.Contains(t, stdout.String(), "\nauth-url-timeout: 2s  # default\n")
+}

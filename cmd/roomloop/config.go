@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -58,6 +59,9 @@ var alternatives = map[string]string{"api-key": "api-key-file", "api-key-file": 
 
 // secretFlags are masked by -print-config.
 var secretFlags = map[string]bool{"api-key": true}
+
+// urlFlags have a URL's password masked by -print-config.
+var urlFlags = map[string]bool{"auth-url": true}
 
 // envName is the environment variable of flag name.
 func envName(name string) string {
@@ -235,6 +239,12 @@ func printConfig(w io.Writer, fs *flag.FlagSet, src sources, getenv func(string)
 		switch {
 		case secretFlags[f.Name] && val != "":
 			val = `"********"`
+		case urlFlags[f.Name] && val != "":
+			if u, err := url.Parse(val); err == nil {
+				val = strconv.Quote(u.Redacted())
+			} else {
+				val = `"********"`
+			}
 		default:
 			if g, ok := f.Value.(flag.Getter); ok {
 				if _, isStr := g.Get().(string); !isStr {

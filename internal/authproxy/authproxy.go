@@ -101,7 +101,11 @@ type Proxy struct {
 func New(cfg Config) (*Proxy, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("authproxy: URL: %w", err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold a password
+		}
+		return nil, fmt.Errorf("authproxy: URL does not parse: %w", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("authproxy: URL %q is not an absolute http or https URL", u.Redacted())

@@ -383,6 +383,12 @@ func TestNew(t *testing.T) {
 	}
 	_, err := New(Config{URL: "https://user:pw@auth.example/check", Timeout: -1})
 	assert.Error(t, err)
+	_, err = New(Config{URL: "https://user:hunter2@auth.example:port/check"})
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "hunter2")
+	_, err = New(Config{URL: "ftp://user:hunter2@auth.example/check"})
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "hunter2")
 }
 
 func TestReasonOf(t *testing.T) {
