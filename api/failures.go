@@ -16,7 +16,8 @@ import (
 const maxTrackedAddrs = 1 << 16
 
 // failures throttles addresses whose upgrades Authorize keeps refusing
-// (not timeouts, not clients that left, not unknown resume tokens): once
+// (not timeouts, not clients that left, not unknown resume tokens, not
+// 5xx refusals, which are the server's trouble): once
 // an address has used
 // up RateLimits.FailuresPerIP, its upgrades get 429 until its bucket
 // refills. It is safe for concurrent use.

@@ -42,7 +42,9 @@ type RateLimits struct {
 	// FailuresPerIP bounds, per client address, upgrades refused by
 	// Authorize; past it the address's upgrades get HTTP 429 until its
 	// bucket refills. A resume with an unknown token is no failure (after
-	// a restart every client presents one). Default 2/s, burst 50.
+	// a restart every client presents one), nor is a *Refusal with a 5xx
+	// status (the server's trouble, such as a backend that is down).
+	// Default 2/s, burst 50.
 	FailuresPerIP Rate
 }
 

@@ -178,18 +178,28 @@ func TestRefusedFrameCanBeResent(t *testing.T) {
 
 // TestFailedUpgradesThrottled: an address whose upgrades Authorize keeps
 // refusing gets 429 once its failures are used up; resumes with unknown
-// tokens cost nothing; other addresses are unaffected.
+// tokens and 5xx refusals cost nothing; other addresses are unaffected.
 func TestFailedUpgradesThrottled(t *testing.T) {
 	ts := startServer(t, &api.Options{
 		Authorize: func(r *http.Request) (api.Identity, error) {
-			if r.URL.Query().Get("token") != "good" {
-				return api.Identity{}, errors.New("bad token")
+			switch r.URL.Query().Get("token") {
+			case "good":
+				return api.Identity{}, nil
+			case "backend-down":
+				return api.Identity{}, &api.Refusal{Status: http.StatusServiceUnavailable, Reason: "authorization backend unavailable"}
 			}
-			return api.Identity{}, nil
+			return api.Identity{}, errors.New("bad token")
 		},
 		RateLimits: limited(func(rl *api.RateLimits) { rl.FailuresPerIP = exactly(3) }),
 	})
 	good := ts.url + "?token=good"
+	// A 5xx refusal is the server's trouble: it costs the client nothing.
+	for range 10 {
+		_, resp, err := websocket.DefaultDialer.Dial(ts.url+"?token=backend-down", nil)
+		require.ErrorIs(t, err, websocket.ErrBadHandshake)
+		_ = resp.Body.Close()
+		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	}
 	for range 2 {
 		assert.Equal(t, "unauthorized", dialRefused(t, ts, nil, http.StatusUnauthorized))
 	}

@@ -47,9 +47,12 @@ func (t *transport) Upgrade(lc *loop.Conn, up *loop.Upgrade) (string, error) {
 			if r.Context().Err() != nil {
 				return "", err // timed out, or the client left: not the client's failure
 			}
-			s.failures.fail(lc.RemoteAddr())
 			var ref *Refusal
-			if errors.As(err, &ref) {
+			if !errors.As(err, &ref) || ref.Status < 500 {
+				// A 5xx is the server's trouble (a backend down), not the client's.
+				s.failures.fail(lc.RemoteAddr())
+			}
+			if ref != nil {
 				return "", &loop.HTTPError{Status: ref.Status, Reason: ref.Reason}
 			}
 			s.log.Debug("authorize refused", "remote", r.RemoteAddr, "err", err)
