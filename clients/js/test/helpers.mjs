@@ -27,9 +27,13 @@ export function binary() {
 }
 
 // startServer runs the binary with args on 127.0.0.1 (port 0 unless args
-// name -addr) until the test ends. It resolves once the server logs its url.
+// name -addr, no admin address unless they name -admin-addr) until the
+// test ends. It resolves once the server logs its url.
 export function startServer(t, ...args) {
   if (!args.includes("-addr")) args.unshift("-addr", "127.0.0.1:0");
+  // No admin listener: its default port is fixed, and a second binary (or
+  // a roomloop the developer runs) would hold it.
+  if (!args.includes("-admin-addr")) args.push("-admin-addr", "");
   const proc = spawn(binary(), args, { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   const exited = new Promise((res) => proc.on("exit", res));
