@@ -1,14 +1,12 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,28 +15,14 @@ import (
 
 	"github.com/roomloop/roomloop/api"
 	"github.com/roomloop/roomloop/frame"
+	"github.com/roomloop/roomloop/internal/wstest"
 )
 
 // wait is how long a test waits for a frame it expects.
 const wait = 5 * time.Second
 
-// logBuffer collects a server's logs so a test can look for panics.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+// logBuffer collects a server's log.
+type logBuffer = wstest.LogBuffer
 
 type testServer struct {
 	*api.Server

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +17,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/roomloop/roomloop/internal/wstest"
 )
 
 // TestAuthURL: with -auth-url the backend is asked about every upgrade: a
@@ -46,16 +47,7 @@ func TestAuthURL(t *testing.T) {
 
 	addr, logs := startBinary(t, "-no-demo", "-log-level", "debug", "-auth-url", backend.URL, "-auth-url-timeout", "1s")
 	dialCookie := func(cookie string) (*websocket.Conn, int, string) {
-		ws, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws?token=tok-ada", http.Header{"Cookie": {cookie}})
-		if err != nil {
-			require.NotNil(t, resp, "dial: %v", err)
-			body, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			return nil, resp.StatusCode, strings.TrimSpace(string(body))
-		}
-		_ = resp.Body.Close()
-		t.Cleanup(func() { _ = ws.Close() })
-		return ws, resp.StatusCode, ""
+		return wstest.Dial(t, "ws://"+addr+"/ws?token=tok-ada", http.Header{"Cookie": {cookie}})
 	}
 	ws, status, body := dialCookie("sid=secret-ada")
 	require.Equal(t, http.StatusSwitchingProtocols, status, body)

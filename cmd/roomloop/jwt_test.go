@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +20,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/roomloop/roomloop/internal/wstest"
 )
 
 // dialToken dials ws://addr/ws with the token as a Bearer header and
@@ -31,16 +32,7 @@ func dialToken(t *testing.T, addr, token string) (*websocket.Conn, int, string) 
 	if token != "" {
 		h.Set("Authorization", "Bearer "+token)
 	}
-	ws, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", h)
-	if err != nil {
-		require.NotNil(t, resp, "dial: %v", err)
-		body, _ := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		return nil, resp.StatusCode, strings.TrimSpace(string(body))
-	}
-	_ = resp.Body.Close()
-	t.Cleanup(func() { _ = ws.Close() })
-	return ws, resp.StatusCode, ""
+	return wstest.Dial(t, "ws://"+addr+"/ws", h)
 }
 
 // TestJWTFlags: with -jwt-secret-file and -jwt-public-key, tokens signed by

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,25 +21,11 @@ import (
 
 	jsclient "github.com/roomloop/roomloop/clients/js"
 	"github.com/roomloop/roomloop/internal/selfsigned"
+	"github.com/roomloop/roomloop/internal/wstest"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server's log writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects the server's log.
+type syncBuffer = wstest.LogBuffer
 
 // startBinary runs the binary's run with args on 127.0.0.1:0 until the
 // test ends, and returns its address and log.

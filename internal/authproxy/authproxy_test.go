@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/internal/wstest"
 )
 
 // backend is a fake authorization backend: it records the Requests it
@@ -119,67 +119,13 @@ func newProxy(t *testing.T, b *backend, timeout time.Duration) *Proxy {
 	return p
 }
 
-// dial dials wsURL and returns the connection, or the refusal's status and
-// body.
-func dial(t *testing.T, wsURL string, query url.Values, header http.Header) (*websocket.Conn, int, string) {
-	t.Helper()
-	u := wsURL
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
-	ws, resp, err := d.Dial(u, header)
-	if err != nil {
-		require.NotNil(t, resp, "dial: %v", err)
-		body, _ := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		return nil, resp.StatusCode, strings.TrimSuffix(string(body), "\n")
-	}
-	_ = resp.Body.Close()
-	t.Cleanup(func() { _ = ws.Close() })
-	return ws, http.StatusSwitchingProtocols, ""
-}
-
-type frame struct {
-	Event   string          `json:"event"`
-	Room    string          `json:"room"`
-	ID      string          `json:"id"`
-	Payload json.RawMessage `json:"payload"`
-}
-
-// next reads ws's frames until one of event arrives.
-func next(t *testing.T, ws *websocket.Conn, event string) frame {
-	t.Helper()
-	require.NoError(t, ws.SetReadDeadline(time.Now().Add(10*time.Second)))
-	for {
-		_, msg, err := ws.ReadMessage()
-		require.NoError(t, err, "waiting for %s", event)
-		var f frame
-		require.NoError(t, json.Unmarshal(msg, &f), "%s", msg)
-		if f.Event == event {
-			return f
-		}
-	}
-}
-
-type welcome struct {
-	Session string `json:"session"`
-	Resume  string `json:"resume"`
-	Resumed bool   `json:"resumed"`
-	Reason  string `json:"reason"`
-}
-
-func welcomeOf(t *testing.T, ws *websocket.Conn) welcome {
-	t.Helper()
-	var w welcome
-	require.NoError(t, json.Unmarshal(next(t, ws, "$welcome").Payload, &w))
-	return w
-}
-
-func send(t *testing.T, ws *websocket.Conn, f map[string]any) {
-	t.Helper()
-	require.NoError(t, ws.WriteJSON(f))
-}
+// The shared client helpers, under this package's names.
+var (
+	dial      = wstest.DialQuery
+	next      = wstest.Next
+	welcomeOf = wstest.WelcomeOf
+	send      = wstest.Send
+)
 
 // TestAccept: the backend's user is accepted, its rooms joined at connect,
 // its allowed_rooms limit $join; the backend is told the token, the

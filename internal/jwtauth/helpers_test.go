@@ -1,7 +1,6 @@
 package jwtauth
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,21 +10,19 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/internal/wstest"
 )
 
 // Test keys, made once: RSA keys are slow to generate under -race.
@@ -90,24 +87,6 @@ func sign(t *testing.T, method jwt.SigningMethod, key any, kid string, claims jw
 	return s
 }
 
-// syncBuffer collects the server's log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serve starts a server on 127.0.0.1:0 authorizing with v, logging at
 // debug level into the returned buffer.
 func serve(t *testing.T, v *Verifier) (*api.Server, string, *syncBuffer) {
@@ -127,71 +106,18 @@ func serve(t *testing.T, v *Verifier) (*api.Server, string, *syncBuffer) {
 	return srv, "ws://" + srv.Addr().String() + "/ws", logs
 }
 
-// dial connects to wsURL with query and header; on a refusal it returns
-// the status and body.
-func dial(t *testing.T, wsURL string, query url.Values, header http.Header) (*websocket.Conn, int, string) {
-	t.Helper()
-	u := wsURL
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
-	ws, resp, err := d.Dial(u, header)
-	if err != nil {
-		require.NotNil(t, resp, "dial: %v", err)
-		body, _ := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		return nil, resp.StatusCode, strings.TrimSuffix(string(body), "\n") // the server ends the reason with a newline
-	}
-	_ = resp.Body.Close()
-	t.Cleanup(func() { _ = ws.Close() })
-	return ws, http.StatusSwitchingProtocols, ""
-}
-
 // bearer is an Authorization header for tok.
 func bearer(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
 
 // withToken is the query ?token=tok.
 func withToken(tok string) url.Values { return url.Values{"token": {tok}} }
 
-type frame struct {
-	Event   string          `json:"event"`
-	Room    string          `json:"room"`
-	ID      string          `json:"id"`
-	Payload json.RawMessage `json:"payload"`
-}
+// The shared client helpers, under this package's names.
+type syncBuffer = wstest.LogBuffer
 
-// next reads ws's frames until one of event arrives.
-func next(t *testing.T, ws *websocket.Conn, event string) frame {
-	t.Helper()
-	require.NoError(t, ws.SetReadDeadline(time.Now().Add(10*time.Second)))
-	for {
-		_, msg, err := ws.ReadMessage()
-		require.NoError(t, err, "waiting for %s", event)
-		var f frame
-		require.NoError(t, json.Unmarshal(msg, &f), "%s", msg)
-		if f.Event == event {
-			return f
-		}
-	}
-}
-
-type welcome struct {
-	Session string `json:"session"`
-	Resume  string `json:"resume"`
-	Resumed bool   `json:"resumed"`
-	Reason  string `json:"reason"`
-}
-
-func welcomeOf(t *testing.T, ws *websocket.Conn) welcome {
-	t.Helper()
-	var w welcome
-	require.NoError(t, json.Unmarshal(next(t, ws, "$welcome").Payload, &w))
-	return w
-}
-
-// send writes a frame to ws.
-func send(t *testing.T, ws *websocket.Conn, f map[string]any) {
-	t.Helper()
-	require.NoError(t, ws.WriteJSON(f))
-}
+var (
+	dial      = wstest.DialQuery
+	next      = wstest.Next
+	welcomeOf = wstest.WelcomeOf
+	send      = wstest.Send
+)
