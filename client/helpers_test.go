@@ -131,3 +131,11 @@ func ctx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return c
 }
+
+// joinRoom joins c to room and returns the handle.
+func joinRoom(t *testing.T, c *client.Client, room string) *client.Room {
+	t.Helper()
+	r, err := c.Join(ctx(t), room)
+	require.NoError(t, err)
+	return r
+}
