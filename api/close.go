@@ -25,6 +25,7 @@ const (
 	CloseKicked          CloseCode = 4001 // Kick; the session cannot be resumed
 	CloseSlowConsumer    CloseCode = 4002 // the client's queue was full (the session is suspended)
 	CloseReplaced        CloseCode = 4003 // the session resumed on another connection
+	CloseTokenExpired    CloseCode = 4004 // Identity.Expires passed (the session is suspended)
 )
 
 var closeNames = map[CloseCode]string{
@@ -32,6 +33,7 @@ var closeNames = map[CloseCode]string{
 	CloseUnsupportedData: "unsupported data", CloseNoStatus: "no status", CloseAbnormal: "abnormal",
 	CloseInvalidPayload: "invalid payload", ClosePolicy: "policy", CloseTooBig: "too big",
 	CloseKicked: "kicked", CloseSlowConsumer: "slow consumer", CloseReplaced: "replaced",
+	CloseTokenExpired: "token expired",
 }
 
 // String returns the code and its name, e.g. "4001 (kicked)".

@@ -22,7 +22,7 @@ type Conn struct {
 	srv    *Server
 	id     string
 	user   string // Identity.User: who may resume it
-	claims map[string]any
+	claims atomic.Pointer[map[string]any] // Identity.Claims; replaced by a resume or refresh
 	token  string // resume token; "" when resumption is off
 	stream *resume.Stream
 
@@ -33,6 +33,8 @@ type Conn struct {
 	rooms     []string
 	gone      bool      // the session ended: no more joins
 	suspended time.Time // when it was suspended; zero while attached
+	expires   time.Time   // Identity.Expires; zero: never
+	expiry    *time.Timer // fires at expires; nil when zero
 	dedupe    resume.Dedupe
 
 	limits *buckets // rate limits, allocated on first use; guarded by handling
@@ -83,8 +85,14 @@ func (c *Conn) endContext() {
 // ID returns the public session id.
 func (c *Conn) ID() string { return c.id }
 
-// Claims returns the claims Authorize gave (nil if none). Do not modify.
-func (c *Conn) Claims() map[string]any { return c.claims }
+// Claims returns the claims Authorize gave (nil if none), or those of the
+// latest resume or $refresh. Do not modify.
+func (c *Conn) Claims() map[string]any {
+	if p := c.claims.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // Request returns the upgrade request in Authorize, CanJoin at connect and
 // OnConnect/OnResume; afterwards nil, so that idle clients do not keep

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/roomloop/roomloop/frame"
 )
@@ -20,6 +21,8 @@ const (
 	evPing         = "$ping"
 	evPong         = "$pong"
 	evSeen         = "$seen"
+	evRefresh      = "$refresh"
+	evRefreshed    = "$refreshed"
 )
 
 // controlFrame builds a server control frame with a JSON payload (nil: none).
@@ -36,8 +39,9 @@ func controlFrame(event, room, id string, payload any) *frame.Outgoing {
 }
 
 // welcome builds the $welcome for c: resumed or not, the highest seq
-// assigned so far, and why a requested resume was refused.
-func (s *Server) welcome(c *Conn, resumed bool, last uint64, reason string) *frame.Outgoing {
+// assigned so far, why a requested resume was refused, and when the
+// session's credential expires (zero: never).
+func (s *Server) welcome(c *Conn, resumed bool, last uint64, reason string, expires time.Time) *frame.Outgoing {
 	p := frame.WelcomePayload{
 		Session:            c.id,
 		Resume:             c.token,
@@ -46,6 +50,7 @@ func (s *Server) welcome(c *Conn, resumed bool, last uint64, reason string) *fra
 		Resumed:            resumed,
 		LastSeq:            last,
 		Reason:             reason,
+		ExpiresInMS:        msUntil(expires),
 	}
 	if !s.opts.DisableResume {
 		p.ResumeWindowMS = s.opts.ResumeWindow.Milliseconds()

@@ -17,6 +17,7 @@ const (
 	CodeRateLimited   = frame.CodeRateLimited
 	CodeDropped       = frame.CodeDropped
 	CodeInternal      = frame.CodeInternal
+	CodeUnauthorized  = frame.CodeUnauthorized
 )
 
 // Sentinel errors of the server-side API.

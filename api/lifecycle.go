@@ -25,6 +25,7 @@ func (s *Server) endSessionIf(c *Conn, info CloseInfo, cond func(*Conn) bool) bo
 		return false
 	}
 	c.gone = true
+	c.stopExpiryLocked()
 	lc := c.lc
 	s.leaveRoomsLocked(c)
 	s.sess.End(c)

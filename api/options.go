@@ -38,6 +38,13 @@ type Identity struct {
 	Claims map[string]any
 	// Rooms are joined at connect, each announced with $joined.
 	Rooms []string
+	// Expires is when the credential behind this Identity expires (a
+	// JWT's exp); zero: never. The client learns it in $welcome. When it
+	// passes, the server closes the connection with 4004 (token expired)
+	// and the session is suspended: the client resumes it with a fresh
+	// credential, or sends $refresh before then (Options.Refresh).
+	// docs/protocol.md, "Credential expiry".
+	Expires time.Time
 }
 
 // Options configures a Server. A nil *Options means all defaults; New
@@ -61,6 +68,19 @@ type Options struct {
 	// (its text is logged at debug level, never sent). Default: everyone
 	// is accepted with a random id.
 	Authorize func(r *http.Request) (Identity, error)
+	// Refresh checks a fresh credential that a connected client sends
+	// with $refresh, before its Identity.Expires passes. It runs on the
+	// worker pool, in the session's frame order, like a handler. The
+	// Identity it returns must have the session's User (else $error
+	// forbidden). When its Expires is later than the session's (zero
+	// counts as never, the latest), it becomes the session's and its
+	// Claims replace the session's; a refresh never brings expiry
+	// forward. An error refuses the refresh and leaves the old
+	// expiry: a *Refusal or an *Error gives its reason, anything else
+	// "refresh refused" (logged at debug level), both as $error
+	// unauthorized (an *Error with its own code). Default: nil, and
+	// $refresh is answered $error bad_request.
+	Refresh func(c *Conn, token string) (Identity, error)
 	// CheckOrigin decides the Origin policy. Default: requests without an
 	// Origin header (non-browser clients), same-origin requests, and
 	// origins listed in AllowedOrigins are accepted; others get 403.

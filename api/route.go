@@ -33,6 +33,8 @@ func (s *Server) control(c *Conn, f *Frame) {
 			return
 		}
 		c.stream.Confirm(*p.Seq)
+	case evRefresh:
+		s.refresh(c, f)
 	default:
 		c.sendError(f.ID, f.Room, CodeBadRequest, fmt.Sprintf("event %q is reserved", f.Event))
 	}

@@ -114,8 +114,9 @@ func (t *transport) Open(lc *loop.Conn) {
 	if id == "" {
 		id = resume.NewSessionID()
 	}
-	c := &Conn{srv: s, id: id, user: b.identity.User, claims: b.identity.Claims, lc: lc,
+	c := &Conn{srv: s, id: id, user: b.identity.User, lc: lc,
 		initial: b.identity.Rooms, stream: s.out.New()}
+	c.setIdentityLocked(b.identity) // c is not shared yet
 	if !s.opts.DisableResume {
 		c.token = resume.NewToken(id)
 	}
@@ -128,7 +129,7 @@ func (t *transport) Open(lc *loop.Conn) {
 	b.sess = c
 	reason := b.reason
 	if err := c.stream.Attach(lc, b.codec, 0, func(last uint64) *frame.Outgoing {
-		return s.welcome(c, false, last, reason)
+		return s.welcome(c, false, last, reason, b.identity.Expires)
 	}); err != nil {
 		return
 	}
@@ -155,7 +156,7 @@ func (s *Server) resumeSession(lc *loop.Conn, b *binding) bool {
 		return false
 	}
 	err := c.stream.Attach(lc, b.codec, b.lastSeq, func(last uint64) *frame.Outgoing {
-		return s.welcome(c, true, last, "")
+		return s.welcome(c, true, last, "", b.identity.Expires)
 	})
 	if err != nil {
 		b.reason = resume.ReasonOf(err)
@@ -175,6 +176,7 @@ func (s *Server) resumeSession(lc *loop.Conn, b *binding) bool {
 	}
 	c.lc = lc
 	c.suspended = time.Time{}
+	c.setIdentityLocked(b.identity) // the credential this resume came with
 	s.sess.Unsuspend(c)
 	c.mu.Unlock()
 	b.sess = c

@@ -58,6 +58,11 @@ type Client struct {
 	// resumed), so that answers in the replay settle them first.
 	held     []*outFrame
 	resendAt uint64
+	// expiresAt is when the session's credential expires, refreshAt when
+	// the refresher renews it (both zero: never); see refresh.go.
+	expiresAt, refreshAt time.Time
+	// refreshWake tells the refresher that refreshAt changed.
+	refreshWake chan struct{}
 }
 
 // Dial connects to the roomloop server at rawURL (ws://, wss://, http://
@@ -85,8 +90,10 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 		done:     make(chan struct{}),
 		dispatch: make(chan func(), dispatchQueue),
 		wake:     make(chan struct{}, 1),
-		rooms:    make(map[string]*Room),
-		handlers: make(map[string]*hooks[Message]),
+		// refreshWake is buffered so that expiresIn never blocks.
+		refreshWake: make(chan struct{}, 1),
+		rooms:       make(map[string]*Room),
+		handlers:    make(map[string]*hooks[Message]),
 	}
 	if o.OnState != nil {
 		c.onState = hooks[StateChange]{&o.OnState}
@@ -107,6 +114,10 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 	}
 	c.wg.Add(1)
 	go c.run(l)
+	if o.Token != nil {
+		c.wg.Add(1)
+		go c.refresher()
+	}
 	return c, nil
 }
 

@@ -270,6 +270,7 @@ func (c *Client) takeUp(l *link, w *frame.WelcomePayload) {
 	}
 	c.resumeTok = w.Resume
 	c.heartbeat = w.HeartbeatMS
+	c.expiresIn(w.ExpiresInMS)
 	c.link = l
 	c.everOnline = true
 	c.mu.Unlock()

@@ -20,6 +20,7 @@ const (
 	CodeRateLimited   = frame.CodeRateLimited
 	CodeDropped       = frame.CodeDropped
 	CodeInternal      = frame.CodeInternal
+	CodeUnauthorized  = frame.CodeUnauthorized
 
 	// CodeClosed: the client was closed before an answer came.
 	CodeClosed = "closed"

@@ -24,6 +24,9 @@ type Options struct {
 	// Token, when set, is called before every connection attempt, and
 	// its result is sent as "Authorization: Bearer <token>". An error
 	// from it counts as a failed attempt and is retried with backoff.
+	// When the server says the credential expires, Token is also called
+	// before then and its result sent with $refresh, so the connection
+	// outlives the credential (docs/protocol.md, "Credential expiry").
 	Token func(ctx context.Context) (string, error)
 	// Header holds extra headers for the upgrade request.
 	Header http.Header

@@ -115,6 +115,13 @@ func (c *Client) handle(l *link, f *frame.Frame) bool {
 		if r != nil {
 			return c.postFrom(l, r.presence(Presence{Room: f.Room, Session: p.Session, Joined: joined}))
 		}
+	case "$refreshed":
+		var p frame.RefreshedPayload
+		_ = json.Unmarshal(f.Payload, &p)
+		c.mu.Lock()
+		c.expiresIn(p.ExpiresInMS)
+		c.mu.Unlock()
+		return c.settle(l, f.ID, nil)
 	case "$pong":
 	default:
 		if f.IsControl() {

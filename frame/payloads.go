@@ -31,6 +31,25 @@ type WelcomePayload struct {
 	// Reason says why a requested resume was refused: "unknown",
 	// "expired", "gap" or "invalid". Absent when none was refused.
 	Reason string `json:"reason,omitempty"`
+	// ExpiresInMS is how long, in milliseconds, until the credential the
+	// connection was admitted with expires; absent when it never does.
+	// Before then the client sends $refresh with a fresh one, or is
+	// closed with 4004 (docs/protocol.md, "Credential expiry").
+	ExpiresInMS int64 `json:"expires_in_ms,omitempty"`
+}
+
+// RefreshPayload is the payload of the client's $refresh: a fresh
+// credential for the session (docs/protocol.md, "Credential expiry").
+type RefreshPayload struct {
+	Token string `json:"token"`
+}
+
+// RefreshedPayload is the payload of $refreshed, the answer to an
+// accepted $refresh.
+type RefreshedPayload struct {
+	// ExpiresInMS is how long, in milliseconds, until the session's
+	// credential now expires; 0 when it never does.
+	ExpiresInMS int64 `json:"expires_in_ms"`
 }
 
 // JoinedPayload is the payload of $joined, the answer to $join and the
@@ -74,6 +93,7 @@ const (
 	CodeRateLimited   = "rate_limited"
 	CodeDropped       = "dropped"
 	CodeInternal      = "internal"
+	CodeUnauthorized  = "unauthorized"
 )
 
 // ErrorPayload is the payload of $error, the answer to a refused client

@@ -249,14 +249,14 @@ func ReasonOf(err error) string {
 // (1001: the server's drain, or a browser leaving or reloading its page,
 // which may resume from storage), the client closed it to resume at once
 // (CloseResuming, 4000), or the server closed it as a slow consumer
-// (4002). Anything else (another close handshake the client began, a
+// (4002) or because its credential expired (4004). Anything else (another close handshake the client began, a
 // kick, a protocol error) ends the session.
 func Suspends(code uint16, serverClosed bool) bool {
 	switch {
 	case code == 1006 || code == 1001:
 		return true
 	case serverClosed:
-		return code == CloseSlowConsumer
+		return code == CloseSlowConsumer || code == CloseTokenExpired
 	default:
 		return code == CloseResuming
 	}

@@ -88,6 +88,8 @@ func TestSuspends(t *testing.T) {
 		{CloseSlowConsumer, false, false}, // a client's own 4002 is no slow consumer
 		{CloseResuming, false, true},      // a client leaving a link to resume at once
 		{CloseResuming, true, false},
+		{CloseTokenExpired, true, true},   // the credential expired: a fresh one resumes
+		{CloseTokenExpired, false, false}, // a client's own 4004 ends the session
 		{4999, false, false},
 	} {
 		assert.Equal(t, c.want, Suspends(c.code, c.serverClosed), "code %d, server closed %v", c.code, c.serverClosed)

@@ -31,6 +31,10 @@ var (
 const (
 	CloseSlowConsumer = 4002 // the queue was full (Disconnect policy)
 	CloseReplaced     = 4003 // another connection resumed the session
+	// CloseTokenExpired: the credential the session was admitted or
+	// refreshed with expired (api.Identity.Expires); the session is
+	// suspended, so a client with a fresh credential resumes it.
+	CloseTokenExpired = 4004
 )
 
 // CloseResuming is the close code a client sends when it leaves a

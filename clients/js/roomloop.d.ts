@@ -13,7 +13,9 @@ export interface StorageLike {
 export interface Options {
   /** "json" (subprotocol roomloop.json, the default) or "binary" (roomloop.bin). */
   codec?: "json" | "binary";
-  /** Called before every connection attempt; its result is sent as ?token=. Not settled within twice probeTimeoutMs: a failed attempt. */
+  /** Called before every connection attempt; its result is sent as ?token=. Not settled within twice probeTimeoutMs: a failed attempt.
+   * When the server says the credential expires ($welcome expires_in_ms), also called before then, its result sent with $refresh
+   * (docs/protocol.md, "Credential expiry"); a failure is reported to onError and retried in 5 s. */
   token?: () => string | Promise<string>;
   /** Keeps the resume token and last seq, so that a page reload resumes. */
   storage?: StorageLike;
@@ -84,10 +86,10 @@ export type Unsubscribe = () => void;
 export class RoomloopError extends Error {
   /**
    * A server $error code (bad_request, forbidden, not_member, no_such_session,
-   * too_many_rooms, rate_limited, dropped, internal) or the client's own:
-   * timeout, closed, buffer_full, session_lost; onError also reports
-   * undecodable, seq_jump, seq_repeat, no_seq, unknown_event,
-   * unexpected_welcome and rejoin_failed.
+   * too_many_rooms, rate_limited, dropped, internal, unauthorized) or the
+   * client's own: timeout, closed, buffer_full, session_lost; onError also
+   * reports undecodable, seq_jump, seq_repeat, no_seq, unknown_event,
+   * unexpected_welcome, rejoin_failed and refresh_failed.
    */
   code: string;
   /** The $error's payload, when the server sent one. */

@@ -18,7 +18,8 @@ const FINAL = { 1000: "closed by the server", 4001: "kicked", 4003: "replaced: t
 
 /** An error with a code: a server $error code, or timeout, closed,
  * buffer_full, session_lost; onError also reports undecodable, seq_jump,
- * seq_repeat, no_seq, unknown_event, unexpected_welcome, rejoin_failed. */
+ * seq_repeat, no_seq, unknown_event, unexpected_welcome, rejoin_failed,
+ * refresh_failed (the token option failed while refreshing). */
 export class RoomloopError extends Error {
   constructor(code, message, payload) {
     super(message || code);
@@ -269,6 +270,7 @@ class Client {
     clearTimeout(this._timer);
     clearTimeout(this._ticker);
     clearTimeout(this._seenTimer);
+    clearTimeout(this._rt);
     this._listeners("remove");
     if (forget) { this._token = ""; this._save(); }
     const e = err("closed", "client closed: " + reason);
@@ -450,6 +452,7 @@ class Client {
     this._hold = -1;
     this._why = "";
     this._hb = p.heartbeat_ms > 0 ? p.heartbeat_ms : 25000;
+    this._expires(p.expires_in_ms);
     const old = this.session;
     if (this._token && p.resumed && p.session === old) {
       this._set("resumed");
@@ -472,6 +475,28 @@ class Client {
       if (gap) call(this._gh, gap);
     }
     this._ready[0](this);
+  }
+
+  // _expires schedules the credential's refresh (docs/protocol.md,
+  // "Credential expiry"): the token option's result goes out with $refresh
+  // once max(half the time left, all but its last 30 s) has passed.
+  _expires(ms) {
+    clearTimeout(this._rt);
+    if (ms > 0 && this._o.token) this._rt = setTimeout(() => this._refresh(Date.now() + ms), Math.max(ms / 2, ms - 30000));
+  }
+
+  // _refresh sends a fresh token; a failure is reported and tried again in
+  // 5 s while the credential lasts. Offline, the next $welcome reschedules;
+  // past expiry the server closes with 4004 and the reconnect resumes.
+  async _refresh(until) {
+    if (!this._live) return;
+    try {
+      await this._req({ event: "$refresh", payload: { token: await this._o.token() } });
+    } catch (e) {
+      if (this.state === "closed") return;
+      call(this._eh, e instanceof RoomloopError ? e : err("refresh_failed", "token: " + ((e && e.message) || e)));
+      if (until - Date.now() > 6000) this._rt = setTimeout(() => this._refresh(until), 5000);
+    }
   }
 
   // _resend, once the replay of a resume has reached the seq the server had
@@ -521,6 +546,9 @@ class Client {
         if (!this._answer(id, e)) call(this._eh, e);
         return;
       }
+      case "$refreshed":
+        this._expires(p.expires_in_ms);
+        return this._answer(id);
       case "$pong":
         return;
     }

@@ -120,6 +120,6 @@ func (c *jwtConfig) apply(opts *api.Options) error {
 	if err != nil {
 		return err
 	}
-	opts.Authorize, opts.CanJoin = v.Authorize, v.CanJoin
+	opts.Authorize, opts.CanJoin, opts.Refresh = v.Authorize, v.CanJoin, v.Refresh
 	return nil
 }

@@ -95,6 +95,7 @@ func serve(t *testing.T, v *Verifier) (*api.Server, string, *syncBuffer) {
 	srv := api.New(&api.Options{
 		Authorize: v.Authorize,
 		CanJoin:   v.CanJoin,
+		Refresh:   v.Refresh,
 		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	require.NoError(t, srv.Start("127.0.0.1:0"))

@@ -1,5 +1,5 @@
 // Package jwtauth authorizes roomloop connections with JSON Web Tokens: its
-// Verifier gives an api.Options.Authorize and CanJoin.
+// Verifier gives an api.Options.Authorize, CanJoin and Refresh.
 //
 // Keys: HS256 secrets, RS256 (RSA) and ES256 (P-256) public keys, each
 // accepting only its own algorithm, so a token signed with HS256 using an
@@ -18,7 +18,9 @@
 // "*" matching every room that starts with it ("*" alone: any room). Only a
 // trailing "*" is special. Without "allowed_rooms" any room may be joined;
 // with an empty array none. The token's claims are kept on the Conn
-// (api.Conn.Claims).
+// (api.Conn.Claims). "exp" also becomes api.Identity.Expires: when it
+// passes, the server closes the connection with 4004 unless the client
+// has sent a later token of the same sub with $refresh (Refresh).
 //
 // The token is read from the Authorization header ("Bearer <token>"), else
 // from the "token" query parameter. Refusals are 401 with a fixed
@@ -154,13 +156,33 @@ func (v *Verifier) Authorize(r *http.Request) (api.Identity, error) {
 	if tok == "" {
 		return api.Identity{}, api.Unauthorized(ReasonMissing)
 	}
+	return v.identity(tok)
+}
+
+// Refresh is an api.Options.Refresh: it verifies a token a connected
+// client sends with $refresh, as Authorize does one at connect. The
+// server checks that its sub is the session's user; its "rooms" are not
+// joined (they are for connecting).
+func (v *Verifier) Refresh(_ *api.Conn, tok string) (api.Identity, error) {
+	id, err := v.identity(tok)
+	id.Rooms = nil
+	return id, err
+}
+
+// identity verifies tok and returns the Identity its claims give, or a
+// 401 *api.Refusal. Identity.Expires is the token's exp (zero without).
+func (v *Verifier) identity(tok string) (api.Identity, error) {
 	claims, reason := v.Verify(tok)
 	if reason != "" {
 		return api.Identity{}, api.Unauthorized(reason)
 	}
 	sub, _ := claims["sub"].(string)
 	rooms, _ := claims[claimRooms].([]string)
-	return api.Identity{User: sub, Claims: claims, Rooms: rooms}, nil
+	id := api.Identity{User: sub, Claims: claims, Rooms: rooms}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		id.Expires = exp.Time
+	}
+	return id, nil
 }
 
 // CanJoin is an api.Options.CanJoin: a client whose token has

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
+	"github.com/roomloop/roomloop/internal/wstest"
 )
 
 const (
@@ -320,4 +322,62 @@ func TestKidSelection(t *testing.T) {
 	assert.Empty(t, reason)
 	_, reason = v.Verify(sign(t, jwt.SigningMethodES256, ek, "e1", jwt.MapClaims{"sub": "ada", "exp": now.Add(-10 * time.Second).Unix()}))
 	assert.Equal(t, ReasonExpired, reason)
+}
+
+// TestExpiryAndRefresh: $welcome tells how long the token has left; a
+// $refresh with a later token of the same sub moves the expiry; one of
+// another sub, a bad one or an expired one is refused; when the token's
+// exp passes unrefreshed the connection closes with 4004.
+func TestExpiryAndRefresh(t *testing.T) {
+	rk, _, _ := testKeys(t)
+	_, wsURL, logs := serve(t, asymmetricVerifier(t))
+	token := func(sub string, exp time.Time) string {
+		return sign(t, jwt.SigningMethodRS256, rk, "", claims(sub, jwt.MapClaims{"exp": exp.Unix()}))
+	}
+	refresh := func(ws *websocket.Conn, id, tok string) wstest.Frame {
+		send(t, ws, map[string]any{"event": "$refresh", "id": id, "payload": map[string]any{"token": tok}})
+		require.NoError(t, ws.SetReadDeadline(time.Now().Add(5*time.Second)))
+		var f wstest.Frame
+		require.NoError(t, ws.ReadJSON(&f))
+		assert.Equal(t, id, f.ID)
+		return f
+	}
+
+	ws, status, body := dial(t, wsURL, withToken(token("ada", time.Now().Add(30*time.Minute))), nil)
+	require.Equal(t, http.StatusSwitchingProtocols, status, body)
+	w := welcomeOf(t, ws)
+	assert.InDelta(t, 30*60*1000, w.ExpiresInMS, 5000)
+
+	f := refresh(ws, "1", token("ada", time.Now().Add(2*time.Hour)))
+	require.Equal(t, "$refreshed", f.Event, "payload %s", f.Payload)
+	var p frame.RefreshedPayload
+	require.NoError(t, json.Unmarshal(f.Payload, &p))
+	assert.InDelta(t, 2*60*60*1000, p.ExpiresInMS, 5000)
+
+	for _, tc := range []struct{ name, tok, code, reason string }{
+		{"another sub", token("eve", time.Now().Add(3*time.Hour)), api.CodeForbidden, ""},
+		{"expired", token("ada", time.Now().Add(-time.Hour)), api.CodeUnauthorized, ReasonExpired},
+		{"malformed", "not.a.jwt", api.CodeUnauthorized, ReasonMalformed},
+	} {
+		f := refresh(ws, "x", tc.tok)
+		require.Equal(t, "$error", f.Event, tc.name)
+		var e frame.ErrorPayload
+		require.NoError(t, json.Unmarshal(f.Payload, &e))
+		assert.Equal(t, tc.code, e.Code, tc.name)
+		if tc.reason != "" {
+			assert.Equal(t, tc.reason, e.Message, tc.name)
+		}
+		assert.NotContains(t, e.Message, tc.tok, tc.name)
+	}
+	assert.NotContains(t, logs.String(), "not.a.jwt", "tokens are never logged")
+
+	// A token that expires in a second, unrefreshed: closed with 4004.
+	short, status, body := dial(t, wsURL, withToken(token("bo", time.Now().Add(time.Second))), nil)
+	require.Equal(t, http.StatusSwitchingProtocols, status, body)
+	welcomeOf(t, short)
+	require.NoError(t, short.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, _, err := short.ReadMessage()
+	var ce *websocket.CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, 4004, ce.Code)
 }
