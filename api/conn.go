@@ -21,9 +21,9 @@ import (
 type Conn struct {
 	srv    *Server
 	id     string
-	user   string // Identity.User: who may resume it
+	user   string                         // Identity.User: who may resume it
 	claims atomic.Pointer[map[string]any] // Identity.Claims; replaced by a resume or refresh
-	token  string // resume token; "" when resumption is off
+	token  string                         // resume token; "" when resumption is off
 	stream *resume.Stream
 
 	handling sync.Mutex // held while one client frame is handled; taken before mu
@@ -31,8 +31,8 @@ type Conn struct {
 	mu        sync.Mutex // guards the fields below; taken before any rooms.Table lock
 	lc        *loop.Conn // the connection now; nil while suspended
 	rooms     []string
-	gone      bool      // the session ended: no more joins
-	suspended time.Time // when it was suspended; zero while attached
+	gone      bool        // the session ended: no more joins
+	suspended time.Time   // when it was suspended; zero while attached
 	expires   time.Time   // Identity.Expires; zero: never
 	expiry    *time.Timer // fires at expires; nil when zero
 	dedupe    resume.Dedupe

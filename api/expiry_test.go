@@ -47,7 +47,7 @@ func (cr *credentials) check(tok string) (api.Identity, error) {
 func startExpiringServer(t *testing.T, cr *credentials) *testServer {
 	return startServer(t, &api.Options{
 		DisablePresence: true,
-		Authorize: func(r *http.Request) (api.Identity, error) { return cr.check(r.URL.Query().Get("token")) },
+		Authorize:       func(r *http.Request) (api.Identity, error) { return cr.check(r.URL.Query().Get("token")) },
 		Refresh: func(c *api.Conn, tok string) (api.Identity, error) {
 			switch tok {
 			case "panic":
