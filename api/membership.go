@@ -3,6 +3,7 @@ package api
 import (
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/resume"
@@ -115,6 +116,9 @@ func (s *Server) tell(members []member, room, event string, c *Conn) {
 func (s *Server) fanOut(room string, out *frame.Outgoing, skip func(*Conn) bool) int {
 	n := 0
 	s.rooms.Deliver(room, func(members []member) { n = deliver(members, out, skip) })
+	if s.hist != nil {
+		s.hist.fannedOut(unsafe.Pointer(unsafe.StringData(room)), n)
+	}
 	return n
 }
 

@@ -235,6 +235,11 @@ type Options struct {
 	// Logger receives the server's logs, and the event loop's (nbio's)
 	// own lines. Default slog.Default().
 	Logger *slog.Logger
+	// Histograms keeps Stats.HandlerSeconds (a clock read before and
+	// after each client frame's handling) and Stats.FanOut (one count per
+	// frame sent to a room, not per recipient). Off by default; the
+	// binary turns it on with its metrics.
+	Histograms bool
 }
 
 // Defaults of Options fields that api itself applies.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/roomloop/roomloop/frame"
 )
@@ -97,7 +98,14 @@ func (s *Server) application(c *Conn, f *Frame) {
 	if !ok {
 		h = hs.fallback
 	}
+	var start time.Time
+	if s.hist != nil {
+		start = time.Now()
+	}
 	err := s.call(h, c, f)
+	if s.hist != nil {
+		s.hist.handlerDone(c, start)
+	}
 	if err != nil && f.ID != "" {
 		c.mu.Lock()
 		c.dedupe.Release(f.ID)

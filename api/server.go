@@ -41,6 +41,8 @@ type Server struct {
 	failures failures
 	// counters are the server's running totals (see Stats).
 	counters counters
+	// hist holds the histograms; nil without Options.Histograms.
+	hist *histograms
 
 	handlers atomic.Pointer[handlerSet]
 	hmu      sync.Mutex // serializes Handle and Use
@@ -70,6 +72,9 @@ func New(opts *Options) *Server {
 	s.expireStop, s.expireDone = make(chan struct{}), make(chan struct{})
 	s.failures.rate = s.opts.RateLimits.FailuresPerIP
 	s.handlers.Store(s.buildHandlers(nil, nil))
+	if s.opts.Histograms {
+		s.hist = &histograms{}
+	}
 	s.out = resume.NewStreams(s.opts.streamConfig())
 	s.eng = loop.New(s.opts.loopConfig(), (*transport)(s))
 	return s
@@ -275,6 +280,11 @@ type Stats struct {
 	Resumes ResumeStats
 	// RateLimited counts the frames refused by a rate limit, by bucket.
 	RateLimited RateLimitStats
+	// HandlerSeconds is how long client frames took to handle (their
+	// handler, or the default route), and FanOut how many recipients each
+	// frame sent to a room was queued for (Broadcast, a room frame's
+	// default route). Both are empty without Options.Histograms.
+	HandlerSeconds, FanOut Histogram
 }
 
 // AcceptedStats counts connections by the way they came in.
@@ -340,5 +350,9 @@ func (s *Server) Stats() Stats {
 		Expired: c.expired.Load(), Gap: c.gap.Load(), Invalid: c.invalid.Load()}
 	st.RateLimited = RateLimitStats{Join: c.limited[bucketJoin].Load(), Publish: c.limited[bucketPublish].Load(),
 		Direct: c.limited[bucketDirect].Load(), Fanout: c.limited[bucketFanout].Load()}
+	if s.hist != nil {
+		st.HandlerSeconds = s.hist.handler.snapshot(HandlerBounds, 1e-9)
+		st.FanOut = s.hist.fanOut.snapshot(FanOutBounds, 1)
+	}
 	return st
 }

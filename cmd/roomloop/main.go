@@ -219,6 +219,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 		return nil
 	}
 
+	// /metrics, served with the admin address, includes the histograms.
+	opts.Histograms = adm.addr != ""
 	srv := api.New(&opts)
 	if err := srv.Start(*addr); err != nil {
 		return err

@@ -81,8 +81,11 @@ var (
 	dResumes       = desc("resumes_total", "Resume requests by outcome: resumed, or the reason refused (unknown, expired, gap, invalid).", "outcome")
 	dRefusals      = desc("upgrade_refusals_total", "Refused WebSocket upgrades by HTTP status (0: other).", "status")
 	dRateLimited   = desc("rate_limited_frames_total", "Frames refused by a rate limit, by bucket (join, publish, direct, fanout).", "kind")
+	dHandler       = desc("handler_duration_seconds", "Time to handle a client frame: its handler, or the default route (api.Options.Histograms).")
+	dFanOut        = desc("room_fanout_recipients", "Recipients each frame sent to a room was queued for (api.Options.Histograms).")
 	collectorDescs = []*prometheus.Desc{dConnections, dAccepted, dSessions, dSuspended, dRooms, dQueued,
-		dFramesOut, dWrites, dBytesOut, dFramesIn, dSlow, dDropped, dResumes, dRefusals, dRateLimited}
+		dFramesOut, dWrites, dBytesOut, dFramesIn, dSlow, dDropped, dResumes, dRefusals, dRateLimited,
+		dHandler, dFanOut}
 )
 
 // Describe implements prometheus.Collector.
@@ -129,4 +132,21 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(dRateLimited, l.Publish, "publish")
 	counter(dRateLimited, l.Direct, "direct")
 	counter(dRateLimited, l.Fanout, "fanout")
+	histogram(ch, dHandler, st.HandlerSeconds)
+	histogram(ch, dFanOut, st.FanOut)
+}
+
+// histogram sends h as a Prometheus histogram (cumulative buckets); none
+// when the server keeps no histograms.
+func histogram(ch chan<- prometheus.Metric, d *prometheus.Desc, h api.Histogram) {
+	if h.Bounds == nil {
+		return
+	}
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	var cum uint64
+	for i, b := range h.Bounds {
+		cum += h.Counts[i]
+		buckets[b] = cum
+	}
+	ch <- prometheus.MustNewConstHistogram(d, h.Count, h.Sum, buckets)
 }

@@ -30,9 +30,11 @@ type env struct {
 	admin string // base URL
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, &api.Options{Path: "/ws"}) }
+
+func newEnvWith(t *testing.T, opts *api.Options) *env {
 	t.Helper()
-	srv := api.New(&api.Options{Path: "/ws"})
+	srv := api.New(opts)
 	require.NoError(t, srv.Start("127.0.0.1:0"))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -263,4 +265,64 @@ func TestAPIRequests(t *testing.T) {
 	assert.Equal(t, float64(1), s.value("roomloop_api_requests_total", "endpoint", "rooms", "code", "401"))
 	assert.Equal(t, float64(1), s.value("roomloop_api_requests_total", "endpoint", "unknown", "code", "404"))
 	assert.Equal(t, float64(1), s.value("roomloop_api_requests_total", "endpoint", "publish", "code", "405"))
+}
+
+// TestHistograms: with Options.Histograms, the handler-duration histogram
+// counts each client frame handled, and the fan-out histogram each frame
+// sent to a room, by its recipients; without it neither series appears.
+func TestHistograms(t *testing.T) {
+	e := newEnvWith(t, &api.Options{Path: "/ws", Histograms: true, DisablePresence: true})
+	const n = 4
+	cs := make([]*client, n)
+	for i := range cs {
+		cs[i] = e.dial(t, "")
+		cs[i].send(`{"event":"$join","room":"r"}`)
+		require.Equal(t, "$joined", cs[i].read().Event)
+	}
+	for range 3 { // three room frames from cs[0]: 3 recipients each
+		cs[0].send(`{"event":"chat","room":"r","payload":"hi"}`)
+	}
+	for _, c := range cs[1:] {
+		for range 3 {
+			require.Equal(t, "chat", c.read().Event)
+		}
+	}
+	_, err := e.srv.Broadcast("r", api.Frame{Event: "news", Kind: api.JSONPayload, Payload: []byte(`1`)}) // 4 recipients
+	require.NoError(t, err)
+	for _, c := range cs {
+		require.Equal(t, "news", c.read().Event)
+	}
+
+	s := e.scrape(t)
+	h := histogramOf(t, s, "roomloop_handler_duration_seconds")
+	assert.Equal(t, uint64(3), h.GetSampleCount(), "the $joins are control frames, not handled")
+	assert.Positive(t, h.GetSampleSum())
+	assert.Equal(t, uint64(3), h.GetBucket()[len(h.GetBucket())-1].GetCumulativeCount(), "all within 5 s")
+
+	f := histogramOf(t, s, "roomloop_room_fanout_recipients")
+	assert.Equal(t, uint64(4), f.GetSampleCount())
+	assert.Equal(t, float64(3*3+4), f.GetSampleSum())
+	cum := map[float64]uint64{}
+	for _, b := range f.GetBucket() {
+		cum[b.GetUpperBound()] = b.GetCumulativeCount()
+	}
+	assert.Equal(t, uint64(0), cum[1])
+	assert.Equal(t, uint64(4), cum[4])
+	assert.Equal(t, uint64(4), cum[1<<20])
+
+	// Off by default: no histogram series.
+	plain := newEnv(t).scrape(t)
+	assert.NotContains(t, plain, "roomloop_handler_duration_seconds")
+	assert.NotContains(t, plain, "roomloop_room_fanout_recipients")
+}
+
+// histogramOf returns the one histogram of family name.
+func histogramOf(t *testing.T, s scrape, name string) *dto.Histogram {
+	t.Helper()
+	f, ok := s[name]
+	require.True(t, ok, "no %s", name)
+	require.Len(t, f.GetMetric(), 1)
+	h := f.GetMetric()[0].GetHistogram()
+	require.NotNil(t, h, "%s is a histogram", name)
+	return h
 }
