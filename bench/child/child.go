@@ -113,6 +113,9 @@ func (s *Server) next(timeout time.Duration) (string, error) {
 // Addr returns the server's listening address.
 func (s *Server) Addr() string { return s.addr }
 
+// Impl returns the implementation the server runs.
+func (s *Server) Impl() string { return s.impl }
+
 // TLS reports whether the server serves wss:// only (serve.RoomloopTLS).
 func (s *Server) TLS() bool { return serve.IsTLS(s.impl) }
 

@@ -34,6 +34,8 @@ type Conn struct {
 	lastSeq uint64
 	seen    atomic.Uint64 // lastSeq, for other goroutines
 
+	cf *cfState // centrifuge's protocol (Config.Centrifuge); nil for roomloop's
+
 	// Index is the connection's position in its OpenN batch; scenarios use
 	// it to pick roles.
 	Index int
@@ -96,8 +98,12 @@ func (c *Conn) WritePing(payload []byte) error {
 	return c.write(wsproto.OpPing, payload)
 }
 
-// Send writes msg as one masked text frame.
+// Send writes msg as one masked text frame (against centrifuge, as the
+// command it translates to: see centrifuge.go).
 func (c *Conn) Send(msg []byte) error {
+	if c.cf != nil {
+		return c.cfSend(msg)
+	}
 	return c.write(wsproto.OpText, msg)
 }
 
@@ -211,15 +217,24 @@ func (c *Conn) frame(b0 byte, payload []byte) {
 	}
 }
 
-// message handles one whole text message: $welcome here, everything
-// else through the pool's handler, after checking seq.
+// message handles one whole text message.
 func (c *Conn) message(b []byte) {
+	if c.cf != nil {
+		c.cfMessage(b)
+		return
+	}
 	var m Msg
 	if !parseMsg(b, &m) {
 		c.pool.stats.Malformed.Add(1)
 		return
 	}
 	c.pool.stats.Received.Add(1)
+	c.handle(&m)
+}
+
+// handle handles one parsed message: $welcome here, everything else
+// through the pool's handler, after checking seq.
+func (c *Conn) handle(m *Msg) {
 	if m.Seq == 0 {
 		if string(m.Event) == "$welcome" {
 			s := Str(m.Payload, `"session":`)
@@ -231,7 +246,7 @@ func (c *Conn) message(b []byte) {
 				c.seen.Store(0)
 			}
 			if h := c.pool.cfg.OnWelcome; h != nil {
-				h(c, &m)
+				h(c, m)
 			}
 			c.pool.welcomed(c)
 			return
@@ -244,7 +259,7 @@ func (c *Conn) message(b []byte) {
 		c.lastSeq = m.Seq
 	}
 	if h := c.pool.cfg.Handler; h != nil {
-		h(c, &m)
+		h(c, m)
 	}
 	c.seen.Store(c.lastSeq) // processed
 }

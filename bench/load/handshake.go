@@ -12,17 +12,17 @@ import (
 	"github.com/roomloop/roomloop/internal/wsproto"
 )
 
-// handshake sends the upgrade request for ws://host/path with the
-// roomloop.json subprotocol on nc and reads the 101 response. It returns
+// handshake sends the upgrade request for ws://host/path with
+// subprotocol on nc and reads the 101 response. It returns
 // the bytes received after the response head (the start of the first
 // frames).
-func handshake(nc net.Conn, host, path string, timeout time.Duration) ([]byte, error) {
+func handshake(nc net.Conn, host, path, subprotocol string, timeout time.Duration) ([]byte, error) {
 	var k [16]byte
 	_, _ = rand.Read(k[:])
 	key := base64.StdEncoding.EncodeToString(k[:])
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + host +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-		"\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: roomloop.json\r\n\r\n"
+		"\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: " + subprotocol + "\r\n\r\n"
 	_ = nc.SetDeadline(time.Now().Add(timeout))
 	defer func() { _ = nc.SetDeadline(time.Time{}) }()
 	if _, err := nc.Write([]byte(req)); err != nil {

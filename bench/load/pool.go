@@ -38,6 +38,10 @@ type Config struct {
 	// socket on the nbio engine (which speaks no TLS). It suits scenarios
 	// that measure the server, not the load generator: idle.
 	TLS *tls.Config
+	// Centrifuge makes the clients speak centrifuge's JSON protocol
+	// instead of roomloop's, through an adapter (centrifuge.go): the
+	// scenarios' messages are translated both ways.
+	Centrifuge bool
 }
 
 // Pool holds client connections on one nbio engine. Its methods are safe
@@ -145,7 +149,7 @@ func (p *Pool) open(index int, path string, lastSeq uint64) (*Conn, error) {
 	if p.cfg.TLS != nil {
 		return p.openTLS(nc, index, path, lastSeq)
 	}
-	rest, err := handshake(nc, p.cfg.Addr, path, p.cfg.Timeout)
+	rest, err := handshake(nc, p.cfg.Addr, path, p.cfg.subprotocol(), p.cfg.Timeout)
 	if err != nil {
 		_ = nc.Close()
 		return nil, err
@@ -155,8 +159,7 @@ func (p *Pool) open(index int, path string, lastSeq uint64) (*Conn, error) {
 		_ = nc.Close()
 		return nil, err
 	}
-	c := &Conn{pool: p, nc: bc, Index: index, lastSeq: lastSeq}
-	c.seen.Store(lastSeq)
+	c := p.newConn(bc, index, lastSeq)
 	bc.SetSession(c)
 	p.mu.Lock()
 	p.conns[c] = struct{}{}
@@ -176,6 +179,10 @@ func (p *Pool) open(index int, path string, lastSeq uint64) (*Conn, error) {
 	}
 	c.feedLocked(rest)
 	c.rmu.Unlock()
+	if err := c.started(); err != nil {
+		c.drop()
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -190,17 +197,20 @@ func (p *Pool) openTLS(nc net.Conn, index int, path string, lastSeq uint64) (*Co
 		_ = nc.Close()
 		return nil, err
 	}
-	rest, err := handshake(tc, p.cfg.Addr, path, p.cfg.Timeout)
+	rest, err := handshake(tc, p.cfg.Addr, path, p.cfg.subprotocol(), p.cfg.Timeout)
 	if err != nil {
 		_ = tc.Close()
 		return nil, err
 	}
-	c := &Conn{pool: p, nc: tc, Index: index, lastSeq: lastSeq}
-	c.seen.Store(lastSeq)
+	c := p.newConn(tc, index, lastSeq)
 	p.mu.Lock()
 	p.conns[c] = struct{}{}
 	p.mu.Unlock()
 	c.feed(rest)
+	if err := c.started(); err != nil {
+		c.drop()
+		return nil, err
+	}
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -252,7 +262,7 @@ func (p *Pool) DialRaw(path string, rcvBuf int) (net.Conn, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rest, err := handshake(nc, p.cfg.Addr, path, p.cfg.Timeout)
+	rest, err := handshake(nc, p.cfg.Addr, path, p.cfg.subprotocol(), p.cfg.Timeout)
 	if err != nil {
 		_ = nc.Close()
 		return nil, nil, err

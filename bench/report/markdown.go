@@ -22,21 +22,22 @@ func Markdown(w io.Writer, rounds []runner.Round) {
 		cols := t.columns()
 		a, b := cols[0], cols[len(cols)-1]
 		fmt.Fprintf(w, "### %s\n\n", t.scenario)
-		fmt.Fprintf(w, "| metric | %s | %s | ratio %s/%s |\n|---|---:|---:|---:|\n", a, b, a, b)
+		fmt.Fprintf(w, "| metric | %s | %s | ratio %s/%s |%s\n|---|---:|---:|---:|%s\n", a, b, a, b, t.peerHeader(a), t.peerRule())
 		for _, m := range t.metrics {
 			sa, sb := summarize(t.values[m][a]), summarize(t.values[m][b])
 			ratio := "–"
 			if sa.N > 0 && sb.N > 0 && sb.Median != 0 {
 				ratio = strconv.FormatFloat(sa.Median/sb.Median, 'f', 2, 64)
 			}
-			fmt.Fprintf(w, "| %s (%s) | %s | %s | %s |\n", m, t.units[m], cell(sa), cell(sb), ratio)
+			fmt.Fprintf(w, "| %s (%s) | %s | %s | %s |%s\n", m, t.units[m], cell(sa), cell(sb), ratio, t.peerCells(m, sa))
 		}
-		for _, impl := range []string{a, b} {
+		for _, impl := range append([]string{a, b}, t.peers()...) {
 			for _, e := range t.errs[impl] {
 				fmt.Fprintf(w, "| **error** (%s) | %s | | |\n", impl, strings.ReplaceAll(e, "|", "/"))
 			}
 		}
 		fmt.Fprintln(w)
+		peerNote(w, t, rounds)
 		if t.waysIn() {
 			waysInTable(w, t)
 		}

@@ -31,6 +31,10 @@ type Config struct {
 	// in, mounted on net/http and with native TLS (serve.WaysIn), so that
 	// the report can set their memory per connection beside Start's.
 	WaysIn bool
+	// Centrifuge, when set, is the centrifuge comparator's binary
+	// (bench/centrifuge), started with ServerArgs like Exe: the scenarios
+	// it speaks (scenario.RunsCentrifuge) run against it too.
+	Centrifuge string
 }
 
 // arm is what one run of a scenario runs against: an implementation,
@@ -38,7 +42,8 @@ type Config struct {
 type arm struct{ impl, variant string }
 
 // arms returns what scenario name runs against in round r (0-based):
-// serve.Impls; for idle with WaysIn the other ways in too; for a scenario
+// serve.Impls; for idle with WaysIn the other ways in too; with
+// Centrifuge, the centrifuge comparator where it runs; for a scenario
 // with variants, roomloop in each variant. The order rotates from round
 // to round, so that each goes first once in as many rounds as there are
 // arms (two: the first in odd rounds, the second in even ones).
@@ -57,6 +62,9 @@ func (cfg Config) arms(name string, r int) []arm {
 		}
 		for _, impl := range impls {
 			arms = append(arms, arm{impl: impl})
+		}
+		if cfg.Centrifuge != "" && scenario.RunsCentrifuge(name) {
+			arms = append(arms, arm{impl: serve.Centrifuge})
 		}
 	}
 	k := r % len(arms)
@@ -100,6 +108,9 @@ func Run(ctx context.Context, cfg Config) ([]Round, error) {
 		fn, ok := scenario.ByName(name)
 		if !ok {
 			return out, fmt.Errorf("runner: unknown scenario %q", name)
+		}
+		if cfg.Centrifuge != "" && !scenario.RunsCentrifuge(name) && cfg.Log != nil {
+			fmt.Fprintf(cfg.Log, "%-12s %-13s skipped: it runs idle, broadcast, echo and connect only\n", name, serve.Centrifuge)
 		}
 		params := cfg.Params
 		if cal, ok := scenario.CalibrationFor(name); ok && cal.Needed(params) {
@@ -151,6 +162,9 @@ func runOne(ctx context.Context, cfg Config, fn scenario.Func, name string, a ar
 	defer func() { rd.Seconds = time.Since(rd.Start).Seconds() }()
 	args := append(slices.Clone(cfg.ServerArgs), scenario.ServerArgs(name)...)
 	spec := child.Spec{Exe: cfg.Exe, Args: args, Impl: a.impl, CPUs: cfg.ServerCPUs}
+	if a.impl == serve.Centrifuge {
+		spec.Exe = cfg.Centrifuge
+	}
 	srv, err := child.Start(spec)
 	if err != nil {
 		rd.Err = err.Error()
@@ -191,6 +205,9 @@ func (s *server) Addr() string { return s.current().Addr() }
 
 // TLS reports whether the server serves wss:// only.
 func (s *server) TLS() bool { return s.current().TLS() }
+
+// Impl returns the implementation the server runs.
+func (s *server) Impl() string { return s.spec.Impl }
 
 // Sample reads the current server process's /proc.
 func (s *server) Sample() (procstat.Sample, error) { return s.current().Sample() }

@@ -134,7 +134,7 @@ type TLSTarget interface {
 // so. The clients do not verify the server's certificate: it is the
 // benchmark's own, self-signed, made when the server started.
 func newPool(t Target, h func(*load.Conn, *load.Msg)) (*load.Pool, error) {
-	cfg := load.Config{Addr: t.Addr(), Handler: h}
+	cfg := load.Config{Addr: t.Addr(), Handler: h, Centrifuge: speaksCentrifuge(t)}
 	if tt, ok := t.(TLSTarget); ok && tt.TLS() {
 		cfg.TLS = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
 	}

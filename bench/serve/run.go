@@ -24,6 +24,13 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	return RunServer(ctx, s, in, out)
+}
+
+// RunServer is Run for a server already started: one built outside this
+// package (the centrifuge comparator, bench/centrifuge) speaks the same
+// child protocol through it.
+func RunServer(ctx context.Context, s Server, in io.Reader, out io.Writer) error {
 	if _, err := fmt.Fprintf(out, "LISTEN %s\n", s.Addr()); err != nil {
 		_ = s.Close()
 		return err

@@ -20,7 +20,11 @@ import (
 type external struct {
 	addr string
 	pid  int
+	impl string
 }
+
+// Impl returns the implementation the server runs, as -impl says.
+func (e external) Impl() string { return e.impl }
 
 // Addr returns the server address.
 func (e external) Addr() string { return e.addr }
@@ -52,6 +56,7 @@ func loadMain(args []string) error {
 	var t external
 	fs.StringVar(&t.addr, "addr", "127.0.0.1:8080", "server host:port")
 	fs.IntVar(&t.pid, "pid", 0, "server pid, for /proc readings (RSS, CPU)")
+	fs.StringVar(&t.impl, "impl", "", "centrifuge: the server speaks centrifuge's protocol (bench/centrifuge); otherwise roomloop's")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -1,13 +1,15 @@
 // Command roomloop-bench benchmarks roomloop against a goroutine-model
 // baseline server.
 //
-//	roomloop-bench run -scenario all|idle|broadcast|echo|connect|slowconsumer|resume|reconnect [-quick] [-rounds N] [-out DIR]
+//	roomloop-bench run -scenario all|idle|broadcast|echo|connect|slowconsumer|resume|reconnect [-quick] [-rounds N] [-out DIR] [-centrifuge]
 //	roomloop-bench server -impl roomloop|baseline -addr 127.0.0.1:0
 //	roomloop-bench load -scenario NAME -addr HOST:PORT [-pid PID]
 //	roomloop-bench soak -run idle|churn|chaos|slowmix|hostile|drain|all [-duration D] [-sample 10s] [-conns N]
 //
 // "run" starts each implementation as a child process ("server"), drives
-// it with the in-process load generator, and prints Markdown tables.
+// it with the in-process load generator, and prints Markdown tables;
+// with -centrifuge it also builds and runs the centrifuge comparator
+// (module bench/centrifuge) where it applies.
 // "soak" runs roomloop's soak and chaos runs (the soak plan in
 // bench/README.md) against roomloop and fails when a run breaks its rules. See bench/README.md.
 package main

@@ -37,9 +37,20 @@ func runMain(args []string) error {
 		out    = fs.String("out", "bench/results", "directory for the JSON and Markdown results")
 		waysIn = fs.Bool("ways-in", false, "idle: also run roomloop mounted on net/http (ServeHTTP) and with native TLS, and report their memory per connection beside Start's")
 		pin    = fs.Bool("pin", runtime.NumCPU() >= 2, "pin servers to CPU 0 and the load generator to CPU 1 (taskset)")
+		cf     = fs.Bool("centrifuge", false, "also run idle, broadcast, echo and connect against the centrifuge comparator, built from ./bench/centrifuge (run from the repository root)")
+		cfBin  = fs.String("centrifuge-bin", "", "the centrifuge comparator's binary, built already (go build in bench/centrifuge); implies -centrifuge")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cf && *cfBin == "" {
+		bin, cleanup, err := buildCentrifuge()
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		*cfBin = bin
+		args = append(args, "-centrifuge-bin", bin) // the pinned re-execution uses it
 	}
 	exe, pinning, cpus, done, err := pinSetup("run", args, *pin)
 	if done || err != nil {
@@ -49,7 +60,7 @@ func runMain(args []string) error {
 	cfg := runner.Config{
 		Exe: exe, ServerArgs: []string{"server"}, ServerCPUs: cpus,
 		Scenarios: scenarios(*scen), Rounds: *rounds, Params: sz.params(), Log: os.Stderr,
-		WaysIn: *waysIn,
+		WaysIn: *waysIn, Centrifuge: *cfBin,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
