@@ -8,18 +8,17 @@ import (
 
 // Reserved events (docs/protocol.md).
 const (
-	evWelcome      = "$welcome"
-	evJoin         = "$join"
-	evJoined       = "$joined"
-	evLeave        = "$leave"
-	evLeft         = "$left"
-	evMemberJoined = "$member_joined"
-	evMemberLeft   = "$member_left"
-	evAck          = "$ack"
-	evError        = "$error"
-	evPing         = "$ping"
-	evPong         = "$pong"
-	evSeen         = "$seen"
+	evWelcome  = "$welcome"
+	evJoin     = "$join"
+	evJoined   = "$joined"
+	evLeave    = "$leave"
+	evLeft     = "$left"
+	evPresence = "$presence"
+	evAck      = "$ack"
+	evError    = "$error"
+	evPing     = "$ping"
+	evPong     = "$pong"
+	evSeen     = "$seen"
 )
 
 // controlFrame builds a server control frame with a JSON payload (nil: none).
