@@ -1,6 +1,7 @@
 package api
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,10 +76,12 @@ func (s *Server) recordPresence(room string, c *Conn, joined bool, members []mem
 		if p.pending == nil {
 			p.pending = make(map[string]*roomChanges)
 		}
+		// A copy: room may share the bytes of a client's whole message.
+		name := strings.Clone(room)
 		rc = &roomChanges{}
-		p.pending[room] = rc
+		p.pending[name] = rc
 		p.timers.Add(1)
-		rc.timer = time.AfterFunc(s.opts.PresenceInterval, func() { s.flushPresence(room, rc) })
+		rc.timer = time.AfterFunc(s.opts.PresenceInterval, func() { s.flushPresence(name, rc) })
 	}
 	rc.log = append(rc.log, change{session: c.id, joined: joined})
 	var full []change
