@@ -159,7 +159,6 @@ func (s *Server) sendPresence(room string, members []member, log []change) {
 		}
 	}
 	var all *frame.Outgoing
-	sent := 0
 	for _, m := range members {
 		out := all
 		if i, ok := joinedAt[m.c.id]; ok {
@@ -168,11 +167,16 @@ func (s *Server) sendPresence(room string, members []member, log []change) {
 			all = presenceFrame(room, log)
 			out = all
 		}
-		if out != nil && m.st.Send(out) == nil {
-			sent++
+		if out == nil {
+			continue
+		}
+		// Counted before it is queued, so a client never reads a frame
+		// that Stats does not count yet; uncounted if refused.
+		s.presence.frames.Add(1)
+		if m.st.Send(out) != nil {
+			s.presence.frames.Add(^uint64(0))
 		}
 	}
-	s.presence.frames.Add(uint64(sent))
 }
 
 // presenceAllowed reports whether a room with others members besides one
