@@ -129,7 +129,7 @@ func TestServerSideRoomAPI(t *testing.T) {
 	a.expect("$joined")
 	require.NoError(t, ts.Join(b.id, "news"))
 	b.expect("$joined")
-	a.expect("$member_joined")
+	a.expectDiff("news", []string{b.id}, nil)
 
 	n, err := ts.Broadcast("news", api.Frame{Event: "headline"}, b.id)
 	require.NoError(t, err)
@@ -140,7 +140,7 @@ func TestServerSideRoomAPI(t *testing.T) {
 	var lp struct{ Reason string }
 	a.expect("$left").payload(t, &lp)
 	assert.Equal(t, "removed", lp.Reason)
-	b.expect("$member_left")
+	b.expectDiff("news", nil, []string{a.id})
 	require.ErrorIs(t, ts.Leave(a.id, "news"), api.ErrNotMember)
 	require.ErrorIs(t, ts.Join(a.id, ""), api.ErrInvalidRoom)
 

@@ -9,20 +9,19 @@ import (
 
 // Reserved events (docs/protocol.md).
 const (
-	evWelcome      = "$welcome"
-	evJoin         = "$join"
-	evJoined       = "$joined"
-	evLeave        = "$leave"
-	evLeft         = "$left"
-	evMemberJoined = "$member_joined"
-	evMemberLeft   = "$member_left"
-	evAck          = "$ack"
-	evError        = "$error"
-	evPing         = "$ping"
-	evPong         = "$pong"
-	evSeen         = "$seen"
-	evRefresh      = "$refresh"
-	evRefreshed    = "$refreshed"
+	evWelcome   = "$welcome"
+	evJoin      = "$join"
+	evJoined    = "$joined"
+	evLeave     = "$leave"
+	evLeft      = "$left"
+	evPresence  = "$presence"
+	evAck       = "$ack"
+	evError     = "$error"
+	evPing      = "$ping"
+	evPong      = "$pong"
+	evSeen      = "$seen"
+	evRefresh   = "$refresh"
+	evRefreshed = "$refreshed"
 )
 
 // controlFrame builds a server control frame with a JSON payload (nil: none).

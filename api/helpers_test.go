@@ -26,8 +26,9 @@ type logBuffer = wstest.LogBuffer
 
 type testServer struct {
 	*api.Server
-	url  string
-	logs *logBuffer
+	url      string
+	logs     *logBuffer
+	presence bool // $presence diffs are on
 }
 
 // startServer runs a server on 127.0.0.1:0 and shuts it down when the test
@@ -47,7 +48,7 @@ func startServer(t *testing.T, opts *api.Options) *testServer {
 	}
 	srv := api.New(opts)
 	require.NoError(t, srv.Start("127.0.0.1:0"))
-	ts := &testServer{Server: srv, url: "ws://" + srv.Addr().String() + "/ws", logs: logs}
+	ts := &testServer{Server: srv, url: "ws://" + srv.Addr().String() + "/ws", logs: logs, presence: !opts.DisablePresence}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -214,4 +215,24 @@ func (c *client) closeNormally() {
 	require.NoError(c.t, c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait)))
 	code := c.expectClose()
 	require.Equal(c.t, websocket.CloseNormalClosure, code)
+}
+
+// expectPresence reads the next frame, which must be a $presence diff of
+// room, and returns its lists.
+func (c *client) expectPresence(room string) frame.PresencePayload {
+	c.t.Helper()
+	m := c.expect("$presence")
+	require.Equal(c.t, room, m.Room)
+	var p frame.PresencePayload
+	m.payload(c.t, &p)
+	return p
+}
+
+// expectDiff reads the next frame, which must be the $presence diff of
+// room with exactly joined and left (nil: none).
+func (c *client) expectDiff(room string, joined, left []string) {
+	c.t.Helper()
+	p := c.expectPresence(room)
+	require.ElementsMatch(c.t, joined, p.Joined, "joined")
+	require.ElementsMatch(c.t, left, p.Left, "left")
 }

@@ -10,14 +10,14 @@ import (
 	"github.com/roomloop/roomloop/rooms"
 )
 
-// join adds c to room and answers $joined (echoing id); the other members
-// get $member_joined unless c was already in. Both are queued under c.mu
-// (queueing never blocks), so that a racing leave or disconnect of c
-// cannot announce out of order, and under the room's lock, so that they
-// take their place in the room's one order: no frame of the room reaches
-// c before $joined, and exactly the members listed to a later joiner miss
-// the announcement (it would tell them of someone their $joined already
-// listed). Lock order: api Conn.mu, then the room's lock.
+// join adds c to room and answers $joined (echoing id); unless c was
+// already in, its join is recorded for the room's next $presence diff
+// (presence.go). Both happen under c.mu (queueing never blocks), so that
+// a racing leave or disconnect of c cannot be recorded out of order, and
+// under the room's lock, so that they take their place in the room's one
+// order: no frame of the room reaches c before $joined, and the diffs c
+// gets afterwards hold exactly the changes its $joined did not list.
+// Lock order: api Conn.mu, then the room's lock.
 func (s *Server) join(c *Conn, room, id string) error {
 	if !s.validRoom(room) {
 		return ErrInvalidRoom
@@ -42,8 +42,8 @@ func (s *Server) join(c *Conn, room, id string) error {
 		}
 		_ = c.sendOut(controlFrame(evJoined, room, id,
 			frame.JoinedPayload{Count: len(members), Members: ids, Truncated: len(members) > len(ids)}))
-		if added && s.presence(len(members)-1) {
-			s.tell(members, room, evMemberJoined, c)
+		if added {
+			s.recordPresence(room, c, true, members)
 		}
 	}
 	if _, _, err := s.rooms.JoinThen(room, c.member(), answer); err != nil {
@@ -81,38 +81,20 @@ func (s *Server) leaveRoomsLocked(c *Conn) {
 	c.rooms = nil
 }
 
-// leaveAnnounced removes c from room and tells the members that remain,
-// under the room's lock (in the room's order; a later joiner never hears
-// of c leaving).
+// leaveAnnounced removes c from room and records the leave for the
+// room's next $presence diff, under the room's lock (in the room's order;
+// a later joiner's diffs never list c leaving).
 func (s *Server) leaveAnnounced(c *Conn, room string) {
 	s.rooms.LeaveThen(room, c.member(), func(rest []member) {
-		if s.presence(len(rest)) {
-			s.tell(rest, room, evMemberLeft, c)
-		}
+		s.recordPresence(room, c, false, rest)
 	})
-}
-
-// presence reports whether a membership change is announced to a room's
-// other members, given how many there are.
-func (s *Server) presence(others int) bool {
-	max := s.opts.PresenceMaxMembers
-	return !s.opts.DisablePresence && (max < 0 || others <= max)
-}
-
-// tell queues for members other than c the presence event that c joined
-// or left room. Called under the room's lock.
-func (s *Server) tell(members []member, room, event string, c *Conn) {
-	if len(members) > 1 || (len(members) == 1 && members[0].c != c) {
-		deliver(members, controlFrame(event, room, "", frame.MemberPayload{Session: c.id}),
-			func(m *Conn) bool { return m == c })
-	}
 }
 
 // fanOut queues out, encoded once, for every member of room that skip
 // does not exclude, and returns how many accepted it. It is the one place
 // where local delivery to a room happens. It queues under the room's
 // lock: frames fanned out into one room, by any number of goroutines, and
-// its presence events reach every member in one order.
+// its $presence diffs reach every member in one order.
 func (s *Server) fanOut(room string, out *frame.Outgoing, skip func(*Conn) bool) int {
 	n := 0
 	s.rooms.Deliver(room, func(members []member) { n = deliver(members, out, skip) })

@@ -71,7 +71,7 @@ func TestServeHTTPOnARouter(t *testing.T) {
 	assert.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
 	a.join("lobby")
 	b.join("lobby")
-	a.expect("$member_joined")
+	a.expectDiff("lobby", []string{b.id}, nil)
 	b.send(map[string]any{"event": "chat", "room": "lobby", "payload": "hi"})
 	m := a.expect("chat")
 	assert.Equal(t, b.id, m.From)

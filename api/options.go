@@ -151,12 +151,17 @@ type Options struct {
 	// MaxMembersListed caps the member list in $joined. Default 100;
 	// negative: list every member.
 	MaxMembersListed int
-	// DisablePresence turns off $member_joined / $member_left.
+	// DisablePresence turns off $presence diffs.
 	DisablePresence bool
-	// PresenceMaxMembers stops presence events in rooms with more other
-	// members than this: announcing every join and leave to every member
-	// costs O(members²) frames in a join storm. $joined still gives the
-	// count. Default 1000; negative: no cap.
+	// PresenceInterval is how long a room's joins and leaves are gathered
+	// before its members get them as one $presence diff each (sooner
+	// when 256 changes are waiting). A join storm of N members then
+	// costs about N frames per interval. Default 100ms.
+	PresenceInterval time.Duration
+	// PresenceMaxMembers stops $presence in rooms with more other
+	// members than this when a diff is due: each diff costs a frame per
+	// member. $joined still gives the count. Default 10,000; negative: no
+	// cap.
 	PresenceMaxMembers int
 	// RateLimits bound each client's joins, frames and fan-out (see
 	// RateLimits for the defaults).
@@ -252,7 +257,8 @@ const (
 	DefaultMaxRoomsPerConn  = 64
 	DefaultMaxRooms         = 1_000_000
 	DefaultMaxMembersListed = 100
-	DefaultPresenceMax      = 1000
+	DefaultPresenceMax      = 10_000
+	DefaultPresenceInterval = 100 * time.Millisecond
 	DefaultQueueFrames      = 1024
 	DefaultQueueBytes       = 1 << 20
 	DefaultMaxMessageSize   = 64 << 10
@@ -280,6 +286,7 @@ func (o *Options) withDefaults() Options {
 	if c.PresenceMaxMembers == 0 {
 		c.PresenceMaxMembers = DefaultPresenceMax
 	}
+	opt.Default(&c.PresenceInterval, DefaultPresenceInterval)
 	c.RateLimits = c.RateLimits.withDefaults()
 	opt.Default(&c.QueueFrames, DefaultQueueFrames)
 	opt.Default(&c.QueueBytes, DefaultQueueBytes)

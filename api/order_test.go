@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 )
 
 // TestOneRoomOrder: frames from concurrent publishers (clients and the
-// server) and presence events reach every member of a room in one order.
+// server) and $presence diffs reach every member of a room in one order.
 // 3 members publish 200 frames each while the server broadcasts 100 and a
 // client joins and leaves 10 times; the 57 other members must see the same
 // sequence, and each publisher that sequence less its own frames.
@@ -29,9 +30,17 @@ func TestOneRoomOrder(t *testing.T) {
 	)
 	ts := startServer(t, &api.Options{QueueFrames: 4096})
 	clients := make([]*client, members)
+	watchers := make([]*watcher, members)
 	for i := range clients {
 		clients[i] = dial(t, ts, nil)
-		clients[i].join("r")
+		watchers[i] = watch(clients[i], "r")
+		clients[i].send(map[string]any{"event": "$join", "room": "r"})
+	}
+	// Every member has heard of every other before the start: the diffs
+	// of the joins above are not part of the sequence compared.
+	require.Eventually(t, func() bool { return len(roomMembers(ts, "r")) == members }, wait, time.Millisecond)
+	for _, w := range watchers {
+		w.readUntil(roomMembers(ts, "r"))
 	}
 	start, err := api.JSON("start", nil)
 	require.NoError(t, err)
@@ -110,7 +119,17 @@ func TestOneRoomOrder(t *testing.T) {
 	readers.Wait()
 
 	ref := seen[publishers]
-	require.Len(t, ref, publishers*perPub+serverPubs+2*churns, "every frame and presence event reached the reference member")
+	diffs := 0
+	for _, e := range ref {
+		if strings.HasPrefix(e, "$presence ") {
+			diffs++
+		}
+	}
+	// The churner's joins and leaves come as diffs, as many as the
+	// intervals they spanned: one that joined and left within one
+	// interval is in none.
+	require.Len(t, ref, publishers*perPub+serverPubs+diffs, "every frame reached the reference member")
+	assert.LessOrEqual(t, diffs, 2*churns)
 	differ := 0
 	for i := publishers; i < members; i++ {
 		if !assert.Equal(t, ref, seen[i], "member %d saw another order", i) {
@@ -130,7 +149,7 @@ func TestOneRoomOrder(t *testing.T) {
 }
 
 // recordRoom reads ws until the "end" marker and returns the room's frames
-// after "start": application frames by payload, presence events by event.
+// after "start": application frames by payload, $presence diffs by theirs.
 // It reports each $pong on pongs.
 func recordRoom(t *testing.T, ws *websocket.Conn, pongs chan<- struct{}) []string {
 	var out []string
@@ -155,8 +174,8 @@ func recordRoom(t *testing.T, ws *websocket.Conn, pongs chan<- struct{}) []strin
 		case !started || m.Room != "r":
 		case m.Event == "m":
 			out = append(out, string(m.Payload))
-		case m.Event == "$member_joined" || m.Event == "$member_left":
-			out = append(out, m.Event)
+		case m.Event == "$presence":
+			out = append(out, "$presence "+string(m.Payload))
 		}
 	}
 }

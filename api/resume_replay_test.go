@@ -38,6 +38,8 @@ func TestResumeBacklogIsNotASlowConsumer(t *testing.T) {
 		assert.Equal(t, strconv.Itoa(i), string(s.expect("n").Payload))
 	}
 	s.expect("live")
+	// OnResume stores Send's error after the frame may have arrived.
+	require.Eventually(t, func() bool { return sendErr.Load() != nil }, wait, time.Millisecond)
 	assert.Equal(t, errBox{nil}, sendErr.Load())
 }
 

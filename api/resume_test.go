@@ -364,7 +364,7 @@ func TestResumeAfterClientGoingAway(t *testing.T) {
 	other.join("r")
 	s := newSession(t, addr)
 	s.join("r")
-	other.expect("$member_joined")
+	assert.Contains(t, string(other.expect("$presence").Payload), s.id)
 
 	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "")
 	require.NoError(t, s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait)))
@@ -383,7 +383,8 @@ func TestResumeAfterClientGoingAway(t *testing.T) {
 
 	msg = websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
 	require.NoError(t, s.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait)))
-	left := other.expect("$member_left")
-	assert.Contains(t, string(left.Payload), s.id)
+	var left frame.PresencePayload
+	require.NoError(t, json.Unmarshal(other.expect("$presence").Payload, &left))
+	assert.Equal(t, []string{s.id}, left.Left)
 	assert.Zero(t, ts.Stats().Suspended)
 }

@@ -29,11 +29,7 @@ func TestJoinLeaveAndPresence(t *testing.T) {
 	assert.Equal(t, 2, jb.Count)
 	assert.ElementsMatch(t, []string{a.id, b.id}, jb.Members)
 
-	m := a.expect("$member_joined")
-	assert.Equal(t, "lobby", m.Room)
-	var mp struct{ Session string }
-	m.payload(t, &mp)
-	assert.Equal(t, b.id, mp.Session)
+	a.expectDiff("lobby", []string{b.id}, nil)
 
 	// Joining again answers $joined and announces nothing.
 	again := b.join("lobby")
@@ -47,23 +43,20 @@ func TestJoinLeaveAndPresence(t *testing.T) {
 	left.payload(t, &lp)
 	assert.Equal(t, "left", lp.Reason)
 
-	m = a.expect("$member_left")
-	m.payload(t, &mp)
-	assert.Equal(t, b.id, mp.Session)
+	a.expectDiff("lobby", nil, []string{b.id})
 
 	// Leaving a room one is not in.
 	b.send(map[string]any{"event": "$leave", "room": "lobby", "id": "l2"})
 	e, _ := b.expectError("not_member")
 	assert.Equal(t, "l2", e.ID)
 
-	// A client that closes (close handshake) ends its session: $member_left.
+	// A client that closes (close handshake) ends its session: it is
+	// listed as left.
 	c := dial(t, ts, nil)
 	c.join("lobby")
-	m = a.expect("$member_joined")
+	a.expectDiff("lobby", []string{c.id}, nil)
 	c.closeNormally()
-	m = a.expect("$member_left")
-	m.payload(t, &mp)
-	assert.Equal(t, c.id, mp.Session)
+	a.expectDiff("lobby", nil, []string{c.id})
 
 	ids, n := ts.Members("lobby", -1)
 	assert.Equal(t, 1, n)
@@ -91,7 +84,7 @@ func TestRoomCapPerConnection(t *testing.T) {
 
 // TestDroppedClientLeavesAfterResumeWindow: a dropped connection (no close
 // handshake) suspends the session, which stays in its rooms until the
-// resume window passes; then the room hears $member_left.
+// resume window passes; then the room's next diff lists it as left.
 func TestDroppedClientLeavesAfterResumeWindow(t *testing.T) {
 	var disconnected atomic.Int32
 	// Long enough that the checks made while suspended run inside the
@@ -102,20 +95,17 @@ func TestDroppedClientLeavesAfterResumeWindow(t *testing.T) {
 	a, b := dial(t, ts, nil), dial(t, ts, nil)
 	a.join("lobby")
 	b.join("lobby")
-	a.expect("$member_joined")
+	a.expectDiff("lobby", []string{b.id}, nil)
 	start := time.Now()              // before the drop: the window cannot have begun earlier
 	require.NoError(t, b.ws.Close()) // TCP close, no close frame
 	require.Eventually(t, func() bool { return ts.Stats().Suspended == 1 }, 15*time.Second, 5*time.Millisecond)
 	assert.Equal(t, 2, ts.Stats().Sessions, "a suspended session is still live")
 	ids, _ := ts.Members("lobby", -1)
 	assert.Len(t, ids, 2, "it keeps its rooms while suspended")
-	m := a.expect("$member_left") // within wait (5 s): the window has been running since the drop
+	a.expectDiff("lobby", nil, []string{b.id}) // within wait (5 s): the window has been running since the drop
 	// Guards ending the session early: load only delays the announcement,
 	// so it can never come sooner than the whole window after the drop.
 	assert.GreaterOrEqual(t, time.Since(start), window)
-	var mp struct{ Session string }
-	m.payload(t, &mp)
-	assert.Equal(t, b.id, mp.Session)
 	// OnDisconnect runs just after the announcement.
 	require.Eventually(t, func() bool { return disconnected.Load() == 1 && ts.Stats().Suspended == 0 },
 		wait, 5*time.Millisecond, "OnDisconnect once, when the session ends")
@@ -156,10 +146,10 @@ func TestJoinedComesFirst(t *testing.T) {
 }
 
 // TestPresenceMatchesJoinedList: a member listed in one's $joined is never
-// announced to one afterwards: the announcement's recipients are fixed
-// when the membership changes. Two sessions join the same rooms at the
-// same moment, room after room; each must hear of the other exactly when
-// its $joined did not list the other.
+// listed in a diff to one afterwards: a diff holds only the changes after
+// its recipient's $joined. Two sessions join the same rooms at the same
+// moment, room after room; each must hear of the other exactly when its
+// $joined did not list the other.
 func TestPresenceMatchesJoinedList(t *testing.T) {
 	const rooms = 300
 	ts := startServer(t, &api.Options{MaxRoomsPerConn: rooms})
@@ -174,59 +164,55 @@ func TestPresenceMatchesJoinedList(t *testing.T) {
 	}
 	for _, c := range []struct{ self, other *client }{{a, b}, {b, a}} {
 		listed := map[string]bool{}   // rooms whose $joined listed the other
-		announced := map[string]int{} // $member_joined of the other, per room
-		// Every join has returned: all is queued before the $pong.
-		c.self.send(map[string]any{"event": "$ping", "id": "end"})
-		for done := false; !done; {
+		announced := map[string]int{} // diffs listing the other, per room
+		known := 0                    // rooms where self knows of the other
+		for known < rooms {
 			m := c.self.next()
 			switch m.Event {
-			case "$pong":
-				done = true
 			case "$joined":
 				var j frame.JoinedPayload
 				m.payload(t, &j)
 				listed[m.Room] = slices.Contains(j.Members, c.other.id)
-				require.False(t, announced[m.Room] > 0, "$member_joined before $joined in %s", m.Room)
-			case "$member_joined":
+				if listed[m.Room] {
+					known++
+				}
+			case "$presence":
+				require.Contains(t, listed, m.Room, "$presence before $joined in %s", m.Room)
+				var p frame.PresencePayload
+				m.payload(t, &p)
+				require.Empty(t, p.Left, m.Room)
+				require.NotContains(t, p.Joined, c.self.id, "%s: a diff lists its recipient", m.Room)
+				require.Equal(t, []string{c.other.id}, p.Joined, m.Room)
+				require.False(t, listed[m.Room], "%s: listed in $joined and in a diff too", m.Room)
 				announced[m.Room]++
+				require.Equal(t, 1, announced[m.Room], "%s: announced twice", m.Room)
+				known++
 			default:
 				t.Fatalf("unexpected %s", m.Event)
-			}
-		}
-		for room, saw := range listed {
-			if saw {
-				assert.Zero(t, announced[room], "%s: listed in $joined and announced too", room)
-			} else {
-				assert.Equal(t, 1, announced[room], "%s: neither listed nor announced", room)
 			}
 		}
 	}
 }
 
-// TestPresenceStopsInLargeRooms: past PresenceMaxMembers other members,
-// joins and leaves are not announced; below it again they are.
+// TestPresenceStopsInLargeRooms: a room with more than PresenceMaxMembers
+// other members when its diff is due gets none; $joined still counts
+// everyone.
 func TestPresenceStopsInLargeRooms(t *testing.T) {
-	ts := startServer(t, &api.Options{PresenceMaxMembers: 2})
+	const interval = 20 * time.Millisecond
+	ts := startServer(t, &api.Options{PresenceMaxMembers: 2, PresenceInterval: interval})
 	a := dial(t, ts, nil)
 	a.join("r")
 	b := dial(t, ts, nil)
 	b.join("r") // 1 other: announced
-	a.expect("$member_joined")
+	a.expectDiff("r", []string{b.id}, nil)
 	c := dial(t, ts, nil)
 	c.join("r") // 2 others: announced
-	a.expect("$member_joined")
-	b.expect("$member_joined")
+	a.expectDiff("r", []string{c.id}, nil)
+	b.expectDiff("r", []string{c.id}, nil)
 	d := dial(t, ts, nil)
 	j := d.join("r") // 3 others: not announced
 	assert.Equal(t, 4, j.Count, "$joined still counts everyone")
-	d.send(map[string]any{"event": "$leave", "room": "r"})
-	d.expect("$left") // 3 others remain: not announced
-	c.send(map[string]any{"event": "$leave", "room": "r"})
-	c.expect("$left") // 2 remain: announced
-	for _, x := range []*client{a, b} {
-		m := x.expect("$member_left")
-		var p struct{ Session string }
-		m.payload(t, &p)
-		assert.Equal(t, c.id, p.Session, "the first presence event after d's join is c's leave")
-	}
+	// Deliberate: proving that nothing comes takes a wait, here 25
+	// intervals; load could only hide a diff, never invent one.
+	a.quietFor(25 * interval)
 }

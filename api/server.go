@@ -35,6 +35,8 @@ type Server struct {
 	rooms *rooms.Table[member]
 	sess  *resume.Registry[*Conn]
 	users userIndex // sessions by Identity.User
+	// presence gathers each room's joins and leaves for its next diff.
+	presence presence
 	// expireStop ends the expiry goroutine, which closes expireDone.
 	expireStop, expireDone chan struct{}
 	// failures throttles addresses with many failed upgrades.
@@ -164,6 +166,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-s.expireDone
 	}
 	s.endAll(CloseInfo{Code: CloseGoingAway, Reason: "server shut down", ServerClosed: true})
+	s.presence.close()
 	return err
 }
 
@@ -203,7 +206,7 @@ func (s *Server) Broadcast(room string, f Frame, exclude ...string) (int, error)
 }
 
 // Join puts session id into room as if it had sent $join (without
-// CanJoin): it gets $joined and the room gets $member_joined.
+// CanJoin): it gets $joined and the room's next $presence diff lists it.
 func (s *Server) Join(id, room string) error {
 	c, ok := s.sess.Get(id)
 	if !ok {
@@ -213,7 +216,7 @@ func (s *Server) Join(id, room string) error {
 }
 
 // Leave removes session id from room: it gets $left with reason
-// "removed" and the room gets $member_left.
+// "removed" and the room's next $presence diff lists it as gone.
 func (s *Server) Leave(id, room string) error {
 	c, ok := s.sess.Get(id)
 	if !ok {
@@ -280,6 +283,8 @@ type Stats struct {
 	Resumes ResumeStats
 	// RateLimited counts the frames refused by a rate limit, by bucket.
 	RateLimited RateLimitStats
+	// PresenceFrames counts the $presence diffs queued for clients.
+	PresenceFrames uint64
 	// HandlerSeconds is how long client frames took to handle (their
 	// handler, or the default route), and FanOut how many recipients each
 	// frame sent to a room was queued for (Broadcast, a room frame's
@@ -345,6 +350,7 @@ func (s *Server) Stats() Stats {
 	st.Accepted = AcceptedStats{Listener: ec.Accepted[loop.WayListener], TLS: ec.Accepted[loop.WayTLS], HTTP: ec.Accepted[loop.WayHTTP]}
 	st.UpgradeRefusals = ec.Refusals
 	st.SlowConsumerCloses, st.FramesDropped = s.out.SlowConsumers()
+	st.PresenceFrames = s.presence.frames.Load()
 	c := &s.counters
 	st.Resumes = ResumeStats{Resumed: c.resumed.Load(), Unknown: c.unknown.Load(),
 		Expired: c.expired.Load(), Gap: c.gap.Load(), Invalid: c.invalid.Load()}

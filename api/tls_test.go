@@ -52,7 +52,7 @@ func TestTLS(t *testing.T) {
 	a, b := dialTLS(), dialTLS()
 	a.join("secure")
 	b.join("secure")
-	a.expect("$member_joined")
+	a.expectDiff("secure", []string{b.id}, nil)
 	big := strings.Repeat("x", 40_000) // more than one TLS record each way
 	b.send(map[string]any{"event": "chat", "room": "secure", "payload": big})
 	m := a.expect("chat")

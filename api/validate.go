@@ -59,6 +59,7 @@ func (o *Options) Validate() error {
 		{"CloseTimeout", o.CloseTimeout},
 		{"Tick", o.Tick},
 		{"DrainSpread", o.DrainSpread},
+		{"PresenceInterval", o.PresenceInterval},
 	} {
 		if f.v < 0 {
 			return fmt.Errorf("roomloop: option %s is %v: it must be 0 (the default) or positive", f.name, f.v)

@@ -94,26 +94,20 @@ func (c *Client) handle(l *link, f *frame.Frame) bool {
 		if r != nil { // the server took the client out
 			return c.postFrom(l, r.presence(Presence{Room: f.Room, Session: self}))
 		}
-	case "$member_joined", "$member_left":
-		var p frame.MemberPayload
+	case "$presence":
+		var p frame.PresencePayload
 		_ = json.Unmarshal(f.Payload, &p)
-		joined := f.Event == "$member_joined"
 		c.mu.Lock()
 		r := c.rooms[f.Room]
-		if r != nil && p.Session != "" {
-			_, had := r.members[p.Session]
-			switch {
-			case joined && !had:
-				r.members[p.Session] = struct{}{}
-				r.count++
-			case !joined && had:
-				delete(r.members, p.Session)
-				r.count--
-			}
+		var changes []Presence
+		if r != nil {
+			changes = r.apply(p)
 		}
 		c.mu.Unlock()
-		if r != nil {
-			return c.postFrom(l, r.presence(Presence{Room: f.Room, Session: p.Session, Joined: joined}))
+		for _, ch := range changes {
+			if !c.postFrom(l, r.presence(ch)) {
+				return false
+			}
 		}
 	case "$refreshed":
 		var p frame.RefreshedPayload
@@ -180,6 +174,30 @@ func (r *Room) diff(members []string) []Presence {
 	for _, m := range slices.Sorted(maps.Keys(now)) {
 		if _, ok := r.members[m]; !ok {
 			out = append(out, Presence{Room: r.name, Session: m, Joined: true})
+		}
+	}
+	return out
+}
+
+// apply applies a $presence diff to r's members and returns it as one
+// Presence per member, those gone first, each list in the server's order;
+// a session already where the diff puts it is skipped (in a room whose
+// $joined list was truncated, a member not listed may still leave). c.mu
+// must be held.
+func (r *Room) apply(p frame.PresencePayload) []Presence {
+	var out []Presence
+	for _, s := range p.Left {
+		if _, had := r.members[s]; (had || r.truncated) && s != "" {
+			delete(r.members, s)
+			r.count--
+			out = append(out, Presence{Room: r.name, Session: s})
+		}
+	}
+	for _, s := range p.Joined {
+		if _, had := r.members[s]; !had && s != "" {
+			r.members[s] = struct{}{}
+			r.count++
+			out = append(out, Presence{Room: r.name, Session: s, Joined: true})
 		}
 	}
 	return out

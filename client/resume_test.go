@@ -50,8 +50,11 @@ func TestResumeAfterCut(t *testing.T) {
 	a := dial(t, purl, fast(client.Options{}))
 	b := dial(t, url, nil)
 	ra := record(a, "chat")
-	joinRoom(t, a, "r")
+	ar := joinRoom(t, a, "r")
 	br := joinRoom(t, b, "r")
+	// b's join reaches a in the room's next $presence diff, which takes a
+	// seq: it comes before the chat, whose seqs are then consecutive.
+	require.Eventually(t, func() bool { return len(ar.Members()) == 2 }, wait, 5*time.Millisecond)
 	session := a.Session()
 
 	proxy.Refuse(true)

@@ -97,8 +97,12 @@ func (r *Room) On(event string, fn func(Message)) (off func()) {
 }
 
 // OnPresence registers fn for members joining and leaving, and returns
-// the function that removes it. The server sends presence only in rooms
-// up to its bound (1000 members by default).
+// the function that removes it. The server gathers a room's joins and
+// leaves into one $presence diff per interval (100 ms by default), which
+// is reported here as one Presence per member, those that left first; a
+// member that joined and left again within one interval is not reported.
+// The server sends presence only in rooms up to its bound (10,000 other
+// members by default).
 func (r *Room) OnPresence(fn func(Presence)) (off func()) { return add(r.c, &r.onPresence, fn) }
 
 // Publish sends a frame of event to the room's other members and waits

@@ -69,11 +69,16 @@ type LeftPayload struct {
 	Reason string `json:"reason"`
 }
 
-// MemberPayload is the payload of the presence events $member_joined and
-// $member_left, sent to a room's other members.
-type MemberPayload struct {
-	// Session is the session id of the member that joined or left.
-	Session string `json:"session"`
+// PresencePayload is the payload of $presence: a room's membership
+// changes that its recipient has not seen yet, summed up per session
+// (docs/protocol.md, "Presence"). A session is in at most one of the two
+// lists, and never the recipient itself. Both lists are always present,
+// possibly empty.
+type PresencePayload struct {
+	// Joined lists the session ids that are now members and were not.
+	Joined []string `json:"joined"`
+	// Left lists the session ids that were members and are no longer.
+	Left []string `json:"left"`
 }
 
 // SeenPayload is the payload of the client's $seen: the server may free

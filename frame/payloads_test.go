@@ -23,7 +23,7 @@ func TestPayloadsWire(t *testing.T) {
 		{"joined", JoinedPayload{Count: 3, Members: []string{"a", "b"}, Truncated: true},
 			`{"count":3,"members":["a","b"],"truncated":true}`},
 		{"left", LeftPayload{Reason: "left"}, `{"reason":"left"}`},
-		{"member", MemberPayload{Session: "s-1"}, `{"session":"s-1"}`},
+		{"presence", PresencePayload{Joined: []string{"s-1"}, Left: []string{}}, `{"joined":["s-1"],"left":[]}`},
 		{"seen", SeenPayload{Seq: 9}, `{"seq":9}`},
 		{"error", ErrorPayload{Code: "not_member", Message: "not a member"}, `{"code":"not_member","message":"not a member"}`},
 		{"dropped", DroppedPayload{ErrorPayload{"dropped", "m"}, 2, []string{"r"}},

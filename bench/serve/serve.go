@@ -57,7 +57,7 @@ type Config struct {
 	// DropSlow selects the Drop policy for full queues (default
 	// Disconnect, close 4002).
 	DropSlow bool
-	// Presence turns $member_joined / $member_left on.
+	// Presence turns $presence diffs (a room's joins and leaves) on.
 	Presence bool
 }
 

@@ -99,8 +99,14 @@ export class RoomloopError extends Error {
 
 export interface Room {
   readonly name: string;
-  /** The members' session ids, kept current by presence events. */
+  /** The members' session ids, kept current by the server's $presence diffs. */
   readonly members: string[];
+  /**
+   * Members joining and leaving, one call per member: the server gathers a
+   * room's changes into one $presence diff per interval (100 ms by default),
+   * reported here those that left first. A member that joined and left
+   * within one interval is not reported.
+   */
   onPresence(fn: (p: { session: string; joined: boolean }) => void): Unsubscribe;
   /** Handlers for this room's frames of event. */
   on(event: string, fn: (m: Message) => void): Unsubscribe;

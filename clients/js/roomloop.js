@@ -536,9 +536,12 @@ class Client {
       case "$left":
         this._rooms.delete(f.room);
         return this._answer(id);
-      case "$member_joined":
-      case "$member_left":
-        return room && room._presence(p.session, ev === "$member_joined");
+      case "$presence": // a diff: those gone, then those new
+        if (room) {
+          for (const s of list(p.left)) room._presence(s, false);
+          for (const s of list(p.joined)) room._presence(s, true);
+        }
+        return;
       case "$ack":
         return this._answer(id, null, new Message(f));
       case "$error": {
@@ -561,7 +564,7 @@ class Client {
   _joined(name, p) {
     let r = this._rooms.get(name);
     if (!r) this._rooms.set(name, (r = new Room(this, name)));
-    const now = new Set(Array.isArray(p.members) ? p.members : []);
+    const now = new Set(list(p.members));
     for (const s of r._m) if (!now.has(s)) r._presence(s, false);
     for (const s of now) if (!r._m.has(s)) r._presence(s, true);
     return r;
@@ -654,12 +657,15 @@ class Client {
   }
 }
 
+const list = (a) => (Array.isArray(a) ? a : []);
+
 function hidden() {
   const d = globalThis.document;
   return !!d && d.visibilityState === "hidden";
 }
 
-/** A joined room. members: the session ids in it, kept current by presence
+/** A joined room. members: the session ids in it, kept current by the
+ * server's $presence diffs, reported to onPresence one member at a time
  * (the first $joined lists at most the server's -max-members-listed). */
 class Room {
   constructor(client, name) {

@@ -27,7 +27,7 @@ func serverMain(args []string) error {
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 0, "roomloop ping interval (0: api default, 25s)")
 	fs.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", 0, "roomloop drops a silent client after this (0: api default, 60s)")
 	fs.BoolVar(&cfg.DropSlow, "drop-slow", false, "roomloop drops frames for full queues instead of closing with 4002")
-	fs.BoolVar(&cfg.Presence, "presence", false, "roomloop sends $member_joined / $member_left")
+	fs.BoolVar(&cfg.Presence, "presence", false, "roomloop sends $presence diffs of its rooms' joins and leaves")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

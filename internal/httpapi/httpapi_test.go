@@ -95,7 +95,7 @@ func (c *client) read() frameJSON {
 		require.NoError(c.t, err)
 		var f frameJSON
 		require.NoError(c.t, json.Unmarshal(msg, &f))
-		if f.Event != "$member_joined" && f.Event != "$member_left" {
+		if f.Event != "$presence" {
 			return f
 		}
 	}

@@ -81,11 +81,12 @@ var (
 	dResumes       = desc("resumes_total", "Resume requests by outcome: resumed, or the reason refused (unknown, expired, gap, invalid).", "outcome")
 	dRefusals      = desc("upgrade_refusals_total", "Refused WebSocket upgrades by HTTP status (0: other).", "status")
 	dRateLimited   = desc("rate_limited_frames_total", "Frames refused by a rate limit, by bucket (join, publish, direct, fanout).", "kind")
+	dPresence      = desc("presence_frames_total", "$presence diffs queued for clients (one per member of a room per diff).")
 	dHandler       = desc("handler_duration_seconds", "Time to handle a client frame: its handler, or the default route (api.Options.Histograms).")
 	dFanOut        = desc("room_fanout_recipients", "Recipients each frame sent to a room was queued for (api.Options.Histograms).")
 	collectorDescs = []*prometheus.Desc{dConnections, dAccepted, dSessions, dSuspended, dRooms, dQueued,
 		dFramesOut, dWrites, dBytesOut, dFramesIn, dSlow, dDropped, dResumes, dRefusals, dRateLimited,
-		dHandler, dFanOut}
+		dPresence, dHandler, dFanOut}
 )
 
 // Describe implements prometheus.Collector.
@@ -118,6 +119,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(dFramesIn, st.FramesRead)
 	counter(dSlow, st.SlowConsumerCloses)
 	counter(dDropped, st.FramesDropped)
+	counter(dPresence, st.PresenceFrames)
 	r := st.Resumes
 	counter(dResumes, r.Resumed, "resumed")
 	counter(dResumes, r.Unknown, "unknown")

@@ -151,7 +151,7 @@ func TestFramesSessionsRooms(t *testing.T) {
 		require.Equal(t, "$joined", cs[i].read().Event)
 		// Every earlier member hears the joiner.
 		for j := range i {
-			require.Equal(t, "$member_joined", cs[j].read().Event)
+			require.Equal(t, "$presence", cs[j].read().Event)
 		}
 	}
 	before := e.scrape(t)
@@ -160,10 +160,11 @@ func TestFramesSessionsRooms(t *testing.T) {
 	assert.Equal(t, float64(1), before.value("roomloop_rooms"))
 	assert.Equal(t, float64(n), before.value("roomloop_connections_open"))
 	assert.Equal(t, float64(n), before.value("roomloop_connections_accepted_total", "way", "listener"))
-	// Frames so far: per client $joined, plus 0+1+2+3 $member_joined
-	// ($welcome, written ahead of the stream, is not counted); reads: the
-	// n $joins.
+	// Frames so far: per client $joined, plus 0+1+2+3 $presence (each
+	// join was waited for, so each diff lists one; $welcome, written ahead
+	// of the stream, is not counted); reads: the n $joins.
 	assert.Equal(t, float64(n+n*(n-1)/2), before.value("roomloop_frames_written_total"))
+	assert.Equal(t, float64(n*(n-1)/2), before.value("roomloop_presence_frames_total"))
 	assert.Equal(t, float64(n), before.value("roomloop_frames_read_total"))
 
 	for range 3 {

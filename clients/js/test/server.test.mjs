@@ -71,6 +71,24 @@ test("rooms, presence, direct messages, calls and their error codes (JSON codec)
   assert.deepEqual(ra.members, [a.session]);
 });
 
+test("presence: joins and leaves made at once come as diffs, reported one member at a time", async (t) => {
+  const srv = await startServer(t);
+  const a = client(t, srv.url);
+  const ra = await a.join("p");
+  const seen = [];
+  ra.onPresence((p) => seen.push(p));
+  const others = [1, 2, 3, 4].map(() => client(t, srv.url));
+  const rooms = await Promise.all(others.map((c) => c.join("p")));
+  const ids = others.map((c) => c.session);
+  await eventually(() => ra.members.length === 5, "four joins");
+  same(ra.members, [a.session, ...ids]);
+  await Promise.all(rooms.slice(0, 2).map((r) => r.leave()));
+  await eventually(() => ra.members.length === 3, "two leaves");
+  same(ra.members, [a.session, ...ids.slice(2)]);
+  same(seen.filter((p) => p.joined).map((p) => p.session), ids);
+  same(seen.filter((p) => !p.joined).map((p) => p.session), ids.slice(0, 2));
+});
+
 test("the binary codec, with a JSON client in the same room; non-ASCII text both ways", async (t) => {
   const srv = await startServer(t);
   const j = client(t, srv.url), bin = client(t, srv.url, { codec: "binary" });
@@ -113,6 +131,7 @@ test("a cut connection resumes exactly: the frames sent meanwhile arrive once, i
   const a = client(t, px.url, { token: async () => "t" + ++tokens }), b = client(t, srv.url);
   const rec = record(a);
   const ra = await a.join("r"), rb = await b.join("r");
+  await eventually(() => ra.members.length === 2, "b's join, in the room's next diff");
   const got = collect(ra, "n");
   await rb.publish("n", 0);
   await eventually(() => got.length === 1, "the first frame");
@@ -219,6 +238,7 @@ test("two clients holding one token: the one replaced (4003) closes; a reload re
   const ra = await a.join("x"), atA = collect(a, "n");
   const sender = client(t, srv.url);
   const rs = await sender.join("x");
+  await eventually(() => ra.members.length === 2, "the sender's join, in the room's next diff");
   await rs.publish("n", 1);
   await eventually(() => atA.length === 1, "a's frame");
   assert.equal(JSON.parse(storage.getItem("roomloop")).q, atA[0].seq);

@@ -72,7 +72,7 @@ async function join(name, makeCurrent) {
       li.dataset.room = name;
       li.addEventListener("click", () => select(name));
       leave.addEventListener("click", (ev) => { ev.stopPropagation(); leaveRoom(name); });
-      room.onPresence(() => name === current && renderMembers());
+      room.onPresence(() => name === current && renderMembersSoon());
       rooms.set(name, { room, li });
       $("#rooms").append(li);
       saveRooms();
@@ -95,6 +95,15 @@ async function leaveRoom(name) {
   rooms.delete(name);
   saveRooms();
   if (current === name) select(rooms.keys().next().value || "");
+}
+
+// A $presence diff reports its members one call each: the list is drawn
+// once, after the last.
+let renderQueued = false;
+function renderMembersSoon() {
+  if (renderQueued) return;
+  renderQueued = true;
+  queueMicrotask(() => { renderQueued = false; renderMembers(); });
 }
 
 function renderMembers() {
