@@ -95,7 +95,7 @@ type Source interface {
 	// position pos: it answered a ping sent after them (each ping a
 	// source's connection sends carries the position written before it,
 	// and its pong echoes it; a peer may forge one, which only costs it
-	// its own replay). pos is never above Written's answer when the ping
-	// left. Conn.Probe asks for such a ping at once.
+	// its own replay, so a source caps pos at what it wrote to c).
+	// Conn.Probe asks for such a ping at once.
 	Received(pos uint64)
 }
