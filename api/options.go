@@ -113,9 +113,20 @@ type Options struct {
 	// ResumeWindow is how long a suspended session waits for its client.
 	// Default 30s.
 	ResumeWindow time.Duration
-	// ReplayFrames and ReplayBytes bound the frames a session keeps after
-	// writing them, for a resume (besides those still queued). Frames the
-	// client confirms with $seen are freed early. Defaults 256, 256 KiB.
+	// ReplayFrames and ReplayBytes bound the frames a session has written
+	// and the client has not confirmed yet, which it keeps for a resume:
+	// at most ReplayFrames frames, and at most the connection's TCP send
+	// buffer as the kernel reports it (SO_SNDBUF, which Linux grows to
+	// the path's bandwidth-delay product, up to net.ipv4.tcp_wmem's
+	// maximum, 4 MiB by default) plus ReplayBytes, in bytes. A frame is confirmed, and freed, by the client's pong to
+	// a ping sent after it (the server pings after a quarter of
+	// ReplayFrames, at most 256, or of ReplayBytes written, at the
+	// bound, and 2 s after a write) or by $seen. At
+	// the bound, writing waits for a confirmation and frames wait in the
+	// queue: a client that does not keep up meets SlowConsumer, and
+	// written frames are never forgotten unconfirmed while it is
+	// connected. See docs/protocol.md, "Resuming", for when a resume
+	// gets a gap. Defaults 4096 frames, 256 KiB.
 	ReplayFrames int
 	ReplayBytes  int
 	// DedupeWindow is how many recent client frame ids a session remembers
@@ -250,7 +261,7 @@ type Options struct {
 // Defaults of Options fields that api itself applies.
 const (
 	DefaultResumeWindow     = 30 * time.Second
-	DefaultReplayFrames     = 256
+	DefaultReplayFrames     = 4096
 	DefaultReplayBytes      = 256 << 10
 	DefaultDedupeWindow     = 64
 	DefaultSuspendedBytes   = 256 << 20

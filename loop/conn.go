@@ -61,14 +61,14 @@ type Conn struct {
 	partialSince atomic.Int64 // when the current partial message began; 0 none
 
 	// Write side.
-	dirty          atomic.Bool   // queued on its shard's dirty list
-	wantWritable   atomic.Bool   // waiting for nbio to drain before writing more
-	unsent         atomic.Int64  // bytes handed to nbio not yet in the kernel
-	dropPending    atomic.Bool   // drop TCP once unsent reaches 0
-	dropReady      atomic.Bool   // unsent reached 0: the flusher drops TCP
-	pingAfter      atomic.Uint64 // source position written before our last ping
-	ipCounted      atomic.Bool   // counted in Engine.perIP (set once in onOpen)
-	pendingCounted atomic.Bool   // counted in Engine.pendingIP until handshakeDone
+	dirty          atomic.Bool  // queued on its shard's dirty list
+	wantWritable   atomic.Bool  // waiting for nbio to drain before writing more
+	unsent         atomic.Int64 // bytes handed to nbio not yet in the kernel
+	dropPending    atomic.Bool  // drop TCP once unsent reaches 0
+	dropReady      atomic.Bool  // unsent reached 0: the flusher drops TCP
+	sndbuf         atomic.Int64 // the socket's send buffer (SO_SNDBUF) when last read; 0 not yet
+	ipCounted      atomic.Bool  // counted in Engine.perIP (set once in onOpen)
+	pendingCounted atomic.Bool  // counted in Engine.pendingIP until handshakeDone
 
 	mu  sync.Mutex // guards ctl, in, src and cancel
 	ctl control

@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"encoding/binary"
 	"math"
 
 	"github.com/roomloop/roomloop/internal/wsproto"
@@ -15,6 +16,7 @@ type control struct {
 	pong      []byte // payload of the one pending pong
 	pongReady bool
 	ping      bool
+	pingPos   uint64 // the source position the pending ping follows (its payload); 0 none
 
 	closeQueued, closeSent, peerClosed bool
 	closeNow                           bool   // write the close frame without waiting for the source
@@ -23,7 +25,9 @@ type control struct {
 	closeReason                        string
 }
 
-// appendControl appends the preface, a pong and a ping, if pending.
+// appendControl appends the preface, a pong and a ping, if pending; a
+// ping carries the source position it follows (8 bytes, big-endian), or
+// nothing when it follows none.
 func (o *control) appendControl(buf []byte) []byte {
 	if o.preface != nil {
 		buf = append(buf, o.preface...)
@@ -34,9 +38,13 @@ func (o *control) appendControl(buf []byte) []byte {
 		o.pongReady = false
 		o.pong = nil
 	}
-	if o.ping {
-		buf = wsproto.AppendFrame(buf, wsproto.OpPing, nil)
-		o.ping = false
+	if o.ping && !o.closeSent { // nothing follows a close frame
+		var payload []byte
+		if o.pingPos > 0 {
+			payload = binary.BigEndian.AppendUint64(make([]byte, 0, 8), o.pingPos)
+		}
+		buf = wsproto.AppendFrame(buf, wsproto.OpPing, payload)
+		o.ping, o.pingPos = false, 0
 	}
 	return buf
 }

@@ -1,10 +1,12 @@
 package loop
 
 import (
+	"encoding/binary"
 	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -138,10 +140,12 @@ func (s *shard) flush(c *Conn) {
 	}
 	c.mu.Lock()
 	src, o := c.src, &c.ctl
+	pinged := o.ping
 	if o.ping && src != nil {
-		// The ping goes out after every message written so far: its pong
-		// says the peer has them (see reader.OnControl).
-		c.pingAfter.Store(src.Written(c))
+		// The ping goes out after every message written so far and
+		// carries their position: its pong says the peer has them (see
+		// ponged).
+		o.pingPos = src.Written(c)
 	}
 	buf := o.appendControl(s.buf[:0])
 	closing, now, upTo := o.closeQueued && !o.closeSent, o.closeNow, uint64(math.MaxUint64)
@@ -157,8 +161,13 @@ func (s *shard) flush(c *Conn) {
 			c.confirmSoon()
 		}
 	}
+	if pinged || (frames > 0 && c.sndbuf.Load() == 0) {
+		c.readSendBuffer()
+	}
 	closeNow := false
-	if closing && !more {
+	// A source may hold messages back (until its peer confirms earlier
+	// ones) without more: the close frame still waits for them.
+	if closing && !more && (now || !owes(src, c, upTo)) {
 		c.mu.Lock()
 		buf = c.ctl.appendClose(buf)
 		closeNow = c.ctl.peerClosed
@@ -212,9 +221,57 @@ func (s *shard) keep(buf []byte) {
 }
 
 // owes reports whether src has messages up to position upTo still to
-// write to c. Called with c.mu held; src never calls back into c.
+// write to c. Callable with c.mu held; src never calls back into c.
 func owes(src Source, c *Conn, upTo uint64) bool {
 	return src != nil && src.Written(c) < min(upTo, src.Position())
+}
+
+// Probe asks for a ping right after the messages written so far: its
+// pong tells the source that the peer has them (Source.Received). A
+// source calls it when much is unconfirmed, not from inside its own lock.
+// It does nothing once the close frame is sent. It never blocks.
+func (c *Conn) Probe() {
+	c.mu.Lock()
+	// Also while closing: the messages owed before the close frame may
+	// wait for confirmations too; never after the close frame.
+	st := c.state.Load()
+	ok := st == stateOpen || (st == stateClosing && !c.ctl.closeSent)
+	c.ctl.ping = c.ctl.ping || ok
+	c.mu.Unlock()
+	if ok {
+		c.Wake()
+	}
+}
+
+// ponged handles a pong: one that echoes a position (the payload of our
+// pings while a source writes) tells the source the peer has every
+// message up to it. Any other pong, which a peer may send unasked, says
+// nothing.
+func (c *Conn) ponged(payload []byte) {
+	if len(payload) != 8 {
+		return
+	}
+	if pos := binary.BigEndian.Uint64(payload); pos > 0 {
+		if src := c.source(); src != nil {
+			src.Received(pos)
+		}
+	}
+}
+
+// SendBuffer returns the socket's send buffer in bytes as the kernel
+// reported it (SO_SNDBUF) at the connection's first write or latest ping,
+// 0 before that. On Linux it grows with the connection's throughput
+// (autotuning, up to net.ipv4.tcp_wmem's maximum), so it measures what
+// TCP can hold in flight for this connection on our side.
+func (c *Conn) SendBuffer() int { return int(c.sndbuf.Load()) }
+
+// readSendBuffer reads SO_SNDBUF into c.sndbuf.
+func (c *Conn) readSendBuffer() {
+	c.withFD(func(fd int) {
+		if n, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF); err == nil && n > 0 {
+			c.sndbuf.Store(int64(n))
+		}
+	})
 }
 
 // confirmSoon brings the next ping forward to ConfirmAfter from now: its

@@ -80,8 +80,11 @@ type Source interface {
 	// AppendHeader), the messages it holds for c that it has not written
 	// to c yet, up to position upTo and up to about limit bytes (at least
 	// one message when any is due). It returns the grown buffer, how many
-	// messages it appended, and whether messages up to upTo remain. It
-	// appends nothing when c is not the connection it writes to.
+	// messages it appended, and whether messages up to upTo remain to be
+	// appended now. It appends nothing when c is not the connection it
+	// writes to. A source may hold messages back until the peer confirms
+	// earlier ones (Received): it then reports no more, and calls c.Wake
+	// once it may go on.
 	AppendTo(c *Conn, buf []byte, upTo uint64, limit int) (_ []byte, n int, more bool)
 	// Position returns the position of the latest message queued.
 	Position() uint64
@@ -89,6 +92,10 @@ type Source interface {
 	// (0 when c is not the connection it writes to).
 	Written(c *Conn) uint64
 	// Received reports that the peer has received every message up to
-	// position pos: it answered a ping sent after them.
+	// position pos: it answered a ping sent after them (each ping a
+	// source's connection sends carries the position written before it,
+	// and its pong echoes it; a peer may forge one, which only costs it
+	// its own replay, so a source caps pos at what it wrote to c).
+	// Conn.Probe asks for such a ping at once.
 	Received(pos uint64)
 }

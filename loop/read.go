@@ -160,12 +160,7 @@ func (r *reader) OnControl(op wsproto.Opcode, payload []byte) {
 			c.queuePong(payload)
 		}
 	case wsproto.OpPong:
-		// The peer has received every message written before our ping.
-		if pos := c.pingAfter.Swap(0); pos > 0 {
-			if src := c.source(); src != nil {
-				src.Received(pos)
-			}
-		}
+		c.ponged(payload)
 	case wsproto.OpClose:
 		c.readDone = true
 		code, reason := wsproto.ParseClose(payload)

@@ -4,7 +4,11 @@
 // each gets the next seq, waits in a queue for the attached connection
 // (the Stream is the connection's loop.Source), and stays in the replay
 // ring after it is written until the client confirms it (a pong to a ping
-// sent after it, or $seen) or the replay bound evicts it. When a
+// sent after it, or $seen). Written and unconfirmed frames are bounded by
+// a window sized to what TCP holds in flight for the connection: past it,
+// writing waits for a confirmation, and the queue's bound meets the
+// slow-consumer policy; only a suspended session evicts frames, past its
+// own bound (docs/protocol.md, "When a resume gets gap"). When a
 // connection drops the session is suspended (Registry.Suspend) and its
 // frames wait; a new connection presenting the session's token and the
 // last seq it processed attaches to the stream after that seq and gets

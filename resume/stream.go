@@ -56,12 +56,18 @@ type entry struct {
 }
 
 // Stream is one session's outbound frames. It gives each frame the next
-// seq (1, 2, 3, …), queues it for the attached transport, and keeps frames
-// already written, up to Config.ReplayFrames/ReplayBytes, so that a new
-// transport can resume after any seq still held. It outlives transports: a
-// frame sent while none is attached waits for the next. The queue and the
-// replay buffer are one ring; nothing is allocated while it is empty.
-// Its methods are safe for concurrent use.
+// seq (1, 2, 3, …), queues it for the attached transport, and keeps every
+// frame it wrote until the client confirms it (a pong to a ping sent
+// after it, or $seen), so that a new transport can resume after any seq
+// the client may have processed. What is written and unconfirmed is
+// bounded by the window (Config.ReplayFrames frames, and what TCP can
+// hold in flight for the connection plus Config.ReplayBytes in bytes):
+// at the window, writing waits for a confirmation and asks for one at
+// once (a ping), and frames wait in the queue, whose bound then meets the
+// slow-consumer policy. A stream outlives transports: a frame sent while
+// none is attached waits for the next, within the suspended bound (see
+// trim). The queue and the replay buffer are one ring; nothing is
+// allocated while it is empty. Its methods are safe for concurrent use.
 type Stream struct {
 	out *Streams
 
@@ -80,6 +86,14 @@ type Stream struct {
 	queuedBytes int    // their bytes
 	queuedCtl   int    // control frames with seq > max(sent, backlog)
 	heldBytes   int    // bytes of every entry held
+
+	// unconfirmed bytes: of the entries held with seq <= sent (written,
+	// not confirmed). window: the byte window of the latest transport.
+	unconfBytes, window int
+	// Written since the last ping the stream asked for; waiting: the
+	// window stopped a write, and a confirmation wakes the transport.
+	sinceFrames, sinceBytes int
+	waiting                 bool
 
 	dropped    int
 	dropRooms  []string
@@ -194,12 +208,28 @@ func (s *Stream) grow() {
 	s.ring, s.head = bigger, 0
 }
 
+// shrink moves the entries of a ring at most an eighth full (and larger
+// than the small ring) into one a quarter its size, so that a burst does
+// not cost a session its largest ring for as long as frames keep coming.
+func (s *Stream) shrink() {
+	if len(s.ring) <= smallRing || s.n > len(s.ring)/8 || s.n == 0 {
+		return
+	}
+	smaller := make([]entry, len(s.ring)/4)
+	for i := 0; i < s.n; i++ {
+		smaller[i] = s.ring[(s.head+i)&(len(s.ring)-1)]
+	}
+	s.ring, s.head = smaller, 0
+}
+
 // popFirst forgets the oldest entry.
 func (s *Stream) popFirst() {
 	e := &s.ring[s.head]
 	s.heldBytes -= int(e.size)
 	s.out.queued.Add(-int64(e.size))
-	if s.first > s.sent { // it was never written: it leaves the queue too
+	if s.first <= s.sent {
+		s.unconfBytes -= int(e.size)
+	} else { // it was never written: it leaves the queue too
 		if s.first > s.backlog {
 			s.unqueue(e)
 		}
@@ -224,26 +254,43 @@ func (s *Stream) unqueue(e *entry) {
 	}
 }
 
-// trim enforces the replay bound: written frames beyond ReplayFrames or
-// ReplayBytes are forgotten oldest first; without a transport, queued ones
-// too once the queue bound is exceeded as well (a later resume gets a gap).
+// trim enforces the bounds that evict frames, oldest first (a resume
+// from before them then gets a gap). With resumption off, a written frame
+// is not kept. While a transport is attached nothing else is evicted:
+// written frames wait for confirmation within the window, and queued ones
+// are bounded by the queue. While suspended, the stream holds at most
+// ReplayFrames+QueueFrames+ControlFrames frames and window+QueueBytes
+// bytes: what was unconfirmed at the drop and a full queue after it.
 func (s *Stream) trim() {
 	cfg := &s.out.cfg
 	for s.n > 0 {
-		kept := int(s.sent - min(s.sent, s.first-1)) // written entries held
-		keptBytes := s.heldBytes - s.queuedBytes
-		overReplay := kept > cfg.ReplayFrames || keptBytes > cfg.ReplayBytes
-		if s.first <= s.sent && overReplay {
+		if !cfg.keeps() && s.first <= s.sent {
 			s.popFirst()
 			continue
 		}
 		if s.conn == nil && (s.n > cfg.ReplayFrames+cfg.QueueFrames+cfg.ControlFrames ||
-			s.heldBytes > cfg.ReplayBytes+cfg.QueueBytes) {
+			s.heldBytes > max(s.window, cfg.ReplayBytes)+cfg.QueueBytes) {
 			s.popFirst()
 			continue
 		}
 		return
 	}
+}
+
+// unconfirmed returns how many written frames are held.
+func (s *Stream) unconfirmed() int {
+	if s.sent < s.first {
+		return 0
+	}
+	return int(s.sent - s.first + 1)
+}
+
+// windowOf sets s.window to c's byte window: the socket's send buffer as
+// the kernel reports it (what our side of TCP can hold in flight; Linux
+// grows it to the path's bandwidth-delay product) plus ReplayBytes for
+// what the peer's side and the path hold beyond it.
+func (s *Stream) windowOf(c *loop.Conn) {
+	s.window = s.out.cfg.ReplayBytes + c.SendBuffer()
 }
 
 // release gives an empty ring back.
@@ -298,6 +345,7 @@ func (s *Stream) Attach(c *loop.Conn, codec frame.Codec, lastSeq uint64, welcome
 	s.sent = lastSeq
 	s.backlog = s.last
 	s.queuedApp, s.queuedBytes, s.queuedCtl = 0, 0, 0
+	s.unconfBytes, s.sinceFrames, s.sinceBytes, s.waiting = 0, 0, 0, false
 	old := s.conn
 	s.conn = c
 	s.codec = codec
@@ -325,14 +373,24 @@ func (s *Stream) Detach(c *loop.Conn) {
 	s.mu.Unlock()
 }
 
-// Confirm frees frames up to seq, which the client has processed ($seen).
-// Frames not yet written are never freed.
+// Confirm frees frames up to seq, which the client has processed ($seen,
+// or a pong), and shrinks a ring left mostly empty. Frames not yet
+// written are never freed. A transport that waited for the confirmation
+// is woken to write on.
 func (s *Stream) Confirm(seq uint64) {
 	s.mu.Lock()
 	for s.n > 0 && s.first <= min(seq, s.sent) {
 		s.popFirst()
 	}
+	s.shrink()
+	var wake *loop.Conn
+	if s.waiting && s.conn != nil {
+		s.waiting, wake = false, s.conn
+	}
 	s.mu.Unlock()
+	if wake != nil {
+		wake.Wake()
+	}
 }
 
 // End frees everything; later Sends fail with ErrClosed.
@@ -373,25 +431,42 @@ func (s *Stream) Written(c *loop.Conn) uint64 {
 // drop (loop.Source).
 func (s *Stream) Received(seq uint64) { s.Confirm(seq) }
 
-// AppendTo appends to buf, as WebSocket frames in c's codec, the frames up to seq upTo not yet written to c, stopping before the
-// frame that would take buf limit bytes past its start (never before the
-// first), and marks them written. It returns how many frames it appended
-// and whether such frames remain. It appends nothing unless c is the
-// attached transport (loop.Source; called by c's flusher).
+// AppendTo appends to buf, as WebSocket frames in c's codec, the frames
+// up to seq upTo not yet written to c, stopping before the frame that
+// would take buf limit bytes past its start (never before the first), and
+// marks them written. It also stops at the window: ReplayFrames written
+// and unconfirmed frames, or a frame that would take the unconfirmed
+// bytes past the window (never when none is unconfirmed); it then reports
+// no more, and Confirm wakes c. It asks c for a ping (Conn.Probe) at the
+// window, and once a quarter of ReplayFrames (at most 256) or of
+// ReplayBytes was written since the last one, so that confirmations come
+// while writing goes on and little stays held. It returns how many
+// frames it appended and whether frames remain that may be written now.
+// It appends nothing unless c is the attached transport (loop.Source;
+// called by c's flusher).
 func (s *Stream) AppendTo(c *loop.Conn, buf []byte, upTo uint64, limit int) (_ []byte, frames int, more bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.conn != c {
+		s.mu.Unlock()
 		return buf, 0, false
 	}
+	cfg := &s.out.cfg
+	keeps := cfg.keeps()
+	s.windowOf(c)
 	codec := s.codec
 	start, from := len(buf), s.sent
 	end := min(upTo, s.last)
+	full := false
 	for s.sent < end {
 		seq := s.sent + 1
 		e := &s.ring[(s.head+int(seq-s.first))&(len(s.ring)-1)]
 		if e.out == nil {
 			e.out = s.takeDropNotice()
+		}
+		if keeps && s.unconfirmed() > 0 &&
+			(s.unconfirmed() >= cfg.ReplayFrames || s.unconfBytes+int(e.size) > s.window) {
+			full = true
+			break
 		}
 		body := e.out.Body(codec)
 		if len(buf) > start && len(buf)+len(body)+24 > start+limit {
@@ -399,12 +474,31 @@ func (s *Stream) AppendTo(c *loop.Conn, buf []byte, upTo uint64, limit int) (_ [
 		}
 		buf = appendMessage(buf, codec, seq, body)
 		s.sent = seq
+		s.unconfBytes += int(e.size)
+		s.sinceFrames++
+		s.sinceBytes += int(e.size)
 		if seq > s.backlog {
 			s.unqueue(e)
 		}
 	}
 	s.trim()
-	return buf, int(s.sent - from), s.sent < end
+	probe := false
+	if keeps {
+		s.waiting = s.waiting || full
+		// At the window a ping is due unless one was asked for after
+		// the last write; before it, one per probeFrames or probeBytes.
+		probe = (full && s.sinceFrames > 0) ||
+			s.sinceFrames >= cfg.probeFrames() || s.sinceBytes >= cfg.probeBytes()
+		if probe {
+			s.sinceFrames, s.sinceBytes = 0, 0
+		}
+	}
+	frames, more = int(s.sent-from), s.sent < end && !full
+	s.mu.Unlock()
+	if probe {
+		c.Probe()
+	}
+	return buf, frames, more
 }
 
 // appendMessage appends one frame as a WebSocket message in codec.

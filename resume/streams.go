@@ -27,13 +27,26 @@ type Config struct {
 	// with application frames against QueueFrames plus this; a connection
 	// that fills that too is closed with 4002.
 	ControlFrames int
-	// ReplayFrames and ReplayBytes bound the frames a stream keeps after
-	// writing them, for a resume. Zero keeps none (no resumption).
+	// ReplayFrames and ReplayBytes size the window: the frames a stream
+	// keeps after writing them, until the client confirms them, for a
+	// resume. At most ReplayFrames frames are written and unconfirmed,
+	// and at most ReplayBytes plus the connection's send buffer
+	// (loop.Conn.SendBuffer) in bytes; past either, writing waits for a
+	// confirmation. Zero keeps none (no resumption).
 	ReplayFrames int
 	ReplayBytes  int
 	// Policy chooses what a full queue does to application frames.
 	Policy SlowPolicy
 }
+
+// keeps reports whether written frames are kept for a resume.
+func (c *Config) keeps() bool { return c.ReplayFrames > 0 && c.ReplayBytes > 0 }
+
+// probeFrames and probeBytes are how much a stream writes between two
+// pings it asks for: a quarter of ReplayFrames (at most 256) and of
+// ReplayBytes.
+func (c *Config) probeFrames() int { return max(1, min(c.ReplayFrames/4, 256)) }
+func (c *Config) probeBytes() int  { return max(1, c.ReplayBytes/4) }
 
 // Streams makes the outbound streams of one server's sessions and counts
 // the bytes they hold together. It is safe for concurrent use.

@@ -18,7 +18,10 @@ import (
 // Config configures a Pool.
 type Config struct {
 	Addr string // server host:port
-	Path string // default "/ws"
+	// AddrOf, if set, returns the address connection index dials instead
+	// of Addr (a proxy of its own, say); the upgrade's Host stays Addr.
+	AddrOf func(index int) string
+	Path   string // default "/ws"
 	// SourceIPs is how many loopback source addresses (127.0.0.2 …) the
 	// connections are spread over; default 32.
 	SourceIPs int
@@ -142,7 +145,11 @@ func (p *Pool) OpenResume(index int, token string, lastSeq uint64) (*Conn, error
 
 // open dials, upgrades at path and adds the connection to the engine.
 func (p *Pool) open(index int, path string, lastSeq uint64) (*Conn, error) {
-	nc, err := p.Dial(0)
+	addr := p.cfg.Addr
+	if p.cfg.AddrOf != nil {
+		addr = p.cfg.AddrOf(index)
+	}
+	nc, err := p.dial(addr, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +238,10 @@ func (p *Pool) openTLS(nc net.Conn, index int, path string, lastSeq uint64) (*Co
 // Dial connects to the server from the next source address, without
 // upgrading; rcvBuf > 0 sets the socket's receive buffer (SO_RCVBUF)
 // before it connects, so that the TCP window stays small.
-func (p *Pool) Dial(rcvBuf int) (net.Conn, error) {
+func (p *Pool) Dial(rcvBuf int) (net.Conn, error) { return p.dial(p.cfg.Addr, rcvBuf) }
+
+// dial is Dial to addr.
+func (p *Pool) dial(addr string, rcvBuf int) (net.Conn, error) {
 	k := p.next.Add(1)
 	src := net.IPv4(127, 0, 0, byte(2+k%uint64(min(p.cfg.SourceIPs, 250))))
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: p.cfg.Timeout}
@@ -247,7 +257,7 @@ func (p *Pool) Dial(rcvBuf int) (net.Conn, error) {
 			return serr
 		}
 	}
-	return d.Dial("tcp", p.cfg.Addr)
+	return d.Dial("tcp", addr)
 }
 
 // DialRaw connects from the next source address (with SO_RCVBUF rcvBuf

@@ -20,6 +20,10 @@ import (
 func Markdown(w io.Writer, rounds []runner.Round) {
 	for _, t := range tables(rounds) {
 		cols := t.columns()
+		if len(cols) == 1 {
+			singleTable(w, t, cols[0])
+			continue
+		}
 		a, b := cols[0], cols[len(cols)-1]
 		fmt.Fprintf(w, "### %s\n\n", t.scenario)
 		fmt.Fprintf(w, "| metric | %s | %s | ratio %s/%s |%s\n|---|---:|---:|---:|%s\n", a, b, a, b, t.peerHeader(a), t.peerRule())
@@ -47,6 +51,22 @@ func Markdown(w io.Writer, rounds []runner.Round) {
 		if len(t.spreads) > 0 {
 			spreadChart(w, t)
 		}
+	}
+}
+
+// singleTable writes the table of a scenario with one column (a single
+// variant: resume-load), and for resume-load its summary row.
+func singleTable(w io.Writer, t *table, col string) {
+	fmt.Fprintf(w, "### %s\n\n| metric | %s |\n|---|---:|\n", t.scenario, col)
+	for _, m := range t.metrics {
+		fmt.Fprintf(w, "| %s (%s) | %s |\n", m, t.units[m], cell(summarize(t.values[m][col])))
+	}
+	for _, e := range t.errs[col] {
+		fmt.Fprintf(w, "| **error** (%s) | %s |\n", col, strings.ReplaceAll(e, "|", "/"))
+	}
+	fmt.Fprintln(w)
+	if t.scenario == "resume-load" {
+		resumeLoadTable(w, t, col)
 	}
 }
 

@@ -47,6 +47,26 @@ func reconnectTable(w io.Writer, t *table) {
 	fmt.Fprintln(w)
 }
 
+// resumeLoadTable writes resume-load's main metrics as one row, each cell
+// the median over rounds, to set beside the row of another run.
+func resumeLoadTable(w io.Writer, t *table, col string) {
+	med := func(metric string) string {
+		s := summarize(t.values[metric][col])
+		if s.N == 0 {
+			return "–"
+		}
+		return num(s.Median)
+	}
+	fmt.Fprintf(w, "### %s: row\n\n", t.scenario)
+	fmt.Fprintln(w, "| run | resumes | refused gap / expired / unknown / invalid | frames recovered | room frames not recovered | publisher closes | presence frames | reconnect p50 / p99 (ms) | server RSS per session (KiB) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintf(w, "| %s | %s | %s / %s / %s / %s | %s | %s | %s | %s | %s / %s | %s |\n\n", col,
+		med(scenario.MetricRLResumes), med(scenario.MetricRLGap), med(scenario.MetricRLExpired),
+		med(scenario.MetricRLUnknown), med(scenario.MetricRLInvalid), med(scenario.MetricRLRecovered),
+		med(scenario.MetricRLLost), med(scenario.MetricRLPubCloses), med(scenario.MetricRLPresence),
+		med(scenario.MetricRLReconnectP50), med(scenario.MetricRLReconnectP99), med(scenario.MetricRLMemory))
+}
+
 // medianRound returns, of rounds, the one whose reconnect p50 is the
 // median (the lower one of an even count): a real round's spread, which
 // a mean over rounds that restarted at different speeds would smear.

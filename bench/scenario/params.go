@@ -7,20 +7,27 @@ import (
 
 // Params sizes the scenarios.
 type Params struct {
-	IdleConns    int           // idle: connections (100 rooms)
-	Members      int           // broadcast: room members, publishers included
-	Publishers   int           // broadcast: publishing members
-	LightRate    float64       // broadcast: messages/s of the light-load phase
-	LightMembers int           // broadcast: members of the light-load phase's room
-	EchoConns    int           // echo: connections
-	ConnectConns int           // connect: connections opened
-	SlowReaders  int           // slowconsumer: healthy readers
-	SlowStalled  int           // slowconsumer: clients that stop reading
-	ResumeConns  int           // resume: sessions that drop and come back
-	ResumeMissed int           // resume: room messages sent while they are away
-	Reconnects   int           // reconnect: Go clients that reconnect after a restart
-	Duration     time.Duration // each timed phase
-	Dialers      int           // concurrent dials
+	IdleConns    int     // idle: connections (100 rooms)
+	Members      int     // broadcast: room members, publishers included
+	Publishers   int     // broadcast: publishing members
+	LightRate    float64 // broadcast: messages/s of the light-load phase
+	LightMembers int     // broadcast: members of the light-load phase's room
+	EchoConns    int     // echo: connections
+	ConnectConns int     // connect: connections opened
+	SlowReaders  int     // slowconsumer: healthy readers
+	SlowStalled  int     // slowconsumer: clients that stop reading
+	ResumeConns  int     // resume: sessions that drop and come back
+	ResumeMissed int     // resume: room messages sent while they are away
+	Reconnects   int     // reconnect: Go clients that reconnect after a restart
+	// resume-load: sessions (each behind its own severing proxy), the
+	// publisher's frames/s, the length of the flood, and the cuts per
+	// session during it.
+	ResumeLoadConns int
+	ResumeLoadRate  float64
+	ResumeLoadFlood time.Duration
+	ResumeLoadCuts  int
+	Duration        time.Duration // each timed phase
+	Dialers         int           // concurrent dials
 
 	// EchoRate is the offered rate (round trips/s, all connections
 	// together) of echo's fixed-rate phase; 0 skips the phase. The runner
@@ -40,6 +47,7 @@ func Full() Params {
 		IdleConns: idleDefault(), Members: 10000, Publishers: 4, LightRate: 5, LightMembers: 2000, EchoConns: 5000,
 		ConnectConns: 10000, SlowReaders: 100, SlowStalled: 10,
 		ResumeConns: 5000, ResumeMissed: 20, Reconnects: 10000,
+		ResumeLoadConns: 1000, ResumeLoadRate: 200, ResumeLoadFlood: 10 * time.Second, ResumeLoadCuts: 3,
 		Duration: 5 * time.Second, Dialers: 64, EchoRateFraction: 0.5,
 	}
 }
@@ -50,6 +58,7 @@ func Quick() Params {
 		IdleConns: 300, Members: 100, Publishers: 4, LightRate: 10, LightMembers: 50, EchoConns: 50,
 		ConnectConns: 300, SlowReaders: 100, SlowStalled: 10,
 		ResumeConns: 200, ResumeMissed: 5, Reconnects: 1000,
+		ResumeLoadConns: 100, ResumeLoadRate: 200, ResumeLoadFlood: 2 * time.Second, ResumeLoadCuts: 3,
 		Duration: time.Second, Dialers: 16, EchoRateFraction: 0.5,
 	}
 }

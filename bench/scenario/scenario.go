@@ -55,26 +55,33 @@ type Func func(ctx context.Context, t Target, p Params) (Result, error)
 
 // Names lists the scenarios in the order "all" runs them.
 func Names() []string {
-	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect"}
+	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect", "resume-load"}
 }
 
 // ServerArgs returns the extra server flags scenario name needs: resume
 // and reconnect run roomloop with session resumption on (the baseline
-// ignores it).
+// ignores it), resume-load with api's default options.
 func ServerArgs(name string) []string {
-	if name == "resume" || name == "reconnect" {
+	switch name {
+	case "resume", "reconnect":
 		return []string{"-resume"}
+	case "resume-load":
+		return []string{"-defaults"}
 	}
 	return nil
 }
 
 // Variants returns what scenario name compares instead of the two
 // implementations: reconnect runs roomloop only, once with the Go
-// client's jitter on and once with it off (Params.Variant says which).
-// nil: the scenario runs against serve.Impls.
+// client's jitter on and once with it off (Params.Variant says which);
+// resume-load runs roomloop only, with its default options. nil: the
+// scenario runs against serve.Impls.
 func Variants(name string) []string {
-	if name == "reconnect" {
+	switch name {
+	case "reconnect":
 		return []string{VariantJitter, VariantNoJitter}
+	case "resume-load":
+		return []string{VariantDefaults}
 	}
 	return nil
 }
@@ -121,6 +128,8 @@ func ByName(name string) (Func, bool) {
 		return Resume, true
 	case "reconnect":
 		return Reconnect, true
+	case "resume-load":
+		return ResumeLoad, true
 	}
 	return nil, false
 }

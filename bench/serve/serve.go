@@ -59,6 +59,11 @@ type Config struct {
 	DropSlow bool
 	// Presence turns $presence diffs (a room's joins and leaves) on.
 	Presence bool
+	// Defaults runs roomloop with api's default options (resumption and
+	// presence on, default queues and replay bounds) but for rate limits
+	// (off) and the connection cap (raised); the fields above are then
+	// ignored.
+	Defaults bool
 }
 
 // Server is a started implementation.
@@ -115,7 +120,8 @@ type options struct {
 }
 
 // roomloopOptions configures roomloop as every variant runs it: without
-// presence, and with large queues.
+// presence, and with large queues; or, with cfg.Defaults, as a deployment
+// with the default options runs it.
 func roomloopOptions(cfg Config) options {
 	qf, qb := cfg.QueueFrames, cfg.QueueBytes
 	if qf <= 0 {
@@ -125,6 +131,16 @@ func roomloopOptions(cfg Config) options {
 		qb = 4 << 20
 	}
 	h := newHooks()
+	if cfg.Defaults {
+		return options{&api.Options{
+			RateLimits:   api.NoRateLimits(),
+			MaxConns:     benchMaxConns(),
+			OnDisconnect: h.ended,
+			OnSuspend:    h.suspended,
+			OnResume:     h.resumed,
+			Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		}, h}
+	}
 	policy := api.Disconnect
 	if cfg.DropSlow {
 		policy = api.Drop

@@ -44,9 +44,9 @@ func TestRunAllQuick(t *testing.T) {
 		IdleConns: 200, Members: 20, Publishers: 2, EchoConns: 10, ConnectConns: 40,
 		SlowReaders: 10, SlowStalled: 2, Duration: 300 * time.Millisecond, Dialers: 8,
 		LightRate: 20, LightMembers: 10, ResumeConns: 30, ResumeMissed: 5, EchoRateFraction: 0.5,
-		Reconnects: 30,
+		Reconnects: 30, ResumeLoadConns: 20, ResumeLoadRate: 200, ResumeLoadFlood: time.Second, ResumeLoadCuts: 3,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	rounds, err := runner.Run(ctx, runner.Config{
 		Exe: exe, ServerArgs: []string{"server"}, Scenarios: scenario.Names(),
@@ -142,11 +142,18 @@ func TestRunAllQuick(t *testing.T) {
 		}
 	}
 	assert.Contains(t, md.String(), "### reconnect: spread over time")
+	// resume-load cut every session and each cut came back with a
+	// $welcome, resumed or refused; its row is in the report.
+	m := metrics["resume-load/"+scenario.VariantDefaults]
+	assert.Positive(t, m["cuts"])
+	refused := m[scenario.MetricRLGap] + m[scenario.MetricRLExpired] + m[scenario.MetricRLUnknown] + m[scenario.MetricRLInvalid]
+	assert.GreaterOrEqual(t, m[scenario.MetricRLResumes]+refused, m["cuts"])
+	assert.Contains(t, md.String(), "### resume-load: row")
 }
 
 // TestScenarioList checks the scenario list and flag expansion.
 func TestScenarioList(t *testing.T) {
-	if got := scenarios("all"); len(got) != 7 {
+	if got := scenarios("all"); len(got) != 8 {
 		t.Fatalf("all = %v", got)
 	}
 	if got := scenarios("echo,,idle"); len(got) != 2 || got[0] != "echo" || got[1] != "idle" {

@@ -28,6 +28,7 @@ func serverMain(args []string) error {
 	fs.DurationVar(&cfg.HeartbeatTimeout, "heartbeat-timeout", 0, "roomloop drops a silent client after this (0: api default, 60s)")
 	fs.BoolVar(&cfg.DropSlow, "drop-slow", false, "roomloop drops frames for full queues instead of closing with 4002")
 	fs.BoolVar(&cfg.Presence, "presence", false, "roomloop sends $presence diffs of its rooms' joins and leaves")
+	fs.BoolVar(&cfg.Defaults, "defaults", false, "roomloop with api's default options (resumption and presence on) but rate limits off; the roomloop flags above are ignored")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
