@@ -10,7 +10,8 @@ import (
 // sweep enforces every deadline from one goroutine: handshakes and
 // upgrades that take too long, heartbeats (a ping every PingInterval, a
 // drop after PingTimeout without a frame), messages that stay partial
-// longer than MessageTimeout, and peers that never answer our close frame.
+// longer than MessageTimeout, inboxes that stay full longer than
+// InboxTimeout, and peers that never answer our close frame.
 // It also nudges the pool if work waits in the backlog.
 func (e *Engine) sweep() {
 	t := time.NewTicker(e.cfg.sweepEvery())
@@ -43,9 +44,14 @@ func (e *Engine) check(c *Conn, now int64) {
 			c.drop()
 		}
 	case stateOpen:
-		if now-c.lastRead.Load() > int64(e.cfg.PingTimeout) {
+		// A paused connection is not read, so it is not timed out for
+		// silence; it is closed if it stays stalled (see backpressure.go).
+		if !c.checkStall(now) && now-c.lastRead.Load() > int64(e.cfg.PingTimeout) {
 			c.drop() // no close frame: the peer is not there to read it
 			return
+		}
+		if c.state.Load() != stateOpen {
+			return // closed as stalled
 		}
 		if p := c.partialSince.Load(); p != 0 && now-p > int64(e.cfg.MessageTimeout) {
 			c.Close(wsproto.ClosePolicy, "message not completed in time")
