@@ -2,7 +2,6 @@ package loop
 
 import (
 	"errors"
-	"sync"
 	"syscall"
 
 	"github.com/lesismal/nbio"
@@ -40,32 +39,78 @@ import (
 // readBufSize is the most one read takes from a socket.
 const readBufSize = 32 << 10
 
-// readBufs recycles the read buffers; one is in use per socket being read.
-var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+// readBufs recycles the read buffers; one is in use per socket being
+// read. A channel rather than a sync.Pool: the race detector makes a
+// sync.Pool drop a quarter of what it is given, which would allocate
+// 32 KiB for every few reads under test.
+var readBufs = make(chan *[]byte, 64)
+
+func getReadBuf() *[]byte {
+	select {
+	case b := <-readBufs:
+		return b
+	default:
+		b := make([]byte, readBufSize)
+		return &b
+	}
+}
+
+func putReadBuf(b *[]byte) {
+	select {
+	case readBufs <- b:
+	default:
+	}
+}
 
 // stallReason is the close reason for a connection paused too long.
 const stallReason = "messages not handled in time"
 
+// maxReadsPerTurn bounds the reads of one socket in one turn (1 MiB), so
+// that a peer that sends without pause cannot hold its poller: the rest
+// is read by a worker (readJob), in turn with other work.
+const maxReadsPerTurn = 32
+
 // onRead runs on an epoll loop when bytes arrived on nc's socket.
 func (e *Engine) onRead(nc *nbio.Conn) {
-	c, _ := nc.Session().(*Conn)
-	if c == nil {
-		return
+	if c, _ := nc.Session().(*Conn); c != nil {
+		c.readTurn()
 	}
+}
+
+// readJob reads on a worker what a turn of reading left in the socket.
+type readJob struct{ c *Conn }
+
+// readTurn reads c's socket for one turn, and has a worker read on if
+// bytes are left: no new edge would report them.
+func (c *Conn) readTurn() {
 	c.readMu.Lock()
-	c.readSocket()
+	more := c.readSocket()
 	c.readMu.Unlock()
+	if more && c.readQueued.CompareAndSwap(false, true) {
+		c.eng.submit(readJob{c})
+	}
+}
+
+// run is a readJob's turn.
+func (j readJob) run() {
+	j.c.readQueued.Store(false)
+	j.c.readTurn()
 }
 
 // paused reports whether reading c is paused.
 func (c *Conn) paused() bool { return c.stalledSince.Load() != 0 }
 
 // readSocket reads the socket and handles what it reads until the socket
-// is drained or the connection is paused. Called with readMu held.
-func (c *Conn) readSocket() {
-	pb := readBufs.Get().(*[]byte)
-	defer readBufs.Put(pb)
-	for !c.paused() {
+// is drained, the connection is paused, or maxReadsPerTurn reads, and
+// reports whether bytes may be left (after maxReadsPerTurn full reads).
+// Called with readMu held.
+func (c *Conn) readSocket() (more bool) {
+	pb := getReadBuf()
+	defer putReadBuf(pb)
+	for reads := 0; reads < maxReadsPerTurn; {
+		if c.paused() {
+			return false // resumeReading reads on
+		}
 		buf := (*pb)[:readBufSize]
 		_, n, err := c.nc.ReadAndGetConn(&buf)
 		if n > 0 {
@@ -75,16 +120,18 @@ func (c *Conn) readSocket() {
 		case errors.Is(err, syscall.EINTR):
 			continue
 		case errors.Is(err, syscall.EAGAIN):
-			return
+			return false
 		case err != nil || n == 0:
 			// A socket error or the peer's FIN: the poller sees the
 			// hang-up and closes the socket (see socket.go).
 			c.drop()
-			return
+			return false
 		case n < readBufSize:
-			return // drained: the next arrival is a new edge
+			return false // drained: the next arrival is a new edge
 		}
+		reads++
 	}
+	return true
 }
 
 // onBytes takes bytes read from the socket. Called with readMu held.
@@ -149,7 +196,9 @@ func (c *Conn) resumeReading() {
 	if c.tls != nil && !c.paused() {
 		c.readTLS() // what crypto/tls and its pipe hold
 	}
-	c.readSocket()
+	if c.readSocket() && c.readQueued.CompareAndSwap(false, true) {
+		c.eng.submit(readJob{c})
+	}
 }
 
 // resumeJob resumes reading a paused connection on a worker of its own:

@@ -12,8 +12,10 @@
 // tells what the peer has received.
 //
 // No goroutine and no read buffer exist per connection: the engine reads
-// every socket into its pollers' shared buffers, and a connection buffers
-// bytes only while a frame or handshake is incomplete.
+// every socket into pooled buffers, and a connection buffers bytes only
+// while a frame or handshake is incomplete, or while reading it is paused
+// because MaxInflight of its messages wait for a worker (backpressure: see
+// backpressure.go).
 package loop
 
 import (

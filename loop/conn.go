@@ -64,6 +64,7 @@ type Conn struct {
 	// filled, or when its worker last took a message since (see
 	// backpressure.go).
 	stalledSince atomic.Int64
+	readQueued   atomic.Bool // a readJob is queued (see backpressure.go)
 
 	// Write side.
 	dirty          atomic.Bool   // queued on its shard's dirty list

@@ -226,9 +226,10 @@ func (b *backlog) len() int {
 // nudge is a task that only makes a worker look at the backlog.
 type nudge struct{}
 
-// submit hands a task (*Conn to drain, *upgradeJob, resumeJob) to the pool without
-// ever blocking; with every worker busy it waits in the backlog. Every
-// submitted task is counted in pending until it has run.
+// submit hands a task (*Conn to drain, *upgradeJob, resumeJob, readJob)
+// to the pool without ever blocking; with every worker busy it waits in
+// the backlog. Every submitted task is counted in pending until it has
+// run.
 func (e *Engine) submit(task any) {
 	e.pending.Add(1)
 	if err := e.pool.Invoke(task); err != nil {
@@ -249,6 +250,8 @@ func (e *Engine) work(task any) {
 			t.run()
 		case resumeJob:
 			t.c.resumeReading()
+		case readJob:
+			t.run()
 		case nudge:
 			continue
 		}
