@@ -27,14 +27,21 @@ import (
 // held and parsed first on resume, so frames keep their order. Pings,
 // pongs and close frames behind it wait too. While paused, a connection
 // is not timed out for silence (Config.PingTimeout): the silence is the
-// engine's own doing, and the clock restarts when reading resumes.
-// Instead, a connection whose worker takes nothing from its full inbox for
-// Config.InboxTimeout (a handler blocked for good) is closed with 1008.
+// engine's own doing, and the clock restarts when reading resumes. It is
+// pinged every quarter PingInterval, so that its peer keeps hearing from
+// the server. A connection whose worker takes nothing from its full inbox
+// for Config.InboxTimeout (a handler blocked for good) is closed with
+// 1008; so that the peer's answer to any close frame is read, a paused
+// connection that starts closing resumes reading (resumeJob), discarding
+// messages.
+//
+// A turn of reading takes at most maxReadsPerTurn reads; a worker reads on
+// (readJob), so a peer that sends without pause cannot hold its poller.
 //
 // Concurrency: the socket is read, and what is read is handled, only with
-// readMu held, by the poller or by a worker resuming the connection, so
-// bytes are handled in the order they arrive. stalledSince is set and
-// cleared with both readMu and mu held, and updated with mu held.
+// readMu held (by the poller, a worker resuming the connection, or a
+// readJob), so bytes are handled in the order they arrive. stalledSince is
+// set and cleared with both readMu and mu held, and updated with mu held.
 
 // readBufSize is the most one read takes from a socket.
 const readBufSize = 32 << 10
@@ -65,9 +72,7 @@ func putReadBuf(b *[]byte) {
 // stallReason is the close reason for a connection paused too long.
 const stallReason = "messages not handled in time"
 
-// maxReadsPerTurn bounds the reads of one socket in one turn (1 MiB), so
-// that a peer that sends without pause cannot hold its poller: the rest
-// is read by a worker (readJob), in turn with other work.
+// maxReadsPerTurn bounds the reads of one socket in one turn (1 MiB).
 const maxReadsPerTurn = 32
 
 // onRead runs on an epoll loop when bytes arrived on nc's socket.

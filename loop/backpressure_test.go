@@ -327,3 +327,32 @@ func TestBackpressureStallCloses(t *testing.T) {
 		})
 	}
 }
+
+// TestBackpressurePingsPausedPeer: a paused connection is pinged every
+// quarter PingInterval, so its peer keeps hearing from the server.
+func TestBackpressurePingsPausedPeer(t *testing.T) {
+	g := newGated()
+	const interval = 4 * time.Second
+	e := startEngine(t, loop.Config{MaxInflight: 4, PingInterval: interval, PingTimeout: time.Minute}, g)
+	t.Cleanup(g.unblock)
+	c := upgradeOn(t, dialRaw(t, e), "")
+	c.send(wsproto.OpText, []byte("block"))
+	<-g.blocking
+	for range 8 {
+		c.send(wsproto.OpText, []byte("waits"))
+	}
+	require.Eventually(t, func() bool { return e.Counters().Pauses > 0 }, patience, time.Millisecond)
+	var pings []time.Time
+	for len(pings) < 2 {
+		op, _, err := c.readFrame(patience)
+		require.NoError(t, err)
+		require.Equal(t, wsproto.OpPing, op)
+		pings = append(pings, time.Now())
+	}
+	gap := pings[1].Sub(pings[0])
+	t.Logf("pings %v apart while paused (interval %v)", gap, interval)
+	assert.Less(t, gap, interval*3/4)
+	g.unblock()
+	c.roundTrip("after")
+	require.Eventually(t, func() bool { _, texts, _ := g.counts(); return texts == 8 }, patience, time.Millisecond)
+}

@@ -46,7 +46,8 @@ func (e *Engine) check(c *Conn, now int64) {
 	case stateOpen:
 		// A paused connection is not read, so it is not timed out for
 		// silence; it is closed if it stays stalled (see backpressure.go).
-		if !c.checkStall(now) && now-c.lastRead.Load() > int64(e.cfg.PingTimeout) {
+		paused := c.checkStall(now)
+		if !paused && now-c.lastRead.Load() > int64(e.cfg.PingTimeout) {
 			c.drop() // no close frame: the peer is not there to read it
 			return
 		}
@@ -57,12 +58,22 @@ func (e *Engine) check(c *Conn, now int64) {
 			c.Close(wsproto.ClosePolicy, "message not completed in time")
 			return
 		}
+		every := int64(e.cfg.PingInterval)
+		if paused {
+			// Its pongs wait, but it hears from the server every quarter
+			// interval: a client that probes a link silent for half an
+			// interval does not take a paused one for dead.
+			every /= 4
+			if next := c.nextPing.Load(); next > now+every {
+				c.nextPing.Store(now + every)
+			}
+		}
 		if next := c.nextPing.Load(); now >= next {
 			if next == 0 {
 				c.nextPing.Store(now + firstPingIn(e.cfg.PingInterval))
 				return
 			}
-			c.nextPing.Store(now + int64(e.cfg.PingInterval))
+			c.nextPing.Store(now + every)
 			c.queuePing()
 		}
 	}
