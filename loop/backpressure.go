@@ -40,8 +40,10 @@ import (
 //
 // Concurrency: the socket is read, and what is read is handled, only with
 // readMu held (by the poller, a worker resuming the connection, or a
-// readJob), so bytes are handled in the order they arrive. stalledSince is
-// set and cleared with both readMu and mu held, and updated with mu held.
+// readJob), so bytes are handled in the order they arrive; a poller may
+// wait for a worker's turn on the same connection (at most 1 MiB read).
+// stalledSince is set and cleared with both readMu and mu held, and
+// updated with mu held.
 
 // readBufSize is the most one read takes from a socket.
 const readBufSize = 32 << 10
