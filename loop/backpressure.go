@@ -21,6 +21,10 @@ import (
 // and a paused connection is simply not read. Nothing is lost: the bytes
 // stay in the kernel, and resuming reads them on the worker that resumes
 // it, since no new edge will come while the peer's writes are blocked.
+// (On kqueue systems, macOS and the BSDs, nbio's poller is level-triggered
+// whatever EpollMod says: reading works the same, but a paused connection
+// with bytes waiting keeps its poller spinning until it resumes. Linux,
+// the platform roomloop is deployed on, has no such cost.)
 //
 // The parser stops at the message that fills the inbox (wsproto
 // Parser.FeedSome); the rest of that read (at most one read buffer) is
