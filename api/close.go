@@ -20,7 +20,7 @@ const (
 	CloseNoStatus        CloseCode = 1005 // reported only: a close frame without a code
 	CloseAbnormal        CloseCode = 1006 // reported only: the connection dropped without a close frame
 	CloseInvalidPayload  CloseCode = 1007 // invalid UTF-8
-	ClosePolicy          CloseCode = 1008 // a policy: message deadline, rate limits, too many messages waiting
+	ClosePolicy          CloseCode = 1008 // a policy: message deadline, rate limits, waiting messages not handled in time
 	CloseTooBig          CloseCode = 1009 // a message over the size or frame-count limit
 	CloseKicked          CloseCode = 4001 // Kick; the session cannot be resumed
 	CloseSlowConsumer    CloseCode = 4002 // the client's queue was full (the session is suspended)

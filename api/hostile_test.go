@@ -1034,8 +1034,8 @@ func TestHostileJoinStorm(t *testing.T) {
 		cm := newCalm(t, ts)
 		baseRooms := ts.Stats().Rooms
 		a := dial(t, ts, nil)
-		// 200 at once: more would exceed the 256 messages a client may
-		// have waiting (1008 at once, see TestHostileHandlers).
+		// 200 at once: under the 256 messages a client may have waiting
+		// (past them the server stops reading it, see TestHostileHandlers).
 		for i := range 200 {
 			a.send(map[string]any{"event": "$join", "room": fmt.Sprintf("j%d", i)})
 		}
@@ -1321,7 +1321,8 @@ func TestHostileHandlers(t *testing.T) {
 		release := make(chan struct{})
 		var releaseOnce sync.Once
 		unblock := func() { releaseOnce.Do(func() { close(release) }) }
-		ts := startServer(t, &api.Options{DisablePresence: true})
+		const inboxTimeout = 500 * time.Millisecond
+		ts := startServer(t, &api.Options{DisablePresence: true, InboxTimeout: inboxTimeout})
 		t.Cleanup(unblock) // before the server shuts down
 		var started atomic.Int32
 		ts.Handle("block", func(*api.Conn, *api.Frame) error {
@@ -1338,17 +1339,56 @@ func TestHostileHandlers(t *testing.T) {
 		require.Eventually(t, func() bool { return started.Load() == 1 }, wait, time.Millisecond)
 		cm.check("while a handler blocks")
 
+		// 300 messages behind a blocked handler: reading stops at 256,
+		// and after InboxTimeout with none handled, 1008.
 		flooder := dial(t, ts, nil)
 		flooder.send(map[string]any{"event": "block", "id": "f0"})
+		start := time.Now()
 		for i := range 300 {
 			flooder.send(map[string]any{"event": "$ping", "id": strconv.Itoa(i)})
 		}
-		assert.Equal(t, websocket.ClosePolicyViolation, flooder.expectClose(), "past 256 waiting messages")
+		require.NoError(t, flooder.ws.SetReadDeadline(time.Now().Add(wait)))
+		_, _, err := flooder.ws.ReadMessage()
+		var ce *websocket.CloseError
+		require.ErrorAs(t, err, &ce, "the flooder gets no frame before its close")
+		assert.Equal(t, websocket.ClosePolicyViolation, ce.Code)
+		assert.Equal(t, "messages not handled in time", ce.Text)
+		assert.GreaterOrEqual(t, time.Since(start), inboxTimeout)
+		assert.EqualValues(t, 1, ts.Stats().InboxStalls)
 		cm.check("while two handlers block")
 
 		unblock()
 		assert.Equal(t, "b0", blocked.expect("$ack").ID)
 		blocked.ping()
+		noPanic(t, ts)
+	})
+	t.Run("backpressure", func(t *testing.T) {
+		// 1,000 messages behind a handler that blocks for a while: the
+		// server stops reading at 256 instead of closing, and once the
+		// handler returns every message is handled, in order.
+		release := make(chan struct{})
+		var releaseOnce sync.Once
+		unblock := func() { releaseOnce.Do(func() { close(release) }) }
+		ts := startServer(t, &api.Options{DisablePresence: true})
+		t.Cleanup(unblock)
+		ts.Handle("block", func(*api.Conn, *api.Frame) error { <-release; return nil })
+		cm := newCalm(t, ts)
+		a := dial(t, ts, nil)
+		a.send(map[string]any{"event": "block", "id": "b"})
+		const n = 1000
+		for i := range n {
+			a.send(map[string]any{"event": "$ping", "id": strconv.Itoa(i)})
+		}
+		require.Eventually(t, func() bool { return ts.Stats().InboxPauses > 0 }, wait, time.Millisecond,
+			"reading the client paused")
+		cm.check("while a client is paused")
+		unblock()
+		assert.Equal(t, "b", a.expect("$ack").ID)
+		for i := range n {
+			require.Equal(t, strconv.Itoa(i), a.expect("$pong").ID)
+		}
+		a.ping()
+		assert.Zero(t, ts.Stats().InboxStalls)
 		noPanic(t, ts)
 	})
 	t.Run("panicking hooks", func(t *testing.T) {

@@ -150,6 +150,15 @@ type Options struct {
 	// MessageTimeout bounds the time from a message's first byte to its
 	// last; a slower client is closed with 1008. Default 10s.
 	MessageTimeout time.Duration
+	// InboxTimeout bounds how long a client's received messages may wait
+	// for a handler that makes no progress. A client may have 256
+	// messages waiting to be handled: past that the server stops reading
+	// its socket, so TCP slows it down, and reads again once half are
+	// handled. A client whose 256 waiting messages see none handled for
+	// InboxTimeout (a handler blocked for good) is closed with 1008
+	// "messages not handled in time". While its reading is paused, a
+	// client is not timed out by HeartbeatTimeout. Default 30s.
+	InboxTimeout time.Duration
 	// MaxHeaderBytes and MaxHeaders bound the upgrade request's head
 	// (431 past them). Defaults 8 KiB and 64 header lines.
 	MaxHeaderBytes int
@@ -332,6 +341,7 @@ func (o *Options) loopConfig() loop.Config {
 		AcceptBurst:      o.AcceptBurst,
 		DrainSpread:      o.DrainSpread,
 		MessageTimeout:   o.MessageTimeout,
+		InboxTimeout:     o.InboxTimeout,
 		HTTPHandler:      o.HTTPHandler,
 		TLSConfig:        o.TLSConfig,
 		Logger:           o.Logger,

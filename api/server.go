@@ -271,6 +271,11 @@ type Stats struct {
 	// pings, close frames; not upgrade responses); FramesRead the client
 	// messages handed to the server.
 	BytesWritten, FramesRead uint64
+	// InboxPauses counts the times the server stopped reading a client
+	// because 256 of its messages waited to be handled (it reads again
+	// once half are); InboxStalls the clients closed with 1008 because
+	// none was handled for InboxTimeout.
+	InboxPauses, InboxStalls uint64
 	// Accepted counts connections opened since New by the way they came in.
 	Accepted AcceptedStats
 	// UpgradeRefusals counts refused upgrades by HTTP status (0: outside
@@ -347,6 +352,7 @@ func (s *Server) Stats() Stats {
 	ec := s.eng.Counters()
 	st.Writes, st.FramesWritten = ec.Writes, ec.FramesWritten
 	st.BytesWritten, st.FramesRead = ec.BytesWritten, ec.FramesRead
+	st.InboxPauses, st.InboxStalls = ec.Pauses, ec.Stalls
 	st.Accepted = AcceptedStats{Listener: ec.Accepted[loop.WayListener], TLS: ec.Accepted[loop.WayTLS], HTTP: ec.Accepted[loop.WayHTTP]}
 	st.UpgradeRefusals = ec.Refusals
 	st.SlowConsumerCloses, st.FramesDropped = s.out.SlowConsumers()

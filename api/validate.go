@@ -52,6 +52,7 @@ func (o *Options) Validate() error {
 	}{
 		{"ResumeWindow", o.ResumeWindow},
 		{"MessageTimeout", o.MessageTimeout},
+		{"InboxTimeout", o.InboxTimeout},
 		{"HeartbeatInterval", o.HeartbeatInterval},
 		{"HeartbeatTimeout", o.HeartbeatTimeout},
 		{"HandshakeTimeout", o.HandshakeTimeout},

@@ -12,8 +12,10 @@
 // tells what the peer has received.
 //
 // No goroutine and no read buffer exist per connection: the engine reads
-// every socket into its pollers' shared buffers, and a connection buffers
-// bytes only while a frame or handshake is incomplete.
+// every socket into pooled buffers, and a connection buffers bytes only
+// while a frame or handshake is incomplete, or while reading it is paused
+// because MaxInflight of its messages wait for a worker (backpressure: see
+// backpressure.go).
 package loop
 
 import (
@@ -85,8 +87,16 @@ type Config struct {
 	// write at a time. Default 1 MiB plus twice the largest message.
 	MaxWriteBuffer int
 	// MaxInflight bounds received messages waiting for the worker pool per
-	// connection; a peer that exceeds it is closed with 1008. Default 256.
+	// connection. When a connection's inbox is full the engine stops
+	// reading its socket, so TCP slows the peer down; reading resumes once
+	// the inbox is down to half. Default 256.
 	MaxInflight int
+	// InboxTimeout closes with 1008 ("messages not handled in time") a
+	// connection whose inbox is full and whose worker has taken none of
+	// its messages for this long: a handler blocked for good. A paused
+	// connection is not timed out for silence meanwhile (PingTimeout).
+	// Default 30s.
+	InboxTimeout time.Duration
 
 	// MaxConns caps open TCP connections; more are answered 503 and
 	// closed. Default: the open-file limit less 5% and 64 spare, so the
@@ -141,6 +151,7 @@ const (
 	DefaultCloseWait        = 2 * time.Second
 	DefaultMessageTimeout   = 10 * time.Second
 	DefaultMaxInflight      = 256
+	DefaultInboxTimeout     = 30 * time.Second
 	DefaultMaxPendingPerIP  = 256
 )
 
@@ -181,6 +192,7 @@ func (c Config) withDefaults() Config {
 	opt.Default(&c.MessageTimeout, DefaultMessageTimeout)
 	opt.Default(&c.MaxWriteBuffer, 1<<20+2*c.MaxMessage)
 	opt.Default(&c.MaxInflight, DefaultMaxInflight)
+	opt.Default(&c.InboxTimeout, DefaultInboxTimeout)
 	if c.MaxPendingPerIP == 0 {
 		c.MaxPendingPerIP = DefaultMaxPendingPerIP
 	}
@@ -207,7 +219,7 @@ func defaultMaxConns() int {
 // sweepEvery is how often the sweeper checks deadlines: a quarter of the
 // shortest deadline, between 10ms and 1s.
 func (c Config) sweepEvery() time.Duration {
-	d := min(c.PingInterval, c.PingTimeout, c.HandshakeTimeout, c.AuthTimeout, c.CloseWait) / 4
+	d := min(c.PingInterval, c.PingTimeout, c.HandshakeTimeout, c.AuthTimeout, c.CloseWait, c.InboxTimeout) / 4
 	return min(max(d, 10*time.Millisecond), time.Second)
 }
 

@@ -52,6 +52,7 @@ type Conn struct {
 	readMu   sync.Mutex
 	parser   wsproto.Parser
 	pending  []byte // handshake bytes, or bytes that arrived while authorizing
+	held     []byte // bytes read and not parsed while paused (see backpressure.go)
 	readDone bool   // a protocol error or close frame ended reading
 
 	// Deadlines in unix nanoseconds, read by the sweeper.
@@ -59,6 +60,11 @@ type Conn struct {
 	nextPing     atomic.Int64
 	deadline     atomic.Int64 // handshake, authorization or close-wait deadline; 0 none
 	partialSince atomic.Int64 // when the current partial message began; 0 none
+	// stalledSince is nonzero while reading is paused: when the inbox
+	// filled, or when its worker last took a message since (see
+	// backpressure.go).
+	stalledSince atomic.Int64
+	readQueued   atomic.Bool // a readJob is queued (see backpressure.go)
 
 	// Write side.
 	dirty          atomic.Bool  // queued on its shard's dirty list

@@ -87,8 +87,14 @@ func (c *Conn) closeWith(code uint16, reason string, now bool, upTo uint64) {
 	c.ctl.closeCode, c.ctl.closeReason = code, reason
 	c.state.Store(stateClosing)
 	c.deadline.Store(nowNano() + int64(c.eng.cfg.CloseWait))
+	paused := c.paused()
 	c.mu.Unlock()
 	c.Wake()
+	if paused {
+		// Read the peer's answer to the close frame; what it sent before
+		// is discarded. Its own worker may be blocked in a handler.
+		c.eng.submit(resumeJob{c})
+	}
 }
 
 // queuePong keeps only the latest ping's payload: at most one pong is ever

@@ -27,6 +27,10 @@ type Counters struct {
 	// the flushers handed to sockets (control and close frames too);
 	// FramesRead counts whole messages handed to the Handler.
 	Writes, FramesWritten, BytesWritten, FramesRead uint64
+	// Pauses counts the times a connection's reading was paused because
+	// its inbox was full; Stalls the connections closed with 1008 because
+	// it stayed full past Config.InboxTimeout.
+	Pauses, Stalls uint64
 }
 
 // engineCounters are the engine-wide counters (per-connection events,
@@ -34,6 +38,8 @@ type Counters struct {
 type engineCounters struct {
 	accepted [NumWays]atomic.Uint64
 	refused  [refusalSlots]atomic.Uint64 // status-400; last: other
+	pauses   atomic.Uint64
+	stalls   atomic.Uint64
 }
 
 func (ec *engineCounters) refuse(status int) {
@@ -62,6 +68,8 @@ func (e *Engine) Counters() Counters {
 			c.Refusals[status] = n
 		}
 	}
+	c.Pauses = e.counters.pauses.Load()
+	c.Stalls = e.counters.stalls.Load()
 	for _, s := range e.shards {
 		c.Writes += s.writes.Load()
 		c.FramesWritten += s.frames.Load()

@@ -23,6 +23,9 @@ type inbox struct {
 	info    CloseInfo // how it ended
 }
 
+// waiting is the number of messages not yet taken by a worker.
+func (in *inbox) waiting() int { return len(in.msgs) - in.head }
+
 type message struct {
 	binary bool
 	data   []byte
@@ -33,26 +36,24 @@ type message struct {
 // hold a worker forever.
 const drainBatch = 64
 
-// deliver queues a message from the epoll loop.
-func (c *Conn) deliver(binary bool, data []byte) {
+// deliver queues a message read from the socket, and reports whether the
+// inbox is now full: reading c is then paused (see backpressure.go).
+// Called with readMu held.
+func (c *Conn) deliver(binary bool, data []byte) (full bool) {
 	c.mu.Lock()
 	if c.in.closed {
 		c.mu.Unlock()
-		return
-	}
-	if len(c.in.msgs)-c.in.head >= c.eng.cfg.MaxInflight {
-		c.mu.Unlock()
-		c.readDone = true
-		c.Close(wsproto.ClosePolicy, "too many messages in flight")
-		return
+		return false
 	}
 	c.in.msgs = append(c.in.msgs, message{binary, data})
+	full = c.pauseIfFull()
 	start := !c.in.running
 	c.in.running = true
 	c.mu.Unlock()
 	if start {
 		c.eng.submit(c)
 	}
+	return full
 }
 
 // drain runs on a worker: it hands queued messages to the handler, then
@@ -68,7 +69,11 @@ func (c *Conn) drain() {
 			if c.in.head == len(c.in.msgs) {
 				c.in.msgs, c.in.head = nil, 0
 			}
+			resume := c.tookWhilePaused()
 			c.mu.Unlock()
+			if resume {
+				c.resumeReading()
+			}
 			c.shard.framesRead.Add(1)
 			c.eng.guard("message", func() { h.Message(c, m.binary, m.data) })
 			continue
@@ -221,9 +226,10 @@ func (b *backlog) len() int {
 // nudge is a task that only makes a worker look at the backlog.
 type nudge struct{}
 
-// submit hands a task (*Conn to drain, *upgradeJob) to the pool without
-// ever blocking; with every worker busy it waits in the backlog. Every
-// submitted task is counted in pending until it has run.
+// submit hands a task (*Conn to drain, *upgradeJob, resumeJob, readJob)
+// to the pool without ever blocking; with every worker busy it waits in
+// the backlog. Every submitted task is counted in pending until it has
+// run.
 func (e *Engine) submit(task any) {
 	e.pending.Add(1)
 	if err := e.pool.Invoke(task); err != nil {
@@ -241,6 +247,10 @@ func (e *Engine) work(task any) {
 		case *Conn:
 			t.drain()
 		case *upgradeJob:
+			t.run()
+		case resumeJob:
+			t.c.resumeReading()
+		case readJob:
 			t.run()
 		case nudge:
 			continue

@@ -100,15 +100,16 @@ func (e *Engine) run() error {
 		nb := nbio.NewEngine(nbio.Config{
 			Name:    e.nbName,
 			NPoller: e.cfg.Pollers,
-			// The poller's shared read buffer; connections own none.
-			ReadBufferSize: 32 << 10,
+			// Edge-triggered, and the engine reads sockets itself (onRead),
+			// so that it can stop reading one (see backpressure.go).
+			EpollMod: nbio.EPOLLET,
 			// A backstop only: flushers hand nbio one write (at most a
 			// chunk, or one message) only when it holds nothing, and then
 			// at most a close frame more.
 			MaxWriteBufferSize: e.cfg.MaxWriteBuffer,
 		})
 		nb.OnOpen(e.onOpen)
-		nb.OnData(e.onData)
+		nb.OnRead(e.onRead)
 		nb.OnClose(e.onClose)
 		nb.OnWrittenSize(e.onWritten)
 		if err := nb.Start(); err != nil {

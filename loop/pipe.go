@@ -20,7 +20,12 @@ import (
 // memory; a peer that reads nothing for Config.PingTimeout is dropped.
 // Otherwise Read reports errWouldBlock when empty and Write never waits:
 // the flusher writes through it and must not block. The poller drops a
-// peer that sends more than pipeMaxUnread bytes the reader has not taken.
+// peer that sends more than pipeMaxUnread bytes the reader has not taken
+// in blocking mode: an HTTP request to Config.HTTPHandler has no inbox,
+// so it is not paused (see backpressure.go) but bounded this way. Once a
+// handed-over connection upgrades to a WebSocket, it is paused like any.
+// In non-blocking mode (TLS after its handshake) the pipe holds at most
+// what one read took while the connection is paused.
 type pipe struct {
 	c *Conn
 

@@ -4,32 +4,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/lesismal/nbio"
-
 	"github.com/roomloop/roomloop/internal/wsproto"
 )
-
-// onData runs on an epoll loop with bytes just read from nc. data belongs
-// to the poller and is valid only during the call.
-func (e *Engine) onData(nc *nbio.Conn, data []byte) {
-	c, _ := nc.Session().(*Conn)
-	if c == nil {
-		return
-	}
-	c.readMu.Lock()
-	defer c.readMu.Unlock()
-	switch {
-	case c.tls != nil:
-		c.tls.pipe.append(data)
-		if c.tls.ready.Load() {
-			c.readTLS()
-		}
-	case c.state.Load() == stateHandedOver:
-		c.pipe.Load().append(data) // the HTTP server reads it
-	default:
-		c.handle(data)
-	}
-}
 
 // handle takes bytes read from the connection (decrypted, under TLS).
 // Called with readMu held.
@@ -110,12 +86,23 @@ func (c *Conn) forgetEarly() {
 	c.readMu.Unlock()
 }
 
-// feed parses WebSocket frames. Called with readMu held.
+// feed parses WebSocket frames. When a message fills the inbox, parsing
+// stops there and the rest of data is held until reading resumes (see
+// backpressure.go). Called with readMu held.
 func (c *Conn) feed(data []byte) {
 	if c.readDone {
 		return
 	}
-	err := c.parser.Feed(data, (*reader)(c))
+	if c.paused() {
+		// Not reached by the readers, which stop while paused; kept so that
+		// bytes can never overtake the ones held.
+		c.held = append(c.held, data...)
+		return
+	}
+	n, err := c.parser.FeedSome(data, (*reader)(c))
+	if err == nil && n < len(data) {
+		c.held = append([]byte(nil), data[n:]...)
+	}
 	if err != nil {
 		c.readDone = true
 		var ce *wsproto.CloseError
@@ -147,7 +134,9 @@ func (r *reader) OnMessage(op wsproto.Opcode, payload []byte) {
 	}
 	data := make([]byte, len(payload))
 	copy(data, payload)
-	c.deliver(op == wsproto.OpBinary, data)
+	if c.deliver(op == wsproto.OpBinary, data) {
+		c.parser.Pause() // the inbox is full: parse no further for now
+	}
 }
 
 // OnControl answers pings, notes pongs and completes close handshakes.

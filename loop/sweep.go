@@ -10,7 +10,8 @@ import (
 // sweep enforces every deadline from one goroutine: handshakes and
 // upgrades that take too long, heartbeats (a ping every PingInterval, a
 // drop after PingTimeout without a frame), messages that stay partial
-// longer than MessageTimeout, and peers that never answer our close frame.
+// longer than MessageTimeout, inboxes that stay full longer than
+// InboxTimeout, and peers that never answer our close frame.
 // It also nudges the pool if work waits in the backlog.
 func (e *Engine) sweep() {
 	t := time.NewTicker(e.cfg.sweepEvery())
@@ -43,20 +44,36 @@ func (e *Engine) check(c *Conn, now int64) {
 			c.drop()
 		}
 	case stateOpen:
-		if now-c.lastRead.Load() > int64(e.cfg.PingTimeout) {
+		// A paused connection is not read, so it is not timed out for
+		// silence; it is closed if it stays stalled (see backpressure.go).
+		paused := c.checkStall(now)
+		if !paused && now-c.lastRead.Load() > int64(e.cfg.PingTimeout) {
 			c.drop() // no close frame: the peer is not there to read it
 			return
+		}
+		if c.state.Load() != stateOpen {
+			return // closed as stalled
 		}
 		if p := c.partialSince.Load(); p != 0 && now-p > int64(e.cfg.MessageTimeout) {
 			c.Close(wsproto.ClosePolicy, "message not completed in time")
 			return
+		}
+		every := int64(e.cfg.PingInterval)
+		if paused {
+			// Its pongs wait, but it hears from the server every quarter
+			// interval: a client that probes a link silent for half an
+			// interval does not take a paused one for dead.
+			every /= 4
+			if next := c.nextPing.Load(); next > now+every {
+				c.nextPing.Store(now + every)
+			}
 		}
 		if next := c.nextPing.Load(); now >= next {
 			if next == 0 {
 				c.nextPing.Store(now + firstPingIn(e.cfg.PingInterval))
 				return
 			}
-			c.nextPing.Store(now + int64(e.cfg.PingInterval))
+			c.nextPing.Store(now + every)
 			c.queuePing()
 		}
 	}

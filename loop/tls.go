@@ -63,14 +63,16 @@ func (c *Conn) tlsHandshake() {
 var tlsBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
 // readTLS decrypts what the pipe holds and handles the plaintext as any
-// connection's bytes. Called with readMu held, once the handshake is done.
+// connection's bytes, until the connection is paused: the rest then stays
+// encrypted in the pipe and crypto/tls until reading resumes. Called with
+// readMu held, once the handshake is done.
 func (c *Conn) readTLS() {
 	if c.state.Load() == stateHandedOver {
 		return // the HTTP server reads it
 	}
 	pb := tlsBufs.Get().(*[]byte)
 	defer tlsBufs.Put(pb)
-	for {
+	for !c.paused() {
 		n, err := c.tls.conn.Read(*pb)
 		if n > 0 {
 			c.handle((*pb)[:n])

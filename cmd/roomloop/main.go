@@ -131,6 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	fs.IntVar(&opts.DedupeWindow, "dedupe-window", api.DefaultDedupeWindow, "client frame ids remembered per session")
 	fs.IntVar(&opts.MaxFramesPerMessage, "max-frames-per-message", 4096, "WebSocket frames of one message (more: close 1009)")
 	fs.DurationVar(&opts.MessageTimeout, "message-timeout", 10*time.Second, "deadline from a message's first byte to its last (close 1008)")
+	fs.DurationVar(&opts.InboxTimeout, "inbox-timeout", 30*time.Second, "close 1008 a client whose 256 waiting messages see none handled for this long (reading it is paused meanwhile)")
 	fs.IntVar(&opts.MaxHeaderBytes, "max-header-bytes", 8<<10, "upgrade request head in bytes (more: 431)")
 	fs.IntVar(&opts.MaxHeaders, "max-headers", 64, "upgrade request header lines (more: 431)")
 	fs.DurationVar(&opts.AuthTimeout, "auth-timeout", 2*time.Second, "deadline for authorizing an upgrade (503 past it)")

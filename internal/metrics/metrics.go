@@ -76,6 +76,8 @@ var (
 	dWrites        = desc("writes_total", "Socket writes that carried frames; frames_written_total / writes_total is the coalescing.")
 	dBytesOut      = desc("bytes_written_total", "Bytes written to clients' sockets (frames, pings and close frames).")
 	dFramesIn      = desc("frames_read_total", "Client messages handed to the server.")
+	dPauses        = desc("inbox_pauses_total", "Times reading a client was paused because 256 of its messages waited to be handled.")
+	dStalls        = desc("inbox_stalls_total", "Clients closed with 1008 because their waiting messages saw none handled for InboxTimeout.")
 	dSlow          = desc("slow_consumer_closes_total", "Connections closed with 4002 for a full queue.")
 	dDropped       = desc("frames_dropped_total", "Frames dropped for full queues under the Drop policy.")
 	dResumes       = desc("resumes_total", "Resume requests by outcome: resumed, or the reason refused (unknown, expired, gap, invalid).", "outcome")
@@ -85,7 +87,7 @@ var (
 	dHandler       = desc("handler_duration_seconds", "Time to handle a client frame: its handler, or the default route (api.Options.Histograms).")
 	dFanOut        = desc("room_fanout_recipients", "Recipients each frame sent to a room was queued for (api.Options.Histograms).")
 	collectorDescs = []*prometheus.Desc{dConnections, dAccepted, dSessions, dSuspended, dRooms, dQueued,
-		dFramesOut, dWrites, dBytesOut, dFramesIn, dSlow, dDropped, dResumes, dRefusals, dRateLimited,
+		dFramesOut, dWrites, dBytesOut, dFramesIn, dPauses, dStalls, dSlow, dDropped, dResumes, dRefusals, dRateLimited,
 		dPresence, dHandler, dFanOut}
 )
 
@@ -117,6 +119,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(dWrites, st.Writes)
 	counter(dBytesOut, st.BytesWritten)
 	counter(dFramesIn, st.FramesRead)
+	counter(dPauses, st.InboxPauses)
+	counter(dStalls, st.InboxStalls)
 	counter(dSlow, st.SlowConsumerCloses)
 	counter(dDropped, st.FramesDropped)
 	counter(dPresence, st.PresenceFrames)

@@ -72,6 +72,7 @@ type Parser struct {
 	msgOp  Opcode    // opcode of the open message, 0 if none
 	ctrl   uint8     // bytes of a partial control payload at the end of buf
 	utf    utf8State // UTF-8 state of the open text message
+	paused bool      // the handler called Pause during FeedSome
 }
 
 // NewParser returns a Parser that enforces *lim, which it keeps a pointer
@@ -120,19 +121,41 @@ func (p *Parser) Buffered() int { return len(p.buf) }
 // the same code and consumes nothing). After a close frame has been
 // delivered, the rest of data and all later input are discarded and Feed
 // returns nil: the caller should stop feeding. h must not be nil; if it
-// panics, the Parser must not be used again.
+// panics, the Parser must not be used again. Feed ignores Pause: it
+// consumes all of data.
 func (p *Parser) Feed(data []byte, h Handler) error {
+	for {
+		n, err := p.FeedSome(data, h)
+		if err != nil || n == len(data) {
+			return err
+		}
+		data = data[n:]
+	}
+}
+
+// Pause, called by a Handler during FeedSome, makes that FeedSome return
+// as soon as the frame just delivered is complete, leaving the rest of its
+// input unconsumed: a reader that cannot take more messages stops there.
+func (p *Parser) Pause() { p.paused = true }
+
+// FeedSome is Feed, except that it returns early when h calls Pause, and
+// reports how many bytes of data it consumed. data[n:] is left untouched
+// (still masked); the caller feeds it later, before anything newer. After
+// a close frame, the rest of data counts as consumed (discarded).
+func (p *Parser) FeedSome(data []byte, h Handler) (int, error) {
 	switch p.state {
 	case stClosed:
-		return nil
+		return len(data), nil
 	case stFailed:
-		return closeError(uint16(p.remain), "parser used after an error")
+		return 0, closeError(uint16(p.remain), "parser used after an error")
 	}
-	for len(data) > 0 {
+	p.paused = false
+	used := 0
+	for used < len(data) && !p.paused {
 		var n int
 		var err *CloseError
 		if p.state == stHeader {
-			n, err = p.header(data)
+			n, err = p.header(data[used:])
 			if err == nil && p.state == stPayload && p.remain == 0 {
 				// An empty frame: complete as soon as its header is.
 				var pl []byte
@@ -142,17 +165,18 @@ func (p *Parser) Feed(data []byte, h Handler) error {
 				err = p.endFrame(pl, h)
 			}
 		} else {
-			n, err = p.payload(data, h)
+			n, err = p.payload(data[used:], h)
 		}
 		if err != nil {
-			return p.fail(err)
+			return used + n, p.fail(err)
 		}
 		if p.state == stClosed {
-			return nil
+			return len(data), nil
 		}
-		data = data[n:]
+		used += n
 	}
-	return nil
+	p.paused = false
+	return used, nil
 }
 
 // fail records the failure, releases the buffer and returns err.

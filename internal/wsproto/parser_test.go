@@ -403,3 +403,43 @@ func aliases(buf, p []byte) bool {
 	q := uintptr(unsafe.Pointer(unsafe.SliceData(p)))
 	return q >= start && q+uintptr(len(p)) <= start+uintptr(len(buf)) && bytes.Equal(p, p)
 }
+
+// pauser pauses its parser after every message.
+type pauser struct {
+	recorder
+	p *Parser
+}
+
+func (h *pauser) OnMessage(op Opcode, payload []byte) {
+	h.recorder.OnMessage(op, payload)
+	h.p.Pause()
+}
+
+func TestParserFeedSomePauses(t *testing.T) {
+	var in []byte
+	in = append(in, cf(true, OpText, "one")...)
+	in = append(in, cf(true, OpPing, "p")...)
+	in = append(in, cf(false, OpText, "tw")...)
+	in = append(in, cf(true, OpContinuation, "o")...)
+	in = append(in, cf(true, OpBinary, "three")...)
+	p := NewParser(nil)
+	h := &pauser{p: &p}
+	rest := append([]byte(nil), in...)
+	feeds := 0
+	for len(rest) > 0 {
+		n, err := p.FeedSome(rest, h)
+		require.NoError(t, err)
+		require.Positive(t, n)
+		rest = rest[n:]
+		feeds++
+	}
+	assert.Equal(t, 3, feeds, "one call per message")
+	assert.Equal(t, ok(msg(OpText, "one"), ctl(OpPing, "p"), msg(OpText, "two"), msg(OpBinary, "three")).String(),
+		outcome{events: h.events}.String())
+
+	// Feed ignores Pause.
+	p = NewParser(nil)
+	h = &pauser{p: &p}
+	require.NoError(t, p.Feed(append([]byte(nil), in...), h))
+	assert.Len(t, h.events, 4)
+}
