@@ -269,8 +269,10 @@ type Stats struct {
 	Writes, FramesWritten uint64
 	// BytesWritten counts every byte written to clients' sockets (frames,
 	// pings, close frames; not upgrade responses); FramesRead the client
-	// messages handed to the server.
-	BytesWritten, FramesRead uint64
+	// messages handed to the server; BytesRead the bytes read from
+	// clients' sockets (upgrade requests and frame headers included; on a
+	// connection taken over by ServeHTTP, from the takeover on).
+	BytesWritten, FramesRead, BytesRead uint64
 	// InboxPauses counts the times the server stopped reading a client
 	// because 256 of its messages waited to be handled (it reads again
 	// once half are); InboxStalls the clients closed with 1008 because
@@ -351,7 +353,7 @@ func (s *Server) Stats() Stats {
 	}
 	ec := s.eng.Counters()
 	st.Writes, st.FramesWritten = ec.Writes, ec.FramesWritten
-	st.BytesWritten, st.FramesRead = ec.BytesWritten, ec.FramesRead
+	st.BytesWritten, st.FramesRead, st.BytesRead = ec.BytesWritten, ec.FramesRead, ec.BytesRead
 	st.InboxPauses, st.InboxStalls = ec.Pauses, ec.Stalls
 	st.Accepted = AcceptedStats{Listener: ec.Accepted[loop.WayListener], TLS: ec.Accepted[loop.WayTLS], HTTP: ec.Accepted[loop.WayHTTP]}
 	st.UpgradeRefusals = ec.Refusals

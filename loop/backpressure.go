@@ -125,6 +125,7 @@ func (c *Conn) readSocket() (more bool) {
 		buf := (*pb)[:readBufSize]
 		_, n, err := c.nc.ReadAndGetConn(&buf)
 		if n > 0 {
+			c.shard.bytesRead.Add(uint64(n))
 			c.onBytes(buf[:n])
 		}
 		switch {

@@ -25,8 +25,10 @@ type Counters struct {
 	Refusals map[int]uint64
 	// Writes, FramesWritten: see Engine.Writes. BytesWritten is every byte
 	// the flushers handed to sockets (control and close frames too);
-	// FramesRead counts whole messages handed to the Handler.
-	Writes, FramesWritten, BytesWritten, FramesRead uint64
+	// FramesRead counts whole messages handed to the Handler, BytesRead
+	// the bytes read from sockets (upgrade requests and TLS records
+	// included).
+	Writes, FramesWritten, BytesWritten, FramesRead, BytesRead uint64
 	// Pauses counts the times a connection's reading was paused because
 	// its inbox was full; Stalls the connections closed with 1008 because
 	// it stayed full past Config.InboxTimeout.
@@ -75,6 +77,7 @@ func (e *Engine) Counters() Counters {
 		c.FramesWritten += s.frames.Load()
 		c.BytesWritten += s.bytes.Load()
 		c.FramesRead += s.framesRead.Load()
+		c.BytesRead += s.bytesRead.Load()
 	}
 	return c
 }

@@ -31,10 +31,12 @@ type shard struct {
 	writes, frames atomic.Uint64
 	// bytes counts every byte the flusher handed to sockets (flusher
 	// only); framesRead the messages handed to the Handler by workers of
-	// this shard's connections.
+	// this shard's connections, bytesRead the bytes read from their
+	// sockets (once per read, not per frame).
 	bytes      atomic.Uint64
-	_          [56]byte // keep framesRead, added by workers, off the flusher's line
+	_          [56]byte // keep the readers' counters off the flusher's line
 	framesRead atomic.Uint64
+	bytesRead  atomic.Uint64
 }
 
 func newShard(e *Engine) *shard {

@@ -75,6 +75,7 @@ var (
 	dFramesOut     = desc("frames_written_total", "Frames written to clients (stream frames: application and roomloop control frames).")
 	dWrites        = desc("writes_total", "Socket writes that carried frames; frames_written_total / writes_total is the coalescing.")
 	dBytesOut      = desc("bytes_written_total", "Bytes written to clients' sockets (frames, pings and close frames).")
+	dBytesIn       = desc("bytes_read_total", "Bytes read from clients' sockets (upgrade requests, frames with their headers, control frames).")
 	dFramesIn      = desc("frames_read_total", "Client messages handed to the server.")
 	dPauses        = desc("inbox_pauses_total", "Times reading a client was paused because 256 of its messages waited to be handled.")
 	dStalls        = desc("inbox_stalls_total", "Clients closed with 1008 because their waiting messages saw none handled for InboxTimeout.")
@@ -87,7 +88,7 @@ var (
 	dHandler       = desc("handler_duration_seconds", "Time to handle a client frame: its handler, or the default route (api.Options.Histograms).")
 	dFanOut        = desc("room_fanout_recipients", "Recipients each frame sent to a room was queued for (api.Options.Histograms).")
 	collectorDescs = []*prometheus.Desc{dConnections, dAccepted, dSessions, dSuspended, dRooms, dQueued,
-		dFramesOut, dWrites, dBytesOut, dFramesIn, dPauses, dStalls, dSlow, dDropped, dResumes, dRefusals, dRateLimited,
+		dFramesOut, dWrites, dBytesOut, dBytesIn, dFramesIn, dPauses, dStalls, dSlow, dDropped, dResumes, dRefusals, dRateLimited,
 		dPresence, dHandler, dFanOut}
 )
 
@@ -119,6 +120,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(dWrites, st.Writes)
 	counter(dBytesOut, st.BytesWritten)
 	counter(dFramesIn, st.FramesRead)
+	counter(dBytesIn, st.BytesRead)
 	counter(dPauses, st.InboxPauses)
 	counter(dStalls, st.InboxStalls)
 	counter(dSlow, st.SlowConsumerCloses)

@@ -180,6 +180,12 @@ func TestFramesSessionsRooms(t *testing.T) {
 	frames := after.value("roomloop_frames_written_total") - before.value("roomloop_frames_written_total")
 	assert.Equal(t, float64(3*(n-1)), frames)
 	assert.Equal(t, float64(3), after.value("roomloop_frames_read_total")-before.value("roomloop_frames_read_total"))
+	// Three masked client frames, each a 6-byte header and its text, and
+	// perhaps a few pongs (14 bytes each) to the server's confirming pings.
+	inBytes := after.value("roomloop_bytes_read_total") - before.value("roomloop_bytes_read_total")
+	sent := float64(3 * (6 + len(`{"event":"chat","room":"r","payload":"hi"}`)))
+	assert.GreaterOrEqual(t, inBytes, sent)
+	assert.Less(t, inBytes, sent+8*14)
 	writes := after.value("roomloop_writes_total") - before.value("roomloop_writes_total")
 	assert.True(t, writes >= 1 && writes <= frames, "writes %v frames %v", writes, frames)
 	assert.Greater(t, after.value("roomloop_bytes_written_total")-before.value("roomloop_bytes_written_total"), frames*float64(len(`"chat"`)))
