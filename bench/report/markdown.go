@@ -16,10 +16,15 @@ import (
 // min–max spread, and any errors under the table. A scenario with
 // variants (reconnect) has a column per variant instead, and with them a
 // row per variant of its main metrics and the spread of its events over
-// time.
+// time. A scenario run against one implementation (api-publish) has one
+// column. broadcast is followed by roomloop with metrics on against off.
 func Markdown(w io.Writer, rounds []runner.Round) {
 	for _, t := range tables(rounds) {
 		cols := t.columns()
+		if len(cols) == 1 {
+			singleTable(w, t, cols[0])
+			continue
+		}
 		a, b := cols[0], cols[len(cols)-1]
 		fmt.Fprintf(w, "### %s\n\n", t.scenario)
 		fmt.Fprintf(w, "| metric | %s | %s | ratio %s/%s |\n|---|---:|---:|---:|\n", a, b, a, b)
@@ -40,6 +45,9 @@ func Markdown(w io.Writer, rounds []runner.Round) {
 		if t.waysIn() {
 			waysInTable(w, t)
 		}
+		if t.ran[serve.RoomloopMetrics] {
+			onOffTable(w, t)
+		}
 		if t.scenario == "reconnect" {
 			reconnectTable(w, t)
 		}
@@ -47,6 +55,18 @@ func Markdown(w io.Writer, rounds []runner.Round) {
 			spreadChart(w, t)
 		}
 	}
+}
+
+// singleTable writes t's metrics for its one column col, and its errors.
+func singleTable(w io.Writer, t *table, col string) {
+	fmt.Fprintf(w, "### %s\n\n| metric | %s |\n|---|---:|\n", t.scenario, col)
+	for _, m := range t.metrics {
+		fmt.Fprintf(w, "| %s (%s) | %s |\n", m, t.units[m], cell(summarize(t.values[m][col])))
+	}
+	for _, e := range t.errs[col] {
+		fmt.Fprintf(w, "| **error** (%s) | %s |\n", col, strings.ReplaceAll(e, "|", "/"))
+	}
+	fmt.Fprintln(w)
 }
 
 // waysInTable writes t's metrics through roomloop's ways in, Start,

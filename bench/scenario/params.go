@@ -19,6 +19,8 @@ type Params struct {
 	ResumeConns  int           // resume: sessions that drop and come back
 	ResumeMissed int           // resume: room messages sent while they are away
 	Reconnects   int           // reconnect: Go clients that reconnect after a restart
+	APIMembers   int           // api-publish: members of the room published to
+	APIClients   int           // api-publish: concurrent HTTP clients
 	Duration     time.Duration // each timed phase
 	Dialers      int           // concurrent dials
 
@@ -40,6 +42,7 @@ func Full() Params {
 		IdleConns: idleDefault(), Members: 10000, Publishers: 4, LightRate: 5, LightMembers: 2000, EchoConns: 5000,
 		ConnectConns: 10000, SlowReaders: 100, SlowStalled: 10,
 		ResumeConns: 5000, ResumeMissed: 20, Reconnects: 10000,
+		APIMembers: 1000, APIClients: 32,
 		Duration: 5 * time.Second, Dialers: 64, EchoRateFraction: 0.5,
 	}
 }
@@ -50,6 +53,7 @@ func Quick() Params {
 		IdleConns: 300, Members: 100, Publishers: 4, LightRate: 10, LightMembers: 50, EchoConns: 50,
 		ConnectConns: 300, SlowReaders: 100, SlowStalled: 10,
 		ResumeConns: 200, ResumeMissed: 5, Reconnects: 1000,
+		APIMembers: 100, APIClients: 8,
 		Duration: time.Second, Dialers: 16, EchoRateFraction: 0.5,
 	}
 }

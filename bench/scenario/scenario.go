@@ -55,13 +55,16 @@ type Func func(ctx context.Context, t Target, p Params) (Result, error)
 
 // Names lists the scenarios in the order "all" runs them.
 func Names() []string {
-	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect"}
+	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect", APIPublishName}
 }
 
 // ServerArgs returns the extra server flags scenario name needs: resume
 // and reconnect run roomloop with session resumption on (the baseline
-// ignores it).
+// ignores it); api-publish serves the HTTP API.
 func ServerArgs(name string) []string {
+	if name == APIPublishName {
+		return []string{"-api"}
+	}
 	if name == "resume" || name == "reconnect" {
 		return []string{"-resume"}
 	}
@@ -121,6 +124,8 @@ func ByName(name string) (Func, bool) {
 		return Resume, true
 	case "reconnect":
 		return Reconnect, true
+	case APIPublishName:
+		return APIPublish, true
 	}
 	return nil, false
 }

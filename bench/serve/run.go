@@ -10,7 +10,8 @@ import (
 	"strings"
 )
 
-// Run starts cfg's server, writes "LISTEN <addr>" to out, answers each
+// Run starts cfg's server, writes "LISTEN <addr>" to out (after "ADMIN
+// <addr>" when it serves the HTTP API, Config.API), answers each
 // "STATS" line of in with a JSON line of Stats ("STATS FREE": after
 // returning free memory to the OS), and stops the server when in ends or
 // ctx is done.
@@ -23,6 +24,12 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	s, err := Start(cfg)
 	if err != nil {
 		return err
+	}
+	if a, ok := s.(interface{ AdminAddr() string }); ok && a.AdminAddr() != "" {
+		if _, err := fmt.Fprintf(out, "ADMIN %s\n", a.AdminAddr()); err != nil {
+			_ = s.Close()
+			return err
+		}
 	}
 	if _, err := fmt.Fprintf(out, "LISTEN %s\n", s.Addr()); err != nil {
 		_ = s.Close()
