@@ -58,33 +58,46 @@ func (t *table) onOff() []OnOffRow {
 	return out
 }
 
+// onOffSummaries are the metrics that onOffTable sums up in a line each
+// (by the end of their names): the delivery rate, and the server's CPU
+// per delivery, which the load generator's speed moves less.
+var onOffSummaries = []struct{ suffix, title string }{
+	{": deliveries/s", "Deliveries/s"},
+	{": server CPU per 1M deliveries", "Server CPU per delivery"},
+}
+
 // onOffTable writes t's metrics with roomloop's metrics off and on side
-// by side, the ratio on/off and whether it is within OnOffLimit, then a
-// line with the deliveries/s ratios, and the errors of the rounds with
-// metrics on.
+// by side, the ratio on/off and whether it is within OnOffLimit, the
+// errors of the rounds with metrics on, then a line with the ratios of
+// the deliveries/s rows and one with those of the CPU per delivery rows.
 func onOffTable(w io.Writer, t *table) {
 	fmt.Fprintf(w, "### %s: roomloop with metrics off and on\n\n", t.scenario)
 	fmt.Fprintf(w, "| metric | off (`%s`) | on (`%s`) | ratio on/off | within %.0f%% |\n|---|---:|---:|---:|---|\n",
 		serve.Roomloop, serve.RoomloopMetrics, OnOffLimit*100)
-	var rates []string
-	all := true
-	for _, row := range t.onOff() {
+	rows := t.onOff()
+	for _, row := range rows {
 		verdict := "–"
 		if row.Ratio != nil {
 			verdict = yesNo(row.Within)
 		}
 		fmt.Fprintf(w, "| %s (%s) | %s | %s | %s | %s |\n", row.Metric, row.Unit, cell(row.Off), cell(row.On), ratioCell(row.Ratio), verdict)
-		if strings.HasSuffix(row.Metric, "deliveries/s") {
-			rates = append(rates, fmt.Sprintf("%s %s", strings.TrimSuffix(row.Metric, ": deliveries/s"), ratioCell(row.Ratio)))
-			all = all && row.Within
-		}
 	}
 	for _, e := range t.errs[serve.RoomloopMetrics] {
 		fmt.Fprintf(w, "| **error** (%s) | %s | | | |\n", serve.RoomloopMetrics, strings.ReplaceAll(e, "|", "/"))
 	}
 	fmt.Fprintln(w)
-	if len(rates) > 0 {
-		fmt.Fprintf(w, "Deliveries/s with metrics on / off: %s. All within %.0f%%: %s.\n\n", strings.Join(rates, ", "), OnOffLimit*100, yesNo(all))
+	for _, sum := range onOffSummaries {
+		var parts []string
+		all := true
+		for _, row := range rows {
+			if strings.HasSuffix(row.Metric, sum.suffix) {
+				parts = append(parts, strings.TrimSuffix(row.Metric, sum.suffix)+" "+ratioCell(row.Ratio))
+				all = all && row.Within
+			}
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(w, "%s with metrics on / off: %s. All within %.0f%%: %s.\n\n", sum.title, strings.Join(parts, ", "), OnOffLimit*100, yesNo(all))
+		}
 	}
 }
 

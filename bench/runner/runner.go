@@ -125,7 +125,7 @@ func Run(ctx context.Context, cfg Config) ([]Round, error) {
 					if rd.Err != "" {
 						status = "error: " + rd.Err
 					}
-					fmt.Fprintf(cfg.Log, "%-12s %-13s round %d: %.1fs %s\n", name, rd.Column(), r+1, rd.Seconds, status)
+					fmt.Fprintf(cfg.Log, "%-12s %-16s round %d: %.1fs %s\n", name, rd.Column(), r+1, rd.Seconds, status)
 				}
 				out = append(out, rd)
 			}

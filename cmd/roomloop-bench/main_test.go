@@ -151,6 +151,7 @@ func TestRunAllQuick(t *testing.T) {
 	assert.Equal(t, 0.0, on["client-seen protocol errors (malformed + seq gaps)"])
 	assert.Contains(t, md.String(), "### broadcast: roomloop with metrics off and on")
 	assert.Contains(t, md.String(), "Deliveries/s with metrics on / off: one-at-a-time ")
+	assert.Contains(t, md.String(), "Server CPU per delivery with metrics on / off: one-at-a-time ")
 	onOff := report.OnOff(rounds)
 	require.NotEmpty(t, onOff)
 	for _, row := range onOff {
