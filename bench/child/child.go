@@ -43,13 +43,15 @@ type Server struct {
 	stdin io.WriteCloser
 	lines chan string
 	addr  string
+	admin string        // the HTTP API's address, if it serves one
 	mu    sync.Mutex    // serializes Stats
 	done  chan struct{} // closed once the process has been waited for
 	err   error         // Wait's result, set before done closes
 }
 
 // Start starts the server process and waits (at most 15s) for its
-// "LISTEN <addr>" line.
+// "LISTEN <addr>" line, and the "ADMIN <addr>" line before it of a server
+// that serves the HTTP API ("server -api").
 func Start(sp Spec) (*Server, error) {
 	addr := sp.Addr
 	if addr == "" {
@@ -89,6 +91,10 @@ func Start(sp Spec) (*Server, error) {
 		close(s.done)
 	}()
 	line, err := s.next(15 * time.Second)
+	if err == nil && strings.HasPrefix(line, "ADMIN ") {
+		s.admin = strings.TrimPrefix(line, "ADMIN ")
+		line, err = s.next(15 * time.Second)
+	}
 	if err != nil || !strings.HasPrefix(line, "LISTEN ") {
 		s.kill()
 		return nil, fmt.Errorf("child: %s server did not start: %q %v", sp.Impl, line, err)
@@ -115,6 +121,13 @@ func (s *Server) Addr() string { return s.addr }
 
 // Impl returns the implementation the server runs.
 func (s *Server) Impl() string { return s.impl }
+
+// AdminAddr returns the address of the server's HTTP API (its admin
+// listener); "" when it serves none.
+func (s *Server) AdminAddr() string { return s.admin }
+
+// APIKey returns the bearer key of the server's HTTP API.
+func (s *Server) APIKey() string { return serve.APIKey }
 
 // TLS reports whether the server serves wss:// only (serve.RoomloopTLS).
 func (s *Server) TLS() bool { return serve.IsTLS(s.impl) }

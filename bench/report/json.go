@@ -16,6 +16,9 @@ type File struct {
 	// WaysIn summarizes the rounds of roomloop's ways in, when the run
 	// had them (WaysIn(Rounds)).
 	WaysIn []WaysInRow `json:"ways_in,omitempty"`
+	// OnOff summarizes roomloop's rounds with metrics off and on, when
+	// the run had them (OnOff(Rounds)).
+	OnOff []OnOffRow `json:"metrics_on_off,omitempty"`
 }
 
 // WriteJSON writes f (a File, or any other report) as indented JSON to

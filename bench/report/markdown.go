@@ -16,7 +16,8 @@ import (
 // min–max spread, and any errors under the table. A scenario with
 // variants (reconnect) has a column per variant instead, and with them a
 // row per variant of its main metrics and the spread of its events over
-// time.
+// time. A scenario run against one implementation (api-publish) has one
+// column. broadcast is followed by roomloop with metrics on against off.
 func Markdown(w io.Writer, rounds []runner.Round) {
 	for _, t := range tables(rounds) {
 		cols := t.columns()
@@ -45,6 +46,9 @@ func Markdown(w io.Writer, rounds []runner.Round) {
 		if t.waysIn() {
 			waysInTable(w, t)
 		}
+		if t.ran[serve.RoomloopMetrics] {
+			onOffTable(w, t)
+		}
 		if t.scenario == "reconnect" {
 			reconnectTable(w, t)
 		}
@@ -55,7 +59,8 @@ func Markdown(w io.Writer, rounds []runner.Round) {
 }
 
 // singleTable writes the table of a scenario with one column (a single
-// variant: resume-load), and for resume-load its summary row.
+// variant: resume-load, or one implementation: api-publish), its errors,
+// and for resume-load its summary row.
 func singleTable(w io.Writer, t *table, col string) {
 	fmt.Fprintf(w, "### %s\n\n| metric | %s |\n|---|---:|\n", t.scenario, col)
 	for _, m := range t.metrics {

@@ -120,3 +120,42 @@ func TestReconnectReport(t *testing.T) {
 		t.Errorf("want 10 buckets per variant:\n%s", out)
 	}
 }
+
+// TestOnOff checks the table of roomloop with metrics off and on: the
+// ratio on/off of the medians and whether it is within 3%, only for a
+// scenario that ran with metrics on; and the one-column table of a
+// scenario run against roomloop alone.
+func TestOnOff(t *testing.T) {
+	m := func(rate, cpu float64) []scenario.Metric {
+		return []scenario.Metric{{Name: "burst 8: deliveries/s", Unit: "1/s", Value: rate}, {Name: "burst 8: server CPU per 1M deliveries", Unit: "s", Value: cpu}}
+	}
+	rounds := []runner.Round{
+		{Scenario: "broadcast", Impl: "roomloop", Metrics: m(100, 2)},
+		{Scenario: "broadcast", Impl: "roomloop-metrics", Metrics: m(98, 2.2)},
+		{Scenario: "broadcast", Impl: "baseline", Metrics: m(10, 20)},
+		{Scenario: "api-publish", Impl: "roomloop", Metrics: m(7, 1)},
+	}
+	var b bytes.Buffer
+	Markdown(&b, rounds)
+	out := b.String()
+	for _, want := range []string{
+		"| burst 8: deliveries/s (1/s) | 100 | 10 | 10.00 |",
+		"### broadcast: roomloop with metrics off and on",
+		"| burst 8: deliveries/s (1/s) | 100 | 98 | 0.98 | yes |",
+		"| burst 8: server CPU per 1M deliveries (s) | 2 | 2.20 | 1.10 | no |",
+		"Deliveries/s with metrics on / off: burst 8 0.98. All within 3%: yes.",
+		"Server CPU per delivery with metrics on / off: burst 8 1.10. All within 3%: no.",
+		"### api-publish\n\n| metric | roomloop |\n|---|---:|\n| burst 8: deliveries/s (1/s) | 7 |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "### api-publish: roomloop with metrics off and on") {
+		t.Errorf("api-publish ran without metrics on:\n%s", out)
+	}
+	rows := OnOff(rounds)
+	if len(rows) != 2 || rows[0].Ratio == nil || *rows[0].Ratio != 0.98 || !rows[0].Within || rows[1].Within {
+		t.Errorf("OnOff = %+v", rows)
+	}
+}

@@ -44,12 +44,12 @@ type table struct {
 }
 
 // columns returns what t compares: the scenario's variants, if it has
-// them, else roomloop and the baseline.
+// them, else its implementations (scenario.Impls).
 func (t *table) columns() []string {
 	if vs := scenario.Variants(t.scenario); len(vs) > 0 {
 		return vs
 	}
-	return []string{serve.Roomloop, serve.Baseline}
+	return scenario.Impls(t.scenario)
 }
 
 // tables groups rounds by scenario, in first-seen order, and within one

@@ -42,7 +42,7 @@ type Config struct {
 type arm struct{ impl, variant string }
 
 // arms returns what scenario name runs against in round r (0-based):
-// serve.Impls; for idle with WaysIn the other ways in too; with
+// scenario.Impls; for idle with WaysIn the other ways in too; with
 // Centrifuge, the centrifuge comparator where it runs; for a scenario
 // with variants, roomloop in each variant. The order rotates from round
 // to round, so that each goes first once in as many rounds as there are
@@ -54,8 +54,7 @@ func (cfg Config) arms(name string, r int) []arm {
 			arms = append(arms, arm{serve.Roomloop, v})
 		}
 	} else {
-		base := serve.Impls()
-		impls := base[:]
+		impls := scenario.Impls(name)
 		if cfg.WaysIn && name == "idle" {
 			w := serve.WaysIn()
 			impls = append(w[:], serve.Baseline)
@@ -137,7 +136,7 @@ func Run(ctx context.Context, cfg Config) ([]Round, error) {
 					if rd.Err != "" {
 						status = "error: " + rd.Err
 					}
-					fmt.Fprintf(cfg.Log, "%-12s %-13s round %d: %.1fs %s\n", name, rd.Column(), r+1, rd.Seconds, status)
+					fmt.Fprintf(cfg.Log, "%-12s %-16s round %d: %.1fs %s\n", name, rd.Column(), r+1, rd.Seconds, status)
 				}
 				out = append(out, rd)
 			}
@@ -202,6 +201,12 @@ func (s *server) current() *child.Server {
 
 // Addr returns the server's address, the same across restarts.
 func (s *server) Addr() string { return s.current().Addr() }
+
+// AdminAddr returns the address of the server's HTTP API; "" for none.
+func (s *server) AdminAddr() string { return s.current().AdminAddr() }
+
+// APIKey returns the bearer key of the server's HTTP API.
+func (s *server) APIKey() string { return s.current().APIKey() }
 
 // TLS reports whether the server serves wss:// only.
 func (s *server) TLS() bool { return s.current().TLS() }

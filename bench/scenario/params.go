@@ -19,6 +19,8 @@ type Params struct {
 	ResumeConns  int     // resume: sessions that drop and come back
 	ResumeMissed int     // resume: room messages sent while they are away
 	Reconnects   int     // reconnect: Go clients that reconnect after a restart
+	APIMembers   int     // api-publish: members of the room published to
+	APIClients   int     // api-publish: concurrent HTTP clients
 	// resume-load: sessions (each behind its own severing proxy), the
 	// publisher's frames/s, the length of the flood, and the cuts per
 	// session during it.
@@ -48,6 +50,7 @@ func Full() Params {
 		ConnectConns: 10000, SlowReaders: 100, SlowStalled: 10,
 		ResumeConns: 5000, ResumeMissed: 20, Reconnects: 10000,
 		ResumeLoadConns: 1000, ResumeLoadRate: 200, ResumeLoadFlood: 10 * time.Second, ResumeLoadCuts: 3,
+		APIMembers: 1000, APIClients: 32,
 		Duration: 5 * time.Second, Dialers: 64, EchoRateFraction: 0.5,
 	}
 }
@@ -59,6 +62,7 @@ func Quick() Params {
 		ConnectConns: 300, SlowReaders: 100, SlowStalled: 10,
 		ResumeConns: 200, ResumeMissed: 5, Reconnects: 1000,
 		ResumeLoadConns: 100, ResumeLoadRate: 200, ResumeLoadFlood: 2 * time.Second, ResumeLoadCuts: 3,
+		APIMembers: 100, APIClients: 8,
 		Duration: time.Second, Dialers: 16, EchoRateFraction: 0.5,
 	}
 }

@@ -55,14 +55,17 @@ type Func func(ctx context.Context, t Target, p Params) (Result, error)
 
 // Names lists the scenarios in the order "all" runs them.
 func Names() []string {
-	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect", "resume-load"}
+	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect", "resume-load", APIPublishName}
 }
 
 // ServerArgs returns the extra server flags scenario name needs: resume
 // and reconnect run roomloop with session resumption on (the baseline
-// ignores it), resume-load with api's default options.
+// ignores it), resume-load with api's default options, api-publish with
+// the HTTP API served.
 func ServerArgs(name string) []string {
 	switch name {
+	case APIPublishName:
+		return []string{"-api"}
 	case "resume", "reconnect":
 		return []string{"-resume"}
 	case "resume-load":
@@ -130,6 +133,8 @@ func ByName(name string) (Func, bool) {
 		return Reconnect, true
 	case "resume-load":
 		return ResumeLoad, true
+	case APIPublishName:
+		return APIPublish, true
 	}
 	return nil, false
 }

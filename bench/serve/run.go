@@ -10,7 +10,8 @@ import (
 	"strings"
 )
 
-// Run starts cfg's server, writes "LISTEN <addr>" to out, answers each
+// Run starts cfg's server, writes "LISTEN <addr>" to out (after "ADMIN
+// <addr>" when it serves the HTTP API, Config.API), answers each
 // "STATS" line of in with a JSON line of Stats ("STATS FREE": after
 // returning free memory to the OS), and stops the server when in ends or
 // ctx is done.
@@ -29,8 +30,15 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 
 // RunServer is Run for a server already started: one built outside this
 // package (the centrifuge comparator, bench/centrifuge) speaks the same
-// child protocol through it.
+// child protocol through it. A server with an admin listener
+// (AdminAddr) reports it on an "ADMIN" line first.
 func RunServer(ctx context.Context, s Server, in io.Reader, out io.Writer) error {
+	if a, ok := s.(interface{ AdminAddr() string }); ok && a.AdminAddr() != "" {
+		if _, err := fmt.Fprintf(out, "ADMIN %s\n", a.AdminAddr()); err != nil {
+			_ = s.Close()
+			return err
+		}
+	}
 	if _, err := fmt.Fprintf(out, "LISTEN %s\n", s.Addr()); err != nil {
 		_ = s.Close()
 		return err

@@ -6,6 +6,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,11 +22,14 @@ import (
 // roomloop reached another way: mounted as an http.Handler on a net/http
 // server (ServeHTTP), and on its own listener with native TLS
 // (Options.TLSConfig). Roomloop uses its own listener (Start).
+// RoomloopMetrics is Roomloop with its Prometheus metrics on and scraped
+// once a second (metrics.go).
 const (
-	Roomloop     = "roomloop"
-	Baseline     = "baseline"
-	RoomloopHTTP = "roomloop-http"
-	RoomloopTLS  = "roomloop-tls"
+	Roomloop        = "roomloop"
+	Baseline        = "baseline"
+	RoomloopHTTP    = "roomloop-http"
+	RoomloopTLS     = "roomloop-tls"
+	RoomloopMetrics = "roomloop-metrics"
 )
 
 // Impls returns the implementations in their default order.
@@ -64,6 +68,10 @@ type Config struct {
 	// (off) and the connection cap (raised); the fields above are then
 	// ignored.
 	Defaults bool
+	// API serves roomloop's HTTP API (internal/httpapi, key APIKey) on an
+	// admin listener of its own at 127.0.0.1:0, as the roomloop binary
+	// does on -admin-addr; Run reports its address on an "ADMIN" line.
+	API bool
 }
 
 // Server is a started implementation.
@@ -75,7 +83,7 @@ type Server interface {
 // Start starts the implementation cfg names.
 func Start(cfg Config) (Server, error) {
 	switch cfg.Impl {
-	case Roomloop, RoomloopTLS:
+	case Roomloop, RoomloopTLS, RoomloopMetrics:
 		return startRoomloop(cfg)
 	case RoomloopHTTP:
 		return startRoomloopHTTP(cfg)
@@ -86,13 +94,14 @@ func Start(cfg Config) (Server, error) {
 		}
 		return baselineServer{s}, nil
 	}
-	return nil, fmt.Errorf("serve: unknown implementation %q (want %s, %s, %s or %s)", cfg.Impl, Roomloop, Baseline, RoomloopHTTP, RoomloopTLS)
+	return nil, fmt.Errorf("serve: unknown implementation %q (want %s, %s, %s, %s or %s)", cfg.Impl, Roomloop, Baseline, RoomloopHTTP, RoomloopTLS, RoomloopMetrics)
 }
 
 // roomloopServer adapts *api.Server and counts how its sessions end.
 type roomloopServer struct {
 	s    *api.Server
 	hook *hooks
+	ex   *extras // the admin listener and the metrics scraper, if on
 }
 
 // startRoomloop starts roomloop on its own listener (Start), with a
@@ -110,7 +119,12 @@ func startRoomloop(cfg Config) (Server, error) {
 	if err := s.Start(cfg.Addr); err != nil {
 		return nil, err
 	}
-	return roomloopServer{s, opts.hooks}, nil
+	ex, err := startExtras(cfg, s, opts.Limits)
+	if err != nil {
+		_ = roomloopServer{s: s}.Close()
+		return nil, err
+	}
+	return roomloopServer{s, opts.hooks, ex}, nil
 }
 
 // options are roomloop's options with the hooks that count session ends.
@@ -162,6 +176,7 @@ func roomloopOptions(cfg Config) options {
 		OnSuspend:         h.suspended,
 		OnResume:          h.resumed,
 		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		Histograms:        cfg.Impl == RoomloopMetrics, // as the binary does when it serves /metrics
 	}, h}
 }
 
@@ -190,11 +205,16 @@ func (r roomloopServer) report(st *Stats) {
 // Addr returns the listening address.
 func (r roomloopServer) Addr() string { return r.s.Addr().String() }
 
-// Close drains and stops the server, waiting at most 5 seconds.
+// AdminAddr returns the admin listener's address; "" without one.
+func (r roomloopServer) AdminAddr() string { return r.ex.adminAddr() }
+
+// Close stops the admin listener and the scraper, then drains and stops
+// the server, waiting at most 5 seconds.
 func (r roomloopServer) Close() error {
+	exErr := r.ex.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return r.s.Shutdown(ctx)
+	return errors.Join(exErr, r.s.Shutdown(ctx))
 }
 
 // baselineServer adapts *baseline.Server.

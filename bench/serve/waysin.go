@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"net"
@@ -30,11 +29,16 @@ func startRoomloopHTTP(cfg Config) (Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	ex, err := startExtras(cfg, s, opts.Limits)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", s)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
-	return httpServer{roomloopServer{s, opts.hooks}, hs, ln}, nil
+	return httpServer{roomloopServer{s, opts.hooks, ex}, hs, ln}, nil
 }
 
 // Addr returns the HTTP listener's address.
@@ -47,9 +51,7 @@ func (h httpServer) Close() error {
 	if errors.Is(herr, http.ErrServerClosed) {
 		herr = nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return errors.Join(herr, h.s.Shutdown(ctx))
+	return errors.Join(herr, h.roomloopServer.Close())
 }
 
 // selfSigned returns a server TLS configuration with a fresh self-signed

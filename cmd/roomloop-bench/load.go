@@ -18,9 +18,9 @@ import (
 // external is a server started by someone else: /proc readings need its
 // pid, and Stats reads /proc only (no goroutine count, no GC).
 type external struct {
-	addr string
-	pid  int
-	impl string
+	addr, admin, key string
+	pid              int
+	impl             string
 }
 
 // Impl returns the implementation the server runs, as -impl says.
@@ -28,6 +28,12 @@ func (e external) Impl() string { return e.impl }
 
 // Addr returns the server address.
 func (e external) Addr() string { return e.addr }
+
+// AdminAddr returns the address of the server's HTTP API ("" for none).
+func (e external) AdminAddr() string { return e.admin }
+
+// APIKey returns the HTTP API's bearer key.
+func (e external) APIKey() string { return e.key }
 
 // Sample reads the server's /proc, if its pid is known.
 func (e external) Sample() (procstat.Sample, error) {
@@ -57,6 +63,8 @@ func loadMain(args []string) error {
 	fs.StringVar(&t.addr, "addr", "127.0.0.1:8080", "server host:port")
 	fs.IntVar(&t.pid, "pid", 0, "server pid, for /proc readings (RSS, CPU)")
 	fs.StringVar(&t.impl, "impl", "", "centrifuge: the server speaks centrifuge's protocol (bench/centrifuge); otherwise roomloop's")
+	fs.StringVar(&t.admin, "admin-addr", "", "api-publish: the server's admin address, where its HTTP API serves /api/")
+	fs.StringVar(&t.key, "api-key", os.Getenv("ROOMLOOP_API_KEY"), "api-publish: the HTTP API's bearer key (default $ROOMLOOP_API_KEY)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -1,9 +1,9 @@
 // Command roomloop-bench benchmarks roomloop against a goroutine-model
 // baseline server.
 //
-//	roomloop-bench run -scenario all|idle|broadcast|echo|connect|slowconsumer|resume|reconnect [-quick] [-rounds N] [-out DIR] [-centrifuge]
-//	roomloop-bench server -impl roomloop|baseline -addr 127.0.0.1:0
-//	roomloop-bench load -scenario NAME -addr HOST:PORT [-pid PID]
+//	roomloop-bench run -scenario all|idle|broadcast|echo|connect|slowconsumer|resume|reconnect|resume-load|api-publish [-quick] [-rounds N] [-out DIR] [-centrifuge]
+//	roomloop-bench server -impl roomloop|baseline|roomloop-metrics -addr 127.0.0.1:0 [-api] [-defaults]
+//	roomloop-bench load -scenario NAME -addr HOST:PORT [-pid PID] [-impl centrifuge] [-admin-addr HOST:PORT -api-key KEY]
 //	roomloop-bench soak -run idle|churn|chaos|slowmix|hostile|drain|all [-duration D] [-sample 10s] [-conns N]
 //
 // "run" starts each implementation as a child process ("server"), drives

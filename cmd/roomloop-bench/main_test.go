@@ -28,10 +28,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestRunAllQuick runs every scenario once against both implementations
-// with tiny sizes, and idle also against roomloop's other ways in
-// (ServeHTTP, TLS), and checks that each produced numbers, without
-// errors. It asserts nothing about speed.
+// TestRunAllQuick runs every scenario once against its implementations
+// with tiny sizes (broadcast also against roomloop with metrics on, and
+// api-publish against roomloop only), and idle also against roomloop's
+// other ways in (ServeHTTP, TLS), and checks that each produced numbers,
+// without errors. It asserts nothing about speed.
 func TestRunAllQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes; skipped with -short")
@@ -45,8 +46,9 @@ func TestRunAllQuick(t *testing.T) {
 		SlowReaders: 10, SlowStalled: 2, Duration: 300 * time.Millisecond, Dialers: 8,
 		LightRate: 20, LightMembers: 10, ResumeConns: 30, ResumeMissed: 5, EchoRateFraction: 0.5,
 		Reconnects: 30, ResumeLoadConns: 20, ResumeLoadRate: 200, ResumeLoadFlood: time.Second, ResumeLoadCuts: 3,
+		APIMembers: 20, APIClients: 4,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	rounds, err := runner.Run(ctx, runner.Config{
 		Exe: exe, ServerArgs: []string{"server"}, Scenarios: scenario.Names(),
@@ -75,8 +77,7 @@ func TestRunAllQuick(t *testing.T) {
 	for _, s := range scenario.Names() {
 		cols := scenario.Variants(s)
 		if cols == nil {
-			impls := serve.Impls()
-			cols = impls[:]
+			cols = scenario.Impls(s)
 		}
 		for _, col := range cols {
 			if got[s+"/"+col] != 1 {
@@ -149,11 +150,35 @@ func TestRunAllQuick(t *testing.T) {
 	refused := m[scenario.MetricRLGap] + m[scenario.MetricRLExpired] + m[scenario.MetricRLUnknown] + m[scenario.MetricRLInvalid]
 	assert.GreaterOrEqual(t, m[scenario.MetricRLResumes]+refused, m["cuts"])
 	assert.Contains(t, md.String(), "### resume-load: row")
+	// broadcast also ran roomloop with its metrics on and scraped, and the
+	// report set it beside roomloop with them off.
+	on := metrics["broadcast/"+serve.RoomloopMetrics]
+	for _, name := range []string{"one-at-a-time: deliveries/s", "burst 16: deliveries/s"} {
+		assert.Positive(t, on[name], name)
+	}
+	assert.Equal(t, 0.0, on["client-seen protocol errors (malformed + seq gaps)"])
+	assert.Contains(t, md.String(), "### broadcast: roomloop with metrics off and on")
+	assert.Contains(t, md.String(), "Deliveries/s with metrics on / off: one-at-a-time ")
+	assert.Contains(t, md.String(), "Server CPU per delivery with metrics on / off: one-at-a-time ")
+	onOff := report.OnOff(rounds)
+	require.NotEmpty(t, onOff)
+	for _, row := range onOff {
+		assert.Equal(t, "broadcast", row.Scenario)
+	}
+	// api-publish published over the HTTP API, and every answered publish
+	// reached every member.
+	api := metrics[scenario.APIPublishName+"/"+serve.Roomloop]
+	require.Positive(t, api["requests answered"])
+	assert.Positive(t, api["requests/s"])
+	assert.Equal(t, api["requests answered"]*float64(p.APIMembers), api["deliveries"])
+	assert.Equal(t, 0.0, api["publishes that reached fewer than every member"])
+	assert.Equal(t, 0.0, api["client-seen protocol errors (malformed + seq gaps)"])
+	assert.Contains(t, md.String(), "### api-publish\n\n| metric | roomloop |")
 }
 
 // TestScenarioList checks the scenario list and flag expansion.
 func TestScenarioList(t *testing.T) {
-	if got := scenarios("all"); len(got) != 8 {
+	if got := scenarios("all"); len(got) != 9 {
 		t.Fatalf("all = %v", got)
 	}
 	if got := scenarios("echo,,idle"); len(got) != 2 || got[0] != "echo" || got[1] != "idle" {

@@ -16,7 +16,7 @@ import (
 func serverMain(args []string) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	var cfg serve.Config
-	fs.StringVar(&cfg.Impl, "impl", serve.Roomloop, "roomloop, baseline, roomloop-http (mounted on net/http) or roomloop-tls (wss://, self-signed)")
+	fs.StringVar(&cfg.Impl, "impl", serve.Roomloop, "roomloop, baseline, roomloop-http (mounted on net/http), roomloop-tls (wss://, self-signed) or roomloop-metrics (Prometheus metrics on, scraped in-process every second)")
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:0", "listen address")
 	fs.BoolVar(&cfg.Resume, "resume", false, "keep roomloop's session resumption on")
 	fs.IntVar(&cfg.QueueFrames, "queue-frames", 4096, "roomloop outbound queue bound per client, frames")
@@ -29,6 +29,7 @@ func serverMain(args []string) error {
 	fs.BoolVar(&cfg.DropSlow, "drop-slow", false, "roomloop drops frames for full queues instead of closing with 4002")
 	fs.BoolVar(&cfg.Presence, "presence", false, "roomloop sends $presence diffs of its rooms' joins and leaves")
 	fs.BoolVar(&cfg.Defaults, "defaults", false, "roomloop with api's default options (resumption and presence on) but rate limits off; the roomloop flags above are ignored")
+	fs.BoolVar(&cfg.API, "api", false, "roomloop serves the HTTP API on an admin listener at 127.0.0.1:0 (printed as ADMIN <addr>), key "+serve.APIKey)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
