@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/roomloop/roomloop/bench/load"
+	"github.com/roomloop/roomloop/bench/procstat"
 )
 
 // idleRooms is how many rooms the idle connections are spread over.
@@ -55,9 +56,25 @@ func Idle(ctx context.Context, t Target, p Params) (r Result, err error) {
 		return r, err
 	}
 	setup := time.Since(start)
+	// What an operator sees: RSS 2 s after the last join, with no
+	// collection forced (Stats below forces one), and optionally again
+	// IdleLater after the last join.
+	joinedAt := time.Now()
+	time.Sleep(2 * time.Second)
+	seen, err := t.Sample()
+	if err != nil {
+		return r, err
+	}
+	var later procstat.Sample
+	if p.IdleLater > 0 {
+		time.Sleep(time.Until(joinedAt.Add(p.IdleLater)))
+		if later, err = t.Sample(); err != nil {
+			return r, err
+		}
+	}
 	// Let the server settle: pool workers left from the connect burst
 	// expire after about two seconds.
-	time.Sleep(3 * time.Second)
+	time.Sleep(time.Until(joinedAt.Add(3 * time.Second)))
 	after, err := t.Stats()
 	if err != nil {
 		return r, err
@@ -72,6 +89,10 @@ func Idle(ctx context.Context, t Target, p Params) (r Result, err error) {
 	}
 	n := float64(len(conns))
 	r.add("connections", "count", n)
+	r.add("server RSS per connection 2 s after the storm, no GC forced", "KiB", (float64(seen.RSS)-float64(s0.RSS))/n/1024)
+	if p.IdleLater > 0 {
+		r.add("server RSS per connection "+p.IdleLater.String()+" after the storm, no GC forced", "KiB", (float64(later.RSS)-float64(s0.RSS))/n/1024)
+	}
 	r.add("server RSS per connection", "KiB", (float64(s1.RSS)-float64(s0.RSS))/n/1024)
 	r.add("server RSS per connection, free pages returned", "KiB", (float64(freed1.RSS)-float64(freed0.RSS))/n/1024)
 	r.add("server heap in use per connection", "KiB", (float64(after.HeapInuse)-float64(before.HeapInuse))/n/1024)

@@ -7,7 +7,10 @@ import (
 
 // Params sizes the scenarios.
 type Params struct {
-	IdleConns    int     // idle: connections (100 rooms)
+	IdleConns int // idle: connections (100 rooms)
+	// IdleLater, when set, is a second no-GC RSS reading this long after
+	// the idle storm's last join (the first is at 2 s).
+	IdleLater    time.Duration
 	Members      int     // broadcast: room members, publishers included
 	Publishers   int     // broadcast: publishing members
 	LightRate    float64 // broadcast: messages/s of the light-load phase

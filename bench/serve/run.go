@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/roomloop/roomloop/internal/memrelease"
 )
 
 // Run starts cfg's server, writes "LISTEN <addr>" to out (after "ADMIN
@@ -24,6 +26,13 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	s, err := Start(cfg)
 	if err != nil {
 		return err
+	}
+	if cfg.Impl != Baseline {
+		// As the roomloop binary does by default (-release-memory).
+		rctx, stop := context.WithCancel(ctx)
+		released := make(chan struct{})
+		go func() { defer close(released); memrelease.Run(rctx, memrelease.Config{}) }()
+		defer func() { stop(); <-released }()
 	}
 	return RunServer(ctx, s, in, out)
 }

@@ -15,6 +15,7 @@ type sizeFlags struct {
 	lightRate float64
 	echoRate  float64
 	echoFrac  float64
+	idleLater time.Duration
 }
 
 // register adds the flags to fs.
@@ -25,6 +26,7 @@ func (f *sizeFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.lightRate, "light-rate", 0, "broadcast: messages/s of the light-load phase (0: 5, or 10 with -quick)")
 	fs.Float64Var(&f.echoRate, "echo-rate", 0, "echo: offered round trips/s of the fixed-rate phase (0: -echo-rate-fraction of the baseline's closed-loop rate, calibrated first)")
 	fs.Float64Var(&f.echoFrac, "echo-rate-fraction", 0.5, "echo: the fixed rate as a fraction of the baseline's closed-loop rate (0: no fixed-rate phase)")
+	fs.DurationVar(&f.idleLater, "idle-later", 0, "idle: also read the server's RSS (no GC forced) this long after the last join, e.g. 60s (0: only at 2 s)")
 }
 
 // params returns the scenario parameters the flags ask for.
@@ -41,6 +43,7 @@ func (f *sizeFlags) params() scenario.Params {
 		p.LightRate = f.lightRate
 	}
 	p.EchoRate, p.EchoRateFraction = f.echoRate, f.echoFrac
+	p.IdleLater = f.idleLater
 	if f.duration > 0 {
 		p.Duration = f.duration
 	}

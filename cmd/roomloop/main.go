@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/internal/memrelease"
 )
 
 // description opens the usage text.
@@ -108,6 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 		noDemo    = fs.Bool("no-demo", false, "serve no chat demo at / and no /roomloop.js, /demo.js: requests at other paths get 404, non-upgrade requests at -path 400 or 405")
 		tlsCert   = fs.String("tls-cert", "", "PEM certificate (chain) file: serve wss:// and https:// (with -tls-key)")
 		tlsKey    = fs.String("tls-key", "", "PEM private key file of -tls-cert")
+		release   = fs.Bool("release-memory", true, "after a burst of allocation (a connect storm) followed by a quiet moment, collect garbage and return free memory to the OS (at most every 10 s)")
 	)
 	fs.IntVar(&opts.MaxMessageSize, "max-message", 64<<10, "largest WebSocket message in bytes (larger: close 1009)")
 	fs.IntVar(&lim.MaxEvent, "max-event", lim.MaxEvent, "longest event name in bytes")
@@ -235,6 +237,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	}
 	defer adminSrv.close()
 
+	if *release {
+		rctx, stop := context.WithCancel(ctx)
+		released := make(chan struct{})
+		go func() {
+			defer close(released)
+			memrelease.Run(rctx, memrelease.Config{OnRelease: func(reclaimable uint64) {
+				log.Debug("memory released after a burst", "bytes", reclaimable)
+			}})
+		}()
+		defer func() { stop(); <-released }()
+	}
 	if serving != nil {
 		serving(srv.Addr())
 	}
