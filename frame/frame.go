@@ -62,6 +62,10 @@ type Frame struct {
 	From string
 	// ID is the client-chosen message id.
 	ID string
+	// Ref is opaque data that a client of another wire attaches to a
+	// frame (a wspulse frame's id); a routed frame carries it to its
+	// recipients. roomloop's own codecs neither read nor write it.
+	Ref string
 	// Seq is the per-session sequence number of a server→client frame;
 	// 0 means none ($welcome).
 	Seq uint64
