@@ -133,7 +133,8 @@ func (t *transport) Open(lc *loop.Conn) {
 	c := &Conn{srv: s, id: id, user: b.identity.User, lc: lc, ep: b.ep,
 		initial: b.identity.Rooms, stream: s.out.New()}
 	c.setIdentityLocked(b.identity) // c is not shared yet
-	if !s.opts.DisableResume && b.ep == nil { // a wire's sessions resume by id
+	// A wire's sessions resume by id, never by token.
+	if !s.opts.DisableResume && b.ep == nil {
 		c.token = resume.NewToken(id)
 	}
 	s.users.add(c) // before the registry holds it: see userIndex
