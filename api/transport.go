@@ -250,6 +250,21 @@ func (t *transport) Message(lc *loop.Conn, binary bool, data []byte) {
 	s.application(c, &f)
 }
 
+// suspends reports whether c is suspended, rather than ended, when its
+// connection closes with info: by roomloop's rule (resume.Suspends) or
+// its wire's.
+func (s *Server) suspends(c *Conn, info CloseInfo) bool {
+	switch {
+	case s.opts.DisableResume:
+		return false
+	case c.ep == nil:
+		return resume.Suspends(uint16(info.Code), info.ServerClosed)
+	case c.ep.rules.EndOnClose:
+		return false
+	}
+	return resume.Suspends(uint16(info.Code), info.ServerClosed) || c.ep.rules.SuspendOnClose && info.PeerClosed
+}
+
 // errClosedConn: decode closed the connection; nothing to answer.
 var errClosedConn = errors.New("connection closed")
 
@@ -285,8 +300,7 @@ func (t *transport) Closed(lc *loop.Conn, li loop.CloseInfo) {
 		c.stream.End()
 		return
 	}
-	if s.opts.DisableResume || !(resume.Suspends(uint16(info.Code), info.ServerClosed) ||
-		c.ep != nil && c.ep.rules.SuspendOnClose && info.PeerClosed) {
+	if !s.suspends(c, info) {
 		c.mu.Unlock()
 		s.endSession(c, info)
 		return

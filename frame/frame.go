@@ -62,9 +62,11 @@ type Frame struct {
 	From string
 	// ID is the client-chosen message id.
 	ID string
-	// Ref is opaque data that a client of another wire attaches to a
-	// frame (a wspulse frame's id); a routed frame carries it to its
-	// recipients. roomloop's own codecs neither read nor write it.
+	// Ref is data for other wires (package wire), which roomloop's own
+	// codecs neither read nor write: on a client frame, what the wire
+	// decoded into it (a wspulse frame's id), carried to the recipients
+	// of a routed frame; on $joined and $left, the id of the session
+	// that joined or left.
 	Ref string
 	// Seq is the per-session sequence number of a server→client frame;
 	// 0 means none ($welcome).

@@ -94,6 +94,10 @@ type Rules struct {
 	// session too (the client may come back within the resume window),
 	// rather than ending it.
 	SuspendOnClose bool
+	// EndOnClose: a session ends when its connection closes, however it
+	// closes (its rooms hear at once that it left): the wire's clients
+	// never come back to resume. It overrides SuspendOnClose.
+	EndOnClose bool
 	// CloseNormally: a connection whose session the server ends (a
 	// kick, a duplicate id) is closed with 1000 and an empty reason,
 	// whatever the cause. Protocol closes keep their codes (1009 for an

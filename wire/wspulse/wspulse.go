@@ -141,14 +141,17 @@ type outbound struct {
 }
 
 // Encode writes an application frame, or "$error", as one text message:
-// id (the frame's Ref), event and payload. A bytes payload (from a
+// id (a room frame's Ref), event and payload. A bytes payload (from a
 // roomloop.bin client) becomes a base64 JSON string. Other control
 // frames append nothing.
 func (w *Wire) Encode(dst []byte, f *frame.Frame) []byte {
 	if f.IsControl() && f.Event != "$error" {
 		return dst
 	}
-	out := outbound{ID: f.Ref, Event: f.Event}
+	out := outbound{Event: f.Event}
+	if f.To == "" { // a room frame's Ref is its sender's id; a direct one's is another wire's
+		out.ID = f.Ref
+	}
 	switch f.Kind {
 	case frame.JSONPayload:
 		out.Payload = f.Payload
