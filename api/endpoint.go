@@ -13,13 +13,19 @@ import (
 	"github.com/roomloop/roomloop/wire"
 )
 
-// Endpoint mounts another wire protocol on a URL path (see package wire):
-// upgrade requests for Path speak Wire, in the same rooms and sessions
-// as roomloop's own clients on Options.Path. The path is matched on the
-// request, also when the Server is mounted with ServeHTTP.
+// Endpoint mounts another wire protocol (see package wire) on a URL
+// path, or a subprotocol, or both: upgrade requests for Path, and those
+// elsewhere that offer Subprotocol first among the subprotocols the
+// server speaks, speak Wire, in the same rooms and sessions as roomloop's
+// own clients. The path is matched on the request, also when the Server
+// is mounted with ServeHTTP (where a subprotocol is the way to pick a
+// wire on the router's one path).
 type Endpoint struct {
-	// Path is the URL path, such as "/wspulse".
+	// Path is the URL path, such as "/wspulse"; "" with a Subprotocol.
 	Path string
+	// Subprotocol, when set, selects the wire on any other path too; the
+	// server echoes it. "" for clients that offer none (most legacy ones).
+	Subprotocol string
 	// Wire is the protocol spoken there.
 	Wire wire.Wire
 }
@@ -36,14 +42,44 @@ type endpoint struct {
 	codec *wireCodec
 }
 
+// endpoints are a server's other wires, by path and by subprotocol.
+type endpoints struct {
+	byPath, byProtocol map[string]*endpoint
+}
+
 // buildEndpoints numbers the endpoints' codecs after roomloop's two.
-func buildEndpoints(eps []Endpoint) map[string]*endpoint {
-	m := make(map[string]*endpoint, len(eps))
+func buildEndpoints(eps []Endpoint) endpoints {
+	m := endpoints{byPath: map[string]*endpoint{}, byProtocol: map[string]*endpoint{}}
 	for i, e := range eps {
-		m[e.Path] = &endpoint{path: e.Path, wire: e.Wire, rules: e.Wire.Rules(),
+		ep := &endpoint{path: e.Path, wire: e.Wire, rules: e.Wire.Rules(),
 			codec: &wireCodec{w: e.Wire, id: 2 + i}}
+		if e.Path != "" {
+			m.byPath[e.Path] = ep
+		}
+		if e.Subprotocol != "" {
+			m.byProtocol[e.Subprotocol] = ep
+		}
 	}
 	return m
+}
+
+// pick returns the wire of an upgrade request for path offering
+// protocols: the path's, else the first offered subprotocol's, with the
+// subprotocol to echo. nil means roomloop's own: on Options.Path with
+// no wire's subprotocol offered before one of roomloop's.
+func (m endpoints) pick(path string, protocols []string) (*endpoint, string) {
+	if ep := m.byPath[path]; ep != nil {
+		return ep, ""
+	}
+	for _, p := range protocols {
+		if _, ok := frame.ByName(p); ok {
+			return nil, ""
+		}
+		if ep := m.byProtocol[p]; ep != nil {
+			return ep, p
+		}
+	}
+	return nil, ""
 }
 
 // validateEndpoints reports the first mistake in eps, or nil.
@@ -55,16 +91,23 @@ func validateEndpoints(path string, eps []Endpoint) error {
 		return fmt.Errorf("roomloop: %d Endpoints, at most %d", len(eps), maxEndpoints)
 	}
 	seen := map[string]bool{path: true}
+	protocols := map[string]bool{}
 	for _, e := range eps {
+		_, ours := frame.ByName(e.Subprotocol)
 		switch {
-		case !strings.HasPrefix(e.Path, "/"):
+		case e.Path == "" && e.Subprotocol == "":
+			return errors.New("roomloop: an Endpoint needs a Path or a Subprotocol")
+		case e.Path != "" && !strings.HasPrefix(e.Path, "/"):
 			return fmt.Errorf("roomloop: Endpoint path %q must start with /", e.Path)
-		case seen[e.Path]:
+		case e.Path != "" && seen[e.Path]:
 			return fmt.Errorf("roomloop: Endpoint path %q is used twice (Options.Path included)", e.Path)
+		case ours || protocols[e.Subprotocol]:
+			return fmt.Errorf("roomloop: Endpoint subprotocol %q is taken", e.Subprotocol)
 		case e.Wire == nil:
-			return fmt.Errorf("roomloop: Endpoint %q has no Wire", e.Path)
+			return fmt.Errorf("roomloop: Endpoint %q has no Wire", e.Path+e.Subprotocol)
 		}
-		seen[e.Path] = true
+		seen[e.Path] = e.Path != ""
+		protocols[e.Subprotocol] = e.Subprotocol != ""
 	}
 	return nil
 }
@@ -72,9 +115,11 @@ func validateEndpoints(path string, eps []Endpoint) error {
 // endpointPaths returns the paths the loop accepts upgrades on besides
 // Options.Path.
 func endpointPaths(eps []Endpoint) []string {
-	paths := make([]string, len(eps))
-	for i, e := range eps {
-		paths[i] = e.Path
+	var paths []string
+	for _, e := range eps {
+		if e.Path != "" {
+			paths = append(paths, e.Path)
+		}
 	}
 	return paths
 }

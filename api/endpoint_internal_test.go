@@ -34,10 +34,10 @@ func TestWireEncodesOncePerFrame(t *testing.T) {
 	a, b := &countingWire{}, &countingWire{}
 	eps := buildEndpoints([]Endpoint{{Path: "/a", Wire: a}, {Path: "/b", Wire: b}})
 	out := frame.NewOutgoing(frame.Frame{Event: "hello"})
-	first := out.Body(eps["/a"].codec)
+	first := out.Body(eps.byPath["/a"].codec)
 	for range 100 {
-		assert.Equal(t, &first[0], &out.Body(eps["/a"].codec)[0])
-		out.Body(eps["/b"].codec)
+		assert.Equal(t, &first[0], &out.Body(eps.byPath["/a"].codec)[0])
+		out.Body(eps.byPath["/b"].codec)
 		out.Body(frame.JSON)
 	}
 	assert.Equal(t, int32(1), a.encodes.Load())
@@ -47,12 +47,16 @@ func TestWireEncodesOncePerFrame(t *testing.T) {
 
 func TestValidateEndpoints(t *testing.T) {
 	w := &countingWire{}
-	require.NoError(t, validateEndpoints("", []Endpoint{{Path: "/x", Wire: w}}))
+	require.NoError(t, validateEndpoints("", []Endpoint{{Path: "/x", Wire: w}, {Subprotocol: "p", Wire: w},
+		{Path: "/z", Subprotocol: "q", Wire: w}}))
 	for _, eps := range [][]Endpoint{
 		{{Path: "/ws", Wire: w}},
 		{{Path: "x", Wire: w}},
 		{{Path: "/x", Wire: w}, {Path: "/x", Wire: w}},
 		{{Path: "/x"}},
+		{{Wire: w}},
+		{{Subprotocol: "roomloop.json", Wire: w}},
+		{{Subprotocol: "p", Wire: w}, {Path: "/y", Subprotocol: "p", Wire: w}},
 		make([]Endpoint, maxEndpoints+1),
 	} {
 		assert.Error(t, validateEndpoints("", eps), "%v", eps)

@@ -57,9 +57,10 @@ type Options struct {
 	// Path accepts upgrades. Default "/ws".
 	Path string
 
-	// Endpoints mount other wire protocols on paths of their own (package
-	// wire; wire/wspulse): their clients share the rooms, sessions and
-	// limits of roomloop's. At most 6. Default none.
+	// Endpoints mount other wire protocols on paths of their own or by
+	// subprotocol (package wire; wire/wsrooms, wire/wspulse): their
+	// clients share the rooms, sessions and limits of roomloop's. At most
+	// 6. Default none.
 	Endpoints []Endpoint
 
 	// Authorize runs (on the worker pool) for every upgrade request

@@ -35,8 +35,8 @@ type Server struct {
 	rooms *rooms.Table[member]
 	sess  *resume.Registry[*Conn]
 	users userIndex // sessions by Identity.User
-	// endpoints are the other wires, by path (Options.Endpoints).
-	endpoints map[string]*endpoint
+	// endpoints are the other wires (Options.Endpoints).
+	endpoints endpoints
 	// presence gathers each room's joins and leaves for its next diff.
 	presence presence
 	// expireStop ends the expiry goroutine, which closes expireDone.

@@ -38,8 +38,8 @@ func (t *transport) Upgrade(lc *loop.Conn, up *loop.Upgrade) (string, error) {
 		return "", &loop.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed",
 			Detail: "origin " + r.Header.Get("Origin") + " is neither the page's own (same host) nor in AllowedOrigins"}
 	}
-	if ep := s.endpoints[r.URL.Path]; ep != nil {
-		return "", s.upgradeWire(lc, r, ep)
+	if ep, echo := s.endpoints.pick(r.URL.Path, up.Protocols); ep != nil {
+		return echo, s.upgradeWire(lc, r, ep)
 	}
 	codec, echo, err := pickCodec(up.Protocols)
 	if err != nil {
