@@ -1,6 +1,6 @@
 // Package wire lets a roomloop server speak wire protocols besides its
-// own: an embedder mounts a Wire on a URL path (api.Options.Endpoints),
-// and clients of that protocol join the same rooms, sessions and
+// own: an embedder mounts a Wire on a URL path or a subprotocol
+// (api.Options.Endpoints), and clients of that protocol join the same rooms, sessions and
 // fan-out as roomloop's own clients.
 //
 // A Wire decides only what is on the wire: how a connect request names
@@ -18,7 +18,7 @@
 // needs of a session it reads from the Peer it is given).
 //
 // The wires roomloop bundles live in the packages below this one
-// (wire/wspulse).
+// (wire/wsrooms, wire/wspulse).
 package wire
 
 import (
@@ -58,7 +58,8 @@ type Wire interface {
 	// the wire that gets f, so Encode must depend on f alone. Presence
 	// comes as the $presence control frame (a frame.PresencePayload of
 	// the session ids that joined and left f.Room), which a wire may
-	// expand into one event per member.
+	// expand into one event per member; $joined and $left carry the
+	// joining or leaving session's id in f.Ref.
 	Encode(dst []byte, f *frame.Frame) []byte
 }
 
