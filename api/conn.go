@@ -23,7 +23,8 @@ type Conn struct {
 	id     string
 	user   string                         // Identity.User: who may resume it
 	claims atomic.Pointer[map[string]any] // Identity.Claims; replaced by a resume or refresh
-	token  string                         // resume token; "" when resumption is off
+	token  string                         // resume token; "" when resumption is off or by id
+	ep     *endpoint                      // the wire it speaks on an Endpoint; nil: roomloop's
 	stream *resume.Stream
 
 	handling sync.Mutex // held while one client frame is handled; taken before mu

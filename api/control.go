@@ -26,6 +26,20 @@ const (
 
 // controlFrame builds a server control frame with a JSON payload (nil: none).
 func controlFrame(event, room, id string, payload any) *frame.Outgoing {
+	return frame.NewOutgoing(controlOf(event, room, id, payload))
+}
+
+// sessionFrame is controlFrame for a frame about c itself ($joined,
+// $left): its Ref carries c's id, for the wires that name the session in
+// such frames (package wire; roomloop's own codecs do not write Ref).
+func sessionFrame(c *Conn, event, room, id string, payload any) *frame.Outgoing {
+	f := controlOf(event, room, id, payload)
+	f.Ref = c.id
+	return frame.NewOutgoing(f)
+}
+
+// controlOf builds a control frame with payload marshalled as JSON.
+func controlOf(event, room, id string, payload any) frame.Frame {
 	f := frame.Frame{Event: event, Room: room, ID: id}
 	if payload != nil {
 		b, err := json.Marshal(payload)
@@ -34,7 +48,7 @@ func controlFrame(event, room, id string, payload any) *frame.Outgoing {
 		}
 		f.Kind, f.Payload = frame.JSONPayload, b
 	}
-	return frame.NewOutgoing(f)
+	return f
 }
 
 // welcome builds the $welcome for c: resumed or not, the highest seq

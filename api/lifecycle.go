@@ -34,7 +34,7 @@ func (s *Server) endSessionIf(c *Conn, info CloseInfo, cond func(*Conn) bool) bo
 	s.users.remove(c)
 	c.endContext()
 	if lc != nil {
-		lc.Close(wireCode(info.Code), info.Reason)
+		lc.Close(c.closeFor(info))
 	} else {
 		c.stream.End()
 	}

@@ -40,7 +40,7 @@ func (s *Server) join(c *Conn, room, id string) error {
 		for i, m := range listed {
 			ids[i] = m.c.id
 		}
-		_ = c.sendOut(controlFrame(evJoined, room, id,
+		_ = c.sendOut(sessionFrame(c, evJoined, room, id,
 			frame.JoinedPayload{Count: len(members), Members: ids, Truncated: len(members) > len(ids)}))
 		if added {
 			s.recordPresence(room, c, true, members)
@@ -68,7 +68,7 @@ func (s *Server) leave(c *Conn, room, id, reason string) error {
 	}
 	c.rooms = slices.Delete(c.rooms, i, i+1)
 	s.leaveAnnounced(c, room)
-	_ = c.sendOut(controlFrame(evLeft, room, id, frame.LeftPayload{Reason: reason}))
+	_ = c.sendOut(sessionFrame(c, evLeft, room, id, frame.LeftPayload{Reason: reason}))
 	return nil
 }
 

@@ -57,6 +57,12 @@ type Options struct {
 	// Path accepts upgrades. Default "/ws".
 	Path string
 
+	// Endpoints mount other wire protocols on paths of their own or by
+	// subprotocol (package wire; wire/wsrooms, wire/wspulse): their
+	// clients share the rooms, sessions and limits of roomloop's. At most
+	// 6. Default none.
+	Endpoints []Endpoint
+
 	// Authorize runs (on the worker pool) for every upgrade request
 	// before the upgrade. r.Context() ends at the AuthTimeout deadline
 	// (the client then gets 503), when the client goes away, and when the
@@ -346,6 +352,7 @@ func (o *Options) loopConfig() loop.Config {
 		TLSConfig:        o.TLSConfig,
 		Logger:           o.Logger,
 	}
+	cfg.MorePaths = endpointPaths(o.Endpoints)
 	cfg.MaxMessage, cfg.MaxFramesPerMessage = o.MaxMessageSize, o.MaxFramesPerMessage
 	cfg.MaxHeaderBytes, cfg.MaxHeaders = o.MaxHeaderBytes, o.MaxHeaders
 	if o.DisableResume {

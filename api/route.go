@@ -161,7 +161,8 @@ func (s *Server) route(c *Conn, f *Frame) error {
 	case f.Room != "":
 		fwd := *f
 		fwd.ID = ""
-		s.fanOut(f.Room, frame.NewOutgoing(fwd), func(m *Conn) bool { return m == c })
+		echo := c.ep != nil && c.ep.rules.EchoSender
+		s.fanOut(f.Room, frame.NewOutgoing(fwd), func(m *Conn) bool { return m == c && !echo })
 		return nil
 	case f.To != "":
 		dst, ok := s.sess.Get(f.To)

@@ -35,6 +35,8 @@ type Server struct {
 	rooms *rooms.Table[member]
 	sess  *resume.Registry[*Conn]
 	users userIndex // sessions by Identity.User
+	// endpoints are the other wires (Options.Endpoints).
+	endpoints endpoints
 	// presence gathers each room's joins and leaves for its next diff.
 	presence presence
 	// expireStop ends the expiry goroutine, which closes expireDone.
@@ -69,6 +71,7 @@ func New(opts *Options) *Server {
 	s := &Server{opts: opts.withDefaults()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.log = s.opts.Logger
+	s.endpoints = buildEndpoints(s.opts.Endpoints)
 	s.rooms = rooms.New[member](rooms.Options{MaxRooms: max(s.opts.MaxRooms, 0)})
 	s.sess = resume.NewRegistry(func(c *Conn) string { return c.id }, func(c *Conn) string { return c.token })
 	s.expireStop, s.expireDone = make(chan struct{}), make(chan struct{})

@@ -8,6 +8,7 @@ import (
 	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/loop"
 	"github.com/roomloop/roomloop/resume"
+	"github.com/roomloop/roomloop/wire"
 )
 
 // transport is the Server as the loop sees it (loop.Handler).
@@ -17,6 +18,7 @@ type transport Server
 // Upgrade to Open, the resume it asked for.
 type binding struct {
 	codec    frame.Codec
+	ep       *endpoint // the wire of a session on an Endpoint; nil: roomloop's
 	sess     *Conn
 	identity Identity
 	target   *Conn  // session to resume
@@ -36,28 +38,16 @@ func (t *transport) Upgrade(lc *loop.Conn, up *loop.Upgrade) (string, error) {
 		return "", &loop.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed",
 			Detail: "origin " + r.Header.Get("Origin") + " is neither the page's own (same host) nor in AllowedOrigins"}
 	}
+	if ep, echo := s.endpoints.pick(r.URL.Path, up.Protocols); ep != nil {
+		return echo, s.upgradeWire(lc, r, ep)
+	}
 	codec, echo, err := pickCodec(up.Protocols)
 	if err != nil {
 		return "", err
 	}
 	b := &binding{codec: codec}
-	if s.opts.Authorize != nil {
-		b.identity, err = s.opts.Authorize(r)
-		if err != nil {
-			if r.Context().Err() != nil {
-				return "", err // timed out, or the client left: not the client's failure
-			}
-			var ref *Refusal
-			if !errors.As(err, &ref) || ref.Status < 500 {
-				// A 5xx is the server's trouble (a backend down), not the client's.
-				s.failures.fail(lc.RemoteAddr())
-			}
-			if ref != nil {
-				return "", &loop.HTTPError{Status: ref.Status, Reason: ref.Reason}
-			}
-			s.log.Debug("authorize refused", "remote", r.RemoteAddr, "err", err)
-			return "", &loop.HTTPError{Status: http.StatusUnauthorized, Reason: "unauthorized"}
-		}
+	if err := s.authorize(lc, r, b); err != nil {
+		return "", err
 	}
 	if req, asked := resume.ParseRequest(r.URL.Query()); asked && !s.opts.DisableResume {
 		// An unknown token costs nothing: after a restart every client
@@ -78,6 +68,32 @@ func (t *transport) Upgrade(lc *loop.Conn, up *loop.Upgrade) (string, error) {
 		return "", nil
 	}
 	return codec.Name(), nil
+}
+
+// authorize runs Options.Authorize, if set, into b.identity, and turns
+// its refusal into the HTTP answer.
+func (s *Server) authorize(lc *loop.Conn, r *http.Request, b *binding) error {
+	if s.opts.Authorize == nil {
+		return nil
+	}
+	var err error
+	b.identity, err = s.opts.Authorize(r)
+	if err == nil {
+		return nil
+	}
+	if r.Context().Err() != nil {
+		return err // timed out, or the client left: not the client's failure
+	}
+	var ref *Refusal
+	if !errors.As(err, &ref) || ref.Status < 500 {
+		// A 5xx is the server's trouble (a backend down), not the client's.
+		s.failures.fail(lc.RemoteAddr())
+	}
+	if ref != nil {
+		return &loop.HTTPError{Status: ref.Status, Reason: ref.Reason}
+	}
+	s.log.Debug("authorize refused", "remote", r.RemoteAddr, "err", err)
+	return &loop.HTTPError{Status: http.StatusUnauthorized, Reason: "unauthorized"}
 }
 
 // findResume validates a resume request into b.target, or says in
@@ -114,10 +130,11 @@ func (t *transport) Open(lc *loop.Conn) {
 	if id == "" {
 		id = resume.NewSessionID()
 	}
-	c := &Conn{srv: s, id: id, user: b.identity.User, lc: lc,
+	c := &Conn{srv: s, id: id, user: b.identity.User, lc: lc, ep: b.ep,
 		initial: b.identity.Rooms, stream: s.out.New()}
 	c.setIdentityLocked(b.identity) // c is not shared yet
-	if !s.opts.DisableResume {
+	// A wire's sessions resume by id, never by token.
+	if !s.opts.DisableResume && b.ep == nil {
 		c.token = resume.NewToken(id)
 	}
 	s.users.add(c) // before the registry holds it: see userIndex
@@ -154,6 +171,9 @@ func (s *Server) resumeSession(lc *loop.Conn, b *binding) bool {
 		c.mu.Unlock()
 		b.reason = resume.ReasonExpired
 		return false
+	}
+	if c.lc != nil && b.ep != nil && b.ep.rules.CloseNormally {
+		c.lc.Abort(uint16(CloseNormal), "") // before Attach's 4003
 	}
 	err := c.stream.Attach(lc, b.codec, b.lastSeq, func(last uint64) *frame.Outgoing {
 		return s.welcome(c, true, last, "", b.identity.Expires)
@@ -194,17 +214,20 @@ func (t *transport) Message(lc *loop.Conn, binary bool, data []byte) {
 	if c == nil {
 		return
 	}
-	codec := b.codec
-	if binary != codec.Binary() {
-		lc.Close(uint16(CloseUnsupportedData), "wrong message type for "+codec.Name())
-		return
+	var f Frame
+	var err error
+	if b.ep != nil {
+		f, err = s.decodeWire(b.ep, c, binary, data)
+	} else {
+		f, err = s.decode(lc, b.codec, binary, data)
 	}
-	f, err := codec.Decode(data, s.opts.Limits)
 	if err != nil {
 		var de *frame.DecodeError
-		if errors.As(err, &de) {
+		switch {
+		case err == errClosedConn || err == wire.ErrIgnore:
+		case errors.As(err, &de):
 			c.sendError(de.ID, de.Room, CodeBadRequest, de.Error())
-		} else {
+		default:
 			c.sendError("", "", CodeBadRequest, err.Error())
 		}
 		return
@@ -225,6 +248,34 @@ func (t *transport) Message(lc *loop.Conn, binary bool, data []byte) {
 		return
 	}
 	s.application(c, &f)
+}
+
+// suspends reports whether c is suspended, rather than ended, when its
+// connection closes with info: by roomloop's rule (resume.Suspends) or
+// its wire's.
+func (s *Server) suspends(c *Conn, info CloseInfo) bool {
+	switch {
+	case s.opts.DisableResume:
+		return false
+	case c.ep == nil:
+		return resume.Suspends(uint16(info.Code), info.ServerClosed)
+	case c.ep.rules.EndOnClose:
+		return false
+	}
+	return resume.Suspends(uint16(info.Code), info.ServerClosed) || c.ep.rules.SuspendOnClose && info.PeerClosed
+}
+
+// errClosedConn: decode closed the connection; nothing to answer.
+var errClosedConn = errors.New("connection closed")
+
+// decode reads a message of roomloop's own protocol in codec; a message
+// of the wrong type closes the connection with 1003.
+func (s *Server) decode(lc *loop.Conn, codec frame.Codec, binary bool, data []byte) (Frame, error) {
+	if binary != codec.Binary() {
+		lc.Close(uint16(CloseUnsupportedData), "wrong message type for "+codec.Name())
+		return Frame{}, errClosedConn
+	}
+	return codec.Decode(data, s.opts.Limits)
 }
 
 // Closed suspends the session if its connection dropped (no close
@@ -249,7 +300,7 @@ func (t *transport) Closed(lc *loop.Conn, li loop.CloseInfo) {
 		c.stream.End()
 		return
 	}
-	if s.opts.DisableResume || !resume.Suspends(uint16(info.Code), info.ServerClosed) {
+	if !s.suspends(c, info) {
 		c.mu.Unlock()
 		s.endSession(c, info)
 		return

@@ -19,6 +19,9 @@ func (o *Options) Validate() error {
 	if o == nil {
 		return nil
 	}
+	if err := validateEndpoints(o.Path, o.Endpoints); err != nil {
+		return err
+	}
 	for _, f := range []struct {
 		name string
 		v    int64

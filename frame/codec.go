@@ -9,7 +9,8 @@ type Codec interface {
 	// or text messages (false).
 	Binary() bool
 	// ID returns the codec's index into Outgoing's per-codec cache: 0 for
-	// JSON, 1 for binary.
+	// JSON, 1 for binary, 2 to MaxCodecs-1 for the other wires a server
+	// speaks (it numbers them itself).
 	ID() int
 	// Decode parses one client→server message. It validates all field
 	// limits and rules and returns a *DecodeError for anything invalid.
@@ -33,8 +34,22 @@ const (
 	binaryName = "roomloop.bin"
 	jsonID     = 0
 	binaryID   = 1
-	numCodecs  = 2
 )
+
+// MaxCodecs bounds the codecs one server speaks, roomloop's two included:
+// an Outgoing caches one body per codec ID below it.
+const MaxCodecs = 8
+
+// Framed is a Codec whose bodies are complete WebSocket messages, zero or
+// more, headers included: the wire of another protocol, which may turn
+// one frame into several messages (a presence diff into one event per
+// member) or into none (an acknowledgement the wire does not have). Its
+// messages carry no seq; a writer appends the body as it is.
+type Framed interface {
+	Codec
+	// Framed marks the codec; it does nothing.
+	Framed()
+}
 
 var (
 	// JSON is the roomloop.json codec: one JSON object per text message.

@@ -62,6 +62,12 @@ type Frame struct {
 	From string
 	// ID is the client-chosen message id.
 	ID string
+	// Ref is data for other wires (package wire), which roomloop's own
+	// codecs neither read nor write: on a client frame, what the wire
+	// decoded into it (a wspulse frame's id), carried to the recipients
+	// of a routed frame; on $joined and $left, the id of the session
+	// that joined or left.
+	Ref string
 	// Seq is the per-session sequence number of a server→client frame;
 	// 0 means none ($welcome).
 	Seq uint64

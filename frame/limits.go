@@ -57,6 +57,19 @@ func (l Limits) CheckRoom(room string) error {
 // checkField validates one string field: at most max bytes, valid UTF-8 and
 // free of control characters (U+0000–U+001F, U+007F–U+009F). It returns nil
 // when v is valid.
+// Check validates a client frame that another wire decoded against l
+// (defaults for zero fields) and the field rules roomloop's own codecs
+// apply: an event, and event, room, to and id within their limits, valid
+// UTF-8 without control characters, room and to not both set. Its error
+// is a *DecodeError.
+func (l Limits) Check(f *Frame) error {
+	c := clientFields{event: []byte(f.Event), room: []byte(f.Room), to: []byte(f.To), id: []byte(f.ID)}
+	if err := c.validate(l.WithDefaults()); err != nil {
+		return err
+	}
+	return nil
+}
+
 func checkField(field string, v []byte, max int) *DecodeError {
 	if len(v) > max {
 		return newError(field, field+" is "+strconv.Itoa(len(v))+" bytes, limit "+strconv.Itoa(max))

@@ -11,7 +11,7 @@ import "sync/atomic"
 type Outgoing struct {
 	f       Frame
 	control bool
-	bodies  [numCodecs]atomic.Pointer[[]byte]
+	bodies  [MaxCodecs]atomic.Pointer[[]byte]
 }
 
 // NewOutgoing returns an Outgoing for f. It encodes nothing yet.
@@ -29,11 +29,11 @@ func (o *Outgoing) Control() bool { return o.control }
 // call for the same codec returns the same slice; the slice is shared and
 // must not be modified (its capacity equals its length, so appending to it
 // copies). Two goroutines racing on the first call may both encode, but only
-// one result is kept. A Codec whose ID is not one of this package's codecs
-// gets a fresh encoding on every call.
+// one result is kept. A Codec whose ID is not below MaxCodecs gets a fresh
+// encoding on every call.
 func (o *Outgoing) Body(c Codec) []byte {
 	id := c.ID()
-	if id < 0 || id >= numCodecs {
+	if id < 0 || id >= MaxCodecs {
 		return c.AppendBody(nil, &o.f)
 	}
 	slot := &o.bodies[id]

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"slices"
 	"syscall"
 	"time"
 
@@ -35,6 +36,9 @@ import (
 type Config struct {
 	// Path is the URL path that accepts upgrades. Default "/ws".
 	Path string
+	// MorePaths are further URL paths that accept upgrades (other wire
+	// protocols); Handler.Upgrade tells them apart by Request.URL.Path.
+	MorePaths []string
 	// Tick is the shortest interval between two flushes of one flusher
 	// while it is busy; an idle flusher writes at once. Waits are slept
 	// in whole milliseconds (the runtime's sleep granularity); the rest
@@ -158,6 +162,16 @@ const (
 // maxWriteChunk caps the bytes one flush hands to one connection; more
 // waits for the next flush.
 const maxWriteChunk = 256 << 10
+
+// upgradePath returns the path an upgrade request for path is checked
+// against: path itself when it accepts upgrades, else Path (so that the
+// request is refused with 404).
+func (c *Config) upgradePath(path string) string {
+	if path == c.Path || slices.Contains(c.MorePaths, path) {
+		return path
+	}
+	return c.Path
+}
 
 func (c Config) withDefaults() Config {
 	if c.Path == "" {

@@ -41,7 +41,7 @@ func newHTTPServer(e *Engine) *httpServer {
 // upgrade at Path (a WebSocket after earlier requests on a kept-alive
 // connection) comes back to the engine; the rest is HTTPHandler's.
 func (e *Engine) serveHandedOver(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != e.cfg.Path || !wsproto.IsUpgrade(r) {
+	if r.URL.Path != e.cfg.upgradePath(r.URL.Path) || !wsproto.IsUpgrade(r) {
 		// net/http sees our wrapper, not a *tls.Conn: tell the handler
 		// what TLS carried the request, as net/http would.
 		if hc, ok := r.Context().Value(handedConnKey{}).(*handedConn); ok && hc.c.tls != nil {
@@ -52,7 +52,7 @@ func (e *Engine) serveHandedOver(w http.ResponseWriter, r *http.Request) {
 		e.cfg.HTTPHandler.ServeHTTP(w, r)
 		return
 	}
-	up, err := wsproto.CheckUpgrade(r, e.cfg.Path)
+	up, err := wsproto.CheckUpgrade(r, e.cfg.upgradePath(r.URL.Path))
 	if err != nil {
 		e.refuseRequest(w, r, err)
 		return

@@ -35,13 +35,13 @@ func (c *Conn) readHandshake(data []byte) {
 		return
 	}
 	req, err := wsproto.ReadRequest(c.pending[:end])
-	if err == nil && cfg.HTTPHandler != nil && !(wsproto.IsUpgrade(req) && req.URL.Path == cfg.Path) {
+	if err == nil && cfg.HTTPHandler != nil && !(wsproto.IsUpgrade(req) && req.URL.Path == cfg.upgradePath(req.URL.Path)) {
 		c.handOver() // not this engine's: HTTPHandler's
 		return
 	}
 	var up *wsproto.Upgrade
 	if err == nil {
-		up, err = wsproto.CheckUpgrade(req, cfg.Path)
+		up, err = wsproto.CheckUpgrade(req, cfg.upgradePath(req.URL.Path))
 	}
 	if err != nil {
 		c.pending = nil

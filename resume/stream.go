@@ -315,6 +315,12 @@ func (s *Stream) Last() uint64 {
 	return s.last
 }
 
+// FromOldest, as Attach's lastSeq, resumes from the oldest frame the
+// stream holds: every frame not confirmed is written again. It serves
+// clients that send no seq (at-least-once: a frame the client received
+// but had not confirmed when its connection dropped comes twice).
+const FromOldest = ^uint64(0)
+
 // Attach makes c the stream's transport, speaking codec, resuming after
 // seq lastSeq: frames up to lastSeq are dropped as confirmed and every
 // later one is written to c, in order, after the preamble that welcome
@@ -324,6 +330,9 @@ func (s *Stream) Last() uint64 {
 // frame after lastSeq is no longer held, ErrClosed if the stream ended.
 func (s *Stream) Attach(c *loop.Conn, codec frame.Codec, lastSeq uint64, welcome func(last uint64) *frame.Outgoing) error {
 	s.mu.Lock()
+	if lastSeq == FromOldest && !s.ended {
+		lastSeq = s.first - 1
+	}
 	switch {
 	case s.ended:
 		s.mu.Unlock()
@@ -501,8 +510,12 @@ func (s *Stream) AppendTo(c *loop.Conn, buf []byte, upTo uint64, limit int) (_ [
 	return buf, frames, more
 }
 
-// appendMessage appends one frame as a WebSocket message in codec.
+// appendMessage appends one frame as a WebSocket message in codec; a
+// frame.Framed codec's body is its messages already.
 func appendMessage(buf []byte, codec frame.Codec, seq uint64, body []byte) []byte {
+	if _, ok := codec.(frame.Framed); ok {
+		return append(buf, body...)
+	}
 	buf = loop.AppendHeader(buf, codec.Binary(), codec.MessageLen(seq, body))
 	return codec.AppendMessage(buf, seq, body)
 }

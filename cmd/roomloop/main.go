@@ -150,6 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	jwtCfg := jwtFlags(fs)
 	authURL := authURLFlags(fs)
 	adm := adminFlags(fs)
+	wires := wireFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, description)
@@ -188,6 +189,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	opts.Path, opts.Limits, opts.Logger = *path, lim, log
 	opts.MaxRooms, opts.MaxRoomsPerConn, opts.MaxMembersListed = *maxRooms, *perConn, *listed
 	opts.DisablePresence = *noPresnce
+	opts.Endpoints = wires.endpoints()
 	if !*noDemo {
 		opts.HTTPHandler = pages(*path)
 	}
