@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/api"
+	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/internal/deflate"
 	"github.com/roomloop/roomloop/internal/wsproto"
 )
@@ -194,6 +195,47 @@ func TestCompressionBroadcastOnce(t *testing.T) {
 		assert.Equal(t, `"short"`, string(m.Payload))
 	}
 	noPanic(t, ts)
+}
+
+// TestCompressionBinaryCodec: a roomloop.bin client with compression
+// gets a room frame compressed, its seq prefix (version byte, uvarint)
+// before the shared body.
+func TestCompressionBinaryCodec(t *testing.T) {
+	ts := startServer(t, &api.Options{Compression: true, DisablePresence: true})
+	d := websocket.Dialer{EnableCompression: true, Subprotocols: []string{"roomloop.bin"}, HandshakeTimeout: wait}
+	ws, resp, err := d.Dial(ts.url, nil)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	defer ws.Close()
+	require.Contains(t, resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+	read := func() []byte {
+		require.NoError(t, ws.SetReadDeadline(time.Now().Add(wait)))
+		typ, data, err := ws.ReadMessage()
+		require.NoError(t, err)
+		require.Equal(t, websocket.BinaryMessage, typ)
+		return data
+	}
+	read() // $welcome
+	join := frame.Frame{Event: "$join", Room: "bin"}
+	require.NoError(t, ws.WriteMessage(websocket.BinaryMessage, frame.Binary.AppendMessage(nil, 0, frame.Binary.AppendBody(nil, &join))))
+	require.Contains(t, string(read()), "$joined")
+	pub := dial(t, ts, nil)
+	pub.join("bin")
+	before := deflate.Compressions()
+	pub.send(map[string]any{"event": "say", "room": "bin", "payload": chatPayload(3)})
+	for {
+		m := read()
+		if !bytes.Contains(m, []byte("say")) {
+			continue
+		}
+		require.Equal(t, byte(1), m[0], "version byte")
+		seq, n := binary.Uvarint(m[1:])
+		require.Positive(t, n)
+		assert.NotZero(t, seq)
+		assert.Contains(t, string(m), "the quick brown fox")
+		assert.Equal(t, uint64(1), deflate.Compressions()-before, "the binary body, compressed")
+		return
+	}
 }
 
 // TestCompressionOffByDefault: without Options.Compression the offer is
