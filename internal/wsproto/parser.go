@@ -26,7 +26,8 @@ func DefaultLimits() Limits {
 }
 
 // Handler receives parsed messages. payload aliases the caller's input
-// buffer or the parser's internal buffer: it is valid only during the call
+// buffer, the parser's internal buffer, or (for a compressed message) a
+// pooled buffer it was inflated into: it is valid only during the call
 // (copy it to keep it). A Handler must not call Feed on the parser that
 // calls it.
 type Handler interface {
