@@ -92,3 +92,29 @@ func TestParserDeflate(t *testing.T) {
 	ping[0] |= 0x40
 	assert.Equal(t, uint16(CloseProtocolError), feed(nil, ping, 0).code)
 }
+
+// FuzzParserDeflate is FuzzParser on a parser that negotiated
+// permessage-deflate: any input, compressed messages included, gives the
+// same outcome however it is split, and never a message over the limit.
+func FuzzParserDeflate(f *testing.F) {
+	f.Add(append([]byte{3}, packedFrame(OpText, strings.Repeat("hello ", 30))...))
+	f.Add(append([]byte{9}, packedFrame(OpBinary, string(make([]byte, 1000)))...))
+	f.Add(append([]byte{1}, cat(cf(false, OpText, "Hel"), cf(true, OpPing, "p"), cf(true, OpContinuation, "lo"))...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		cut := int(data[0])
+		in := data[1:]
+		if cut > len(in) {
+			cut %= len(in) + 1
+		}
+		for _, lim := range []*Limits{nil, {MaxMessage: 40, MaxFrames: 4}} {
+			whole := feedChunksDeflate(lim, true, in)
+			checkOutcome(t, lim, whole)
+			if split := feedChunksDeflate(lim, true, in, cut); split.String() != whole.String() {
+				t.Fatalf("split at %d:\n got %v\nwant %v", cut, split, whole)
+			}
+		}
+	})
+}
