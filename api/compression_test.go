@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -327,4 +328,31 @@ func TestHostileCompressed(t *testing.T) {
 	} {
 		t.Run(tc.name, tc.test)
 	}
+}
+
+// TestCompressionMounted: a server mounted on a net/http server
+// (ServeHTTP) negotiates compression on the upgrades it takes over too.
+func TestCompressionMounted(t *testing.T) {
+	srv, _ := newQuietServer(t, &api.Options{Compression: true, DisablePresence: true})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/chat"
+	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: wait}
+	var cs []*client
+	for range 2 {
+		ws, resp, err := d.Dial(url, nil)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		require.Contains(t, resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+		c := &client{t: t, ws: ws}
+		t.Cleanup(func() { _ = ws.Close() })
+		c.expect("$welcome")
+		c.join("m")
+		cs = append(cs, c)
+	}
+	cs[0].send(map[string]any{"event": "say", "room": "m", "payload": chatPayload(1)})
+	m := cs[1].expect("say")
+	var p map[string]any
+	m.payload(t, &p)
+	assert.Equal(t, chatPayload(1)["text"], p["text"])
 }
