@@ -9,7 +9,9 @@ import (
 
 // Outgoing is a server→client frame whose body is encoded at most once per
 // codec and shared by every recipient; each recipient's message is then
-// Codec.AppendMessage with its own seq.
+// Codec.AppendMessage with its own seq. For recipients that negotiated
+// permessage-deflate, the body is likewise compressed at most once per
+// codec (Deflated).
 //
 // An Outgoing is safe for concurrent use. The Frame passed to NewOutgoing,
 // including its Payload, must not be modified afterwards.
