@@ -41,6 +41,9 @@ func TestAppendDeflated(t *testing.T) {
 		// seq 0 ($welcome) is never compressed.
 		assert.Equal(t, appendMessage(nil, codec, 0, out.Body(codec)), appendDeflated(nil, codec, 0, out))
 	}
+	other := otherWire{frame.JSON}
+	assert.Equal(t, appendMessage(nil, other, 9, out.Body(other)), appendDeflated(nil, other, 9, out),
+		"another wire's frames go plain")
 	random := frame.NewOutgoing(frame.Frame{Event: "x", Kind: frame.BytesPayload, Payload: []byte("\x8f\x01\xfe\x77\x13\xa0\x42\x99")})
 	assert.Equal(t, appendMessage(nil, frame.Binary, 5, random.Body(frame.Binary)), appendDeflated(nil, frame.Binary, 5, random),
 		"a frame that would not shrink goes plain")
@@ -71,3 +74,6 @@ func BenchmarkAppendMessage(b *testing.B) {
 		}
 	})
 }
+
+// otherWire stands for a codec other than roomloop's two.
+type otherWire struct{ frame.Codec }

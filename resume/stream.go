@@ -517,9 +517,14 @@ func appendMessage(buf []byte, codec frame.Codec, seq uint64, body []byte) []byt
 // permessage-deflate: its seq prefix in a stored block of its own, then
 // the body compressed once for every recipient (Outgoing.Deflated). A
 // frame that does not shrink, has no seq, or whose codec has no shared
-// compressed body goes uncompressed. It allocates nothing but the first
+// compressed body goes uncompressed, and so does every frame of a codec
+// other than roomloop's own two (JSON, binary): another wire's body need
+// not continue a seq prefix. It allocates nothing but the first
 // compression of a frame.
 func appendDeflated(buf []byte, codec frame.Codec, seq uint64, out *frame.Outgoing) []byte {
+	if codec != frame.JSON && codec != frame.Binary {
+		return appendMessage(buf, codec, seq, out.Body(codec))
+	}
 	body := out.Body(codec)
 	packed := out.Deflated(codec)
 	plen := codec.MessageLen(seq, body) - len(body)
