@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,12 +32,29 @@ type testServer struct {
 	presence bool // $presence diffs are on
 }
 
+// compressedSuite makes startServer turn Options.Compression on, and the
+// suite's clients (testDialer, upgradeHead) offer permessage-deflate:
+// TestHostileCompressed runs the hostile suite so.
+var compressedSuite atomic.Bool
+
+// testDialer is the gorilla dialer of the suite's clients: it negotiates
+// compression in a compressed run.
+func testDialer() *websocket.Dialer {
+	if compressedSuite.Load() {
+		return &websocket.Dialer{EnableCompression: true, HandshakeTimeout: wait}
+	}
+	return websocket.DefaultDialer
+}
+
 // startServer runs a server on 127.0.0.1:0 and shuts it down when the test
 // ends.
 func startServer(t *testing.T, opts *api.Options) *testServer {
 	t.Helper()
 	if opts == nil {
 		opts = &api.Options{}
+	}
+	if compressedSuite.Load() {
+		opts.Compression = true
 	}
 	if opts.RateLimits == (api.RateLimits{}) {
 		// Most tests flood on purpose; rate-limit tests set their own.
@@ -85,7 +103,7 @@ type client struct {
 // dial connects and reads $welcome.
 func dial(t *testing.T, ts *testServer, header http.Header) *client {
 	t.Helper()
-	ws, resp, err := websocket.DefaultDialer.Dial(ts.url, header)
+	ws, resp, err := testDialer().Dial(ts.url, header)
 	if resp != nil && resp.Body != nil {
 		_ = resp.Body.Close()
 	}
@@ -105,7 +123,7 @@ func dial(t *testing.T, ts *testServer, header http.Header) *client {
 // dialRefused expects the upgrade to fail with status and returns the body.
 func dialRefused(t *testing.T, ts *testServer, header http.Header, status int) string {
 	t.Helper()
-	ws, resp, err := websocket.DefaultDialer.Dial(ts.url, header)
+	ws, resp, err := testDialer().Dial(ts.url, header)
 	if ws != nil {
 		_ = ws.Close()
 	}

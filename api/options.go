@@ -153,6 +153,20 @@ type Options struct {
 	// MaxFramesPerMessage bounds the WebSocket frames of one message
 	// (1009 past it). Default 4096.
 	MaxFramesPerMessage int
+	// Compression accepts permessage-deflate (RFC 7692) from clients that
+	// offer it (browsers do), with no context takeover either way: the
+	// server keeps no compression state per connection, and each frame
+	// of a broadcast is compressed once per codec and shared by every
+	// compressed recipient. A client's compressed messages are bounded by
+	// MaxMessageSize both as sent and once inflated (1009 past it).
+	// Control frames of WebSocket (ping, pong, close) and the $welcome are
+	// never compressed. docs/protocol.md states the negotiation rules.
+	// Default false: the offer is declined and nothing is compressed.
+	Compression bool
+	// CompressionMinSize is the smallest frame, in encoded bytes, written
+	// compressed to a client that negotiated compression; smaller ones
+	// (and any that would not shrink) go uncompressed. Default 256.
+	CompressionMinSize int
 	// MessageTimeout bounds the time from a message's first byte to its
 	// last; a slower client is closed with 1008. Default 10s.
 	MessageTimeout time.Duration
@@ -288,6 +302,8 @@ const (
 	DefaultQueueFrames      = 1024
 	DefaultQueueBytes       = 1 << 20
 	DefaultMaxMessageSize   = 64 << 10
+	// DefaultCompressionMinSize is Options.CompressionMinSize's default.
+	DefaultCompressionMinSize = loop.DefaultCompressionMin
 	// DefaultControlFrames is the room control frames ($-events) have in
 	// a client's queue beyond QueueFrames.
 	DefaultControlFrames = 64
@@ -317,6 +333,7 @@ func (o *Options) withDefaults() Options {
 	opt.Default(&c.QueueFrames, DefaultQueueFrames)
 	opt.Default(&c.QueueBytes, DefaultQueueBytes)
 	opt.Default(&c.MaxMessageSize, DefaultMaxMessageSize)
+	opt.Default(&c.CompressionMinSize, DefaultCompressionMinSize)
 	opt.Default(&c.HeartbeatInterval, loop.DefaultPingInterval)
 	opt.Default(&c.HeartbeatTimeout, loop.DefaultPingTimeout)
 	opt.Default(&c.ResumeWindow, DefaultResumeWindow)
@@ -332,25 +349,27 @@ func (o *Options) withDefaults() Options {
 
 func (o *Options) loopConfig() loop.Config {
 	cfg := loop.Config{
-		Path:             o.Path,
-		Tick:             o.Tick,
-		Workers:          o.Workers,
-		HandshakeTimeout: o.HandshakeTimeout,
-		AuthTimeout:      o.AuthTimeout,
-		CloseWait:        o.CloseTimeout,
-		PingInterval:     o.HeartbeatInterval,
-		PingTimeout:      o.HeartbeatTimeout,
-		MaxConns:         o.MaxConns,
-		MaxConnsPerIP:    o.MaxConnsPerIP,
-		MaxPendingPerIP:  o.MaxPendingPerIP,
-		AcceptRate:       o.AcceptRate,
-		AcceptBurst:      o.AcceptBurst,
-		DrainSpread:      o.DrainSpread,
-		MessageTimeout:   o.MessageTimeout,
-		InboxTimeout:     o.InboxTimeout,
-		HTTPHandler:      o.HTTPHandler,
-		TLSConfig:        o.TLSConfig,
-		Logger:           o.Logger,
+		Path:               o.Path,
+		Tick:               o.Tick,
+		Workers:            o.Workers,
+		HandshakeTimeout:   o.HandshakeTimeout,
+		AuthTimeout:        o.AuthTimeout,
+		CloseWait:          o.CloseTimeout,
+		PingInterval:       o.HeartbeatInterval,
+		PingTimeout:        o.HeartbeatTimeout,
+		MaxConns:           o.MaxConns,
+		MaxConnsPerIP:      o.MaxConnsPerIP,
+		MaxPendingPerIP:    o.MaxPendingPerIP,
+		AcceptRate:         o.AcceptRate,
+		AcceptBurst:        o.AcceptBurst,
+		DrainSpread:        o.DrainSpread,
+		MessageTimeout:     o.MessageTimeout,
+		InboxTimeout:       o.InboxTimeout,
+		Compression:        o.Compression,
+		CompressionMinSize: o.CompressionMinSize,
+		HTTPHandler:        o.HTTPHandler,
+		TLSConfig:          o.TLSConfig,
+		Logger:             o.Logger,
 	}
 	cfg.MorePaths = endpointPaths(o.Endpoints)
 	cfg.MaxMessage, cfg.MaxFramesPerMessage = o.MaxMessageSize, o.MaxFramesPerMessage

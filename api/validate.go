@@ -28,6 +28,7 @@ func (o *Options) Validate() error {
 	}{
 		{"MaxMessageSize", int64(o.MaxMessageSize)},
 		{"MaxFramesPerMessage", int64(o.MaxFramesPerMessage)},
+		{"CompressionMinSize", int64(o.CompressionMinSize)},
 		{"MaxHeaderBytes", int64(o.MaxHeaderBytes)},
 		{"MaxHeaders", int64(o.MaxHeaders)},
 		{"MaxRoomsPerConn", int64(o.MaxRoomsPerConn)},

@@ -1,11 +1,14 @@
 package frame
 
 import (
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/roomloop/roomloop/internal/deflate"
 )
 
 func TestOutgoingBody(t *testing.T) {
@@ -70,4 +73,34 @@ func TestOutgoingForeignCodec(t *testing.T) {
 	c := otherCodec{JSON}
 	assert.Equal(t, `,"event":"e"}`, string(o.Body(c)))
 	assert.Equal(t, `,"event":"e"}`, string(o.Body(JSON)))
+}
+
+func TestOutgoingDeflatedOnce(t *testing.T) {
+	o := NewOutgoing(Frame{Event: "chat", Room: "lobby", From: "s-1", Kind: JSONPayload,
+		Payload: []byte(`{"text":"` + strings.Repeat("hello hello ", 40) + `"}`)})
+	before := deflate.Compressions()
+	const goroutines = 32
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		got   [goroutines][]byte
+	)
+	for i := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			got[i] = o.Deflated(JSON)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	assert.Equal(t, uint64(1), deflate.Compressions()-before, "racing callers compress once")
+	for i := range got {
+		assert.Same(t, &got[0][0], &got[i][0])
+	}
+	out, err := deflate.Inflate(nil, got[0], 1<<20)
+	require.NoError(t, err)
+	assert.Equal(t, o.Body(JSON), out)
+	assert.Less(t, len(got[0]), len(o.Body(JSON))/2)
 }

@@ -129,6 +129,18 @@ type Config struct {
 	// HandshakeTimeout; afterwards the connection needs none.
 	TLSConfig *tls.Config
 
+	// Compression accepts permessage-deflate (RFC 7692) from clients that
+	// offer it, with no context takeover either way (see
+	// wsproto.NegotiateDeflate): data messages of at least
+	// CompressionMinSize bytes are then written compressed by a Source
+	// that asks Conn.Deflate, and compressed messages from the client are
+	// inflated within MaxMessage. Default false: the offer is declined.
+	Compression bool
+	// CompressionMinSize is the smallest message written compressed;
+	// smaller ones go as they are (deflate gains nothing on them).
+	// Default 256.
+	CompressionMinSize int
+
 	// HTTPHandler, if set, serves the requests that arrive on the
 	// engine's listeners (Start, Serve) and are not WebSocket upgrades at
 	// Path, through a net/http server of the engine's own: pages, health
@@ -157,6 +169,7 @@ const (
 	DefaultMaxInflight      = 256
 	DefaultInboxTimeout     = 30 * time.Second
 	DefaultMaxPendingPerIP  = 256
+	DefaultCompressionMin   = 256
 )
 
 // maxWriteChunk caps the bytes one flush hands to one connection; more
@@ -207,6 +220,7 @@ func (c Config) withDefaults() Config {
 	opt.Default(&c.MaxWriteBuffer, 1<<20+2*c.MaxMessage)
 	opt.Default(&c.MaxInflight, DefaultMaxInflight)
 	opt.Default(&c.InboxTimeout, DefaultInboxTimeout)
+	opt.Default(&c.CompressionMinSize, DefaultCompressionMin)
 	if c.MaxPendingPerIP == 0 {
 		c.MaxPendingPerIP = DefaultMaxPendingPerIP
 	}

@@ -8,9 +8,11 @@ package loop_test
 //
 // Covered: 1 framing, 2 pings/pongs, 3 reserved bits, 4 opcodes,
 // 5 fragmentation, 6 UTF-8, 7 close handshake, 9 limits, 10 many-frame
-// messages. Categories 12 and 13 (permessage-deflate) do not apply: roomloop
-// negotiates no extension, so compression is never on, and a frame with
-// RSV1 set is refused with 1002 (category 3).
+// messages. Every category runs twice (eachConf): on a plain connection,
+// and on one that negotiated permessage-deflate (Config.Compression) and
+// sends its frames uncompressed, which the extension allows; categories
+// 12 and 13 (compressed messages) are TestConformanceDeflate, in
+// conformance_deflate_test.go.
 
 import (
 	"context"
@@ -147,14 +149,22 @@ func (s *echoSource) Written(*loop.Conn) uint64 {
 func (s *echoSource) Received(uint64) {}
 
 type confServer struct {
-	e *loop.Engine
-	h *echoHandler
+	e       *loop.Engine
+	h       *echoHandler
+	deflate bool // clients negotiate permessage-deflate
 }
 
-func startConf(t *testing.T) *confServer {
+// eachConf runs test against a plain server, then against one with
+// Compression on whose clients negotiate permessage-deflate.
+func eachConf(t *testing.T, test func(t *testing.T, s *confServer)) {
+	t.Run("plain", func(t *testing.T) { test(t, startConf(t, false)) })
+	t.Run("deflate", func(t *testing.T) { test(t, startConf(t, true)) })
+}
+
+func startConf(t *testing.T, deflate bool) *confServer {
 	t.Helper()
 	h := &echoHandler{conns: make(map[string]*echoState)}
-	e := loop.New(loop.Config{}, h)
+	e := loop.New(loop.Config{Compression: deflate}, h)
 	h.e = e // before Start, which publishes h to the engine's goroutines
 	require.NoError(t, e.Start("127.0.0.1:0"))
 	t.Cleanup(func() {
@@ -163,7 +173,7 @@ func startConf(t *testing.T) *confServer {
 		require.NoError(t, e.Shutdown(ctx))
 	})
 	require.Equal(t, maxMsg, e.Config().MaxMessage, "the suite assumes the default message limit")
-	return &confServer{e: e, h: h}
+	return &confServer{e: e, h: h, deflate: deflate}
 }
 
 // wsClient is a raw client of the echo server.
@@ -176,7 +186,12 @@ type wsClient struct {
 // dial opens a WebSocket and waits for the handler to open it.
 func (s *confServer) dial(t *testing.T) *wsClient {
 	t.Helper()
-	rc := upgradeRaw(t, s.e)
+	var rc *rawClient
+	if s.deflate {
+		rc = upgradeRawExt(t, s.e, "permessage-deflate; client_max_window_bits", wsproto.DeflateResponse)
+	} else {
+		rc = upgradeRaw(t, s.e)
+	}
 	addr := rc.nc.LocalAddr().String()
 	lookup := func() *echoState {
 		s.h.mu.Lock()
@@ -465,8 +480,9 @@ func pattern(op wsproto.Opcode, n int) []byte {
 
 // 1. Framing: text and binary messages of every length form, whole and in
 // 1-byte TCP chops; up to the 64 KiB limit echoed, more closed with 1009.
-func TestConformanceFraming(t *testing.T) {
-	s := startConf(t)
+func TestConformanceFraming(t *testing.T) { eachConf(t, conformanceFraming) }
+
+func conformanceFraming(t *testing.T, s *confServer) {
 	sizes := []int{0, 1, 125, 126, 127, 128, 65535, 65536}
 	for _, op := range []wsproto.Opcode{wsproto.OpText, wsproto.OpBinary} {
 		for _, n := range sizes {
@@ -524,8 +540,9 @@ func TestConformanceFraming(t *testing.T) {
 // answering only the most recently processed ping). A ping sent after the
 // previous pong arrived always gets its own pong. Autobahn's 2.10/2.11
 // expect every ping of a burst answered, which the RFC does not require.
-func TestConformancePings(t *testing.T) {
-	s := startConf(t)
+func TestConformancePings(t *testing.T) { eachConf(t, conformancePings) }
+
+func conformancePings(t *testing.T, s *confServer) {
 	binary125 := pattern(wsproto.OpBinary, 125)
 	echoes := []struct {
 		name    string
@@ -605,11 +622,14 @@ func TestConformancePings(t *testing.T) {
 	})
 }
 
-// 3. Reserved bits: no extension is negotiated, so any RSV bit gets 1002,
-// on every kind of frame. A message before the bad frame is delivered; a
-// ping after it is not answered.
-func TestConformanceReservedBits(t *testing.T) {
-	s := startConf(t)
+// 3. Reserved bits: any RSV bit gets 1002, on every kind of frame, but
+// RSV1 on a data message's first frame once permessage-deflate is
+// negotiated (it marks the message compressed: TestConformanceDeflate). A
+// message before the bad frame is delivered; a ping after it is not
+// answered.
+func TestConformanceReservedBits(t *testing.T) { eachConf(t, conformanceReservedBits) }
+
+func conformanceReservedBits(t *testing.T, s *confServer) {
 	kinds := []struct {
 		name  string
 		frame func(rsv byte) []byte
@@ -627,6 +647,9 @@ func TestConformanceReservedBits(t *testing.T) {
 	}
 	for rsv := byte(1); rsv <= 7; rsv++ {
 		for _, k := range kinds {
+			if s.deflate && rsv == 4 && k.name != "ping" && k.name != "pong" && k.name != "close" && k.name != "continuation" {
+				continue // a compressed message
+			}
 			t.Run(fmt.Sprintf("rsv=%03b %s", rsv, k.name), func(t *testing.T) {
 				c := s.dial(t)
 				c.write(slices.Concat(msg(wsproto.OpText, "before"), k.frame(rsv), msg(wsproto.OpPing, "after")))
@@ -639,8 +662,9 @@ func TestConformanceReservedBits(t *testing.T) {
 
 // 4. Reserved opcodes 3-7 (data) and 0xB-0xF (control) get 1002, empty
 // or not, and inside a fragmented message.
-func TestConformanceOpcodes(t *testing.T) {
-	s := startConf(t)
+func TestConformanceOpcodes(t *testing.T) { eachConf(t, conformanceOpcodes) }
+
+func conformanceOpcodes(t *testing.T, s *confServer) {
 	for _, op := range []wsproto.Opcode{3, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf} {
 		variants := []struct {
 			name  string
@@ -664,8 +688,9 @@ func TestConformanceOpcodes(t *testing.T) {
 }
 
 // 5. Fragmentation.
-func TestConformanceFragmentation(t *testing.T) {
-	s := startConf(t)
+func TestConformanceFragmentation(t *testing.T) { eachConf(t, conformanceFragmentation) }
+
+func conformanceFragmentation(t *testing.T, s *confServer) {
 	text, bin := wsproto.OpText, wsproto.OpBinary
 	cont := wsproto.OpContinuation
 	frag := func(fin bool, op wsproto.Opcode, p string) []byte { return cframe(fin, op, []byte(p)) }
@@ -771,8 +796,9 @@ func TestConformanceFragmentation(t *testing.T) {
 }
 
 // 6. UTF-8 in text messages.
-func TestConformanceUTF8(t *testing.T) {
-	s := startConf(t)
+func TestConformanceUTF8(t *testing.T) { eachConf(t, conformanceUTF8) }
+
+func conformanceUTF8(t *testing.T, s *confServer) {
 	valid := []string{
 		"",
 		"Hello-µ@ßöäüàá-UTF-8!!",
@@ -868,8 +894,9 @@ func TestConformanceUTF8(t *testing.T) {
 }
 
 // 7. The close handshake.
-func TestConformanceClose(t *testing.T) {
-	s := startConf(t)
+func TestConformanceClose(t *testing.T) { eachConf(t, conformanceClose) }
+
+func conformanceClose(t *testing.T, s *confServer) {
 	t.Run("empty close answered", func(t *testing.T) {
 		c := s.dial(t)
 		c.write(cframe(true, wsproto.OpClose, nil))
@@ -995,8 +1022,9 @@ func closePayload(code uint16, reason string) []byte {
 // 9. Limits and performance: a message of up to 64 KiB is accepted however
 // it is fragmented and however TCP chops it; more gets 1009. Round trips
 // are logged, never asserted.
-func TestConformanceLimits(t *testing.T) {
-	s := startConf(t)
+func TestConformanceLimits(t *testing.T) { eachConf(t, conformanceLimits) }
+
+func conformanceLimits(t *testing.T, s *confServer) {
 	p := pattern(wsproto.OpBinary, maxMsg)
 	for _, n := range []int{16, 64, 256, 1024, 4096, 16384, 65536} {
 		t.Run(fmt.Sprintf("64 KiB in %d-byte fragments", n), func(t *testing.T) {
@@ -1080,8 +1108,9 @@ func TestConformanceLimits(t *testing.T) {
 }
 
 // 10. A message reassembled from many frames.
-func TestConformanceManyFrames(t *testing.T) {
-	s := startConf(t)
+func TestConformanceManyFrames(t *testing.T) { eachConf(t, conformanceManyFrames) }
+
+func conformanceManyFrames(t *testing.T, s *confServer) {
 	// 10000 bytes of 4-, 3- and 2-byte code points in 10-byte fragments:
 	// most boundaries fall inside a code point.
 	text := []byte(strings.Repeat("κ€𝄞", 1111) + "a")

@@ -75,6 +75,7 @@ type Conn struct {
 	sndbuf         atomic.Int64 // the socket's send buffer (SO_SNDBUF) when last read; 0 not yet
 	ipCounted      atomic.Bool  // counted in Engine.perIP (set once in onOpen)
 	pendingCounted atomic.Bool  // counted in Engine.pendingIP until handshakeDone
+	deflate        atomic.Bool  // permessage-deflate negotiated (set once, before Open)
 
 	mu  sync.Mutex // guards ctl, in, src and cancel
 	ctl control
@@ -114,6 +115,15 @@ func (c *Conn) SetSource(src Source, preface []byte) {
 	}
 	c.mu.Unlock()
 	c.Wake()
+}
+
+// Deflate reports whether permessage-deflate was negotiated for c and,
+// if so, the smallest data message to write compressed
+// (Config.CompressionMinSize). A Source writes such messages with
+// AppendDeflatedHeader; control frames are never compressed. It is set
+// before Handler.Open and does not change.
+func (c *Conn) Deflate() (minSize int, ok bool) {
+	return c.eng.cfg.CompressionMinSize, c.deflate.Load()
 }
 
 // source returns the connection's source, or nil.

@@ -125,3 +125,18 @@ func AppendHeader(dst []byte, binary bool, n int) []byte {
 	}
 	return wsproto.AppendHeader(dst, op, n)
 }
+
+// AppendDeflatedHeader is AppendHeader for a message of n bytes
+// compressed with permessage-deflate (RSV1 set), for a connection whose
+// Deflate reports true.
+func AppendDeflatedHeader(dst []byte, binary bool, n int) []byte {
+	op := wsproto.OpText
+	if binary {
+		op = wsproto.OpBinary
+	}
+	return wsproto.AppendCompressedHeader(dst, op, n)
+}
+
+// HeaderLen returns the length of the header AppendHeader or
+// AppendDeflatedHeader write for a message of n bytes.
+func HeaderLen(n int) int { return wsproto.HeaderLen(n) }

@@ -109,6 +109,8 @@ type upgradeJob struct {
 	c   *Conn
 	key string // Sec-WebSocket-Key
 	up  *Upgrade
+	// deflate is the permessage-deflate response, "" if not negotiated.
+	deflate string
 }
 
 func (j *upgradeJob) run() {
@@ -171,7 +173,11 @@ func (j *upgradeJob) accept(protocol string) {
 		c.releaseRequest()
 		return
 	}
-	c.write(wsproto.AppendSwitching(nil, j.key, protocol))
+	if j.deflate != "" {
+		c.deflate.Store(true)
+		c.parser.EnableDeflate()
+	}
+	c.write(wsproto.AppendSwitchingExt(nil, j.key, protocol, j.deflate))
 	c.deadline.Store(0)
 	// Bytes the client sent early are parsed before any that arrive later;
 	// their messages wait in the inbox until Open has run (this job holds

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -83,6 +84,20 @@ func dialRaw(t *testing.T, e *loop.Engine) *rawClient {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = nc.Close() })
 	return &rawClient{t: t, nc: nc, br: bufio.NewReader(nc)}
+}
+
+// upgradeRawExt upgrades offering extensions and requires the 101 to
+// answer with accept ("" for no Sec-WebSocket-Extensions header).
+func upgradeRawExt(t *testing.T, e *loop.Engine, offer, accept string) *rawClient {
+	t.Helper()
+	c := dialRaw(t, e)
+	c.write([]byte(strings.Replace(upgradeRequest, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: "+offer+"\r\n\r\n", 1)))
+	require.NoError(t, c.nc.SetReadDeadline(time.Now().Add(5*time.Second)))
+	resp, err := http.ReadResponse(c.br, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	assert.Equal(t, accept, resp.Header.Get("Sec-WebSocket-Extensions"))
+	return c
 }
 
 func upgradeRaw(t *testing.T, e *loop.Engine) *rawClient {

@@ -29,7 +29,11 @@ func (c *Conn) beginUpgrade(parent context.Context, up *wsproto.Upgrade) {
 	c.cancel = cancel
 	c.in.running = true // the upgrade job owns the connection's worker turn
 	c.mu.Unlock()
-	c.eng.submit(&upgradeJob{c: c, key: up.Key, up: &Upgrade{Request: r, Protocols: up.Protocols}})
+	j := &upgradeJob{c: c, key: up.Key, up: &Upgrade{Request: r, Protocols: up.Protocols}}
+	if cfg.Compression {
+		j.deflate = up.Deflate
+	}
+	c.eng.submit(j)
 }
 
 // adoption is an upgrade request that ServeHTTP took over.

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/roomloop/roomloop/frame"
+	"github.com/roomloop/roomloop/internal/deflate"
 	"github.com/roomloop/roomloop/loop"
 )
 
@@ -461,6 +462,7 @@ func (s *Stream) AppendTo(c *loop.Conn, buf []byte, upTo uint64, limit int) (_ [
 	}
 	cfg := &s.out.cfg
 	keeps := cfg.keeps()
+	deflateMin, deflate := c.Deflate()
 	s.windowOf(c)
 	codec := s.codec
 	start, from := len(buf), s.sent
@@ -481,7 +483,11 @@ func (s *Stream) AppendTo(c *loop.Conn, buf []byte, upTo uint64, limit int) (_ [
 		if len(buf) > start && len(buf)+len(body)+24 > start+limit {
 			break // the next write takes it
 		}
-		buf = appendMessage(buf, codec, seq, body)
+		if deflate && len(body) >= deflateMin {
+			buf = appendDeflated(buf, codec, seq, e.out)
+		} else {
+			buf = appendMessage(buf, codec, seq, body)
+		}
 		s.sent = seq
 		s.unconfBytes += int(e.size)
 		s.sinceFrames++
@@ -518,6 +524,40 @@ func appendMessage(buf []byte, codec frame.Codec, seq uint64, body []byte) []byt
 	}
 	buf = loop.AppendHeader(buf, codec.Binary(), codec.MessageLen(seq, body))
 	return codec.AppendMessage(buf, seq, body)
+}
+
+// appendDeflated appends one frame as a WebSocket message compressed with
+// permessage-deflate: its seq prefix in a stored block of its own, then
+// the body compressed once for every recipient (Outgoing.Deflated). A
+// frame that does not shrink, has no seq, or whose codec has no shared
+// compressed body goes uncompressed, and so does every frame of a codec
+// other than roomloop's own two (JSON, binary): another wire's body need
+// not continue a seq prefix. It allocates nothing but the first
+// compression of a frame.
+func appendDeflated(buf []byte, codec frame.Codec, seq uint64, out *frame.Outgoing) []byte {
+	if codec != frame.JSON && codec != frame.Binary {
+		return appendMessage(buf, codec, seq, out.Body(codec))
+	}
+	body := out.Body(codec)
+	packed := out.Deflated(codec)
+	plen := codec.MessageLen(seq, body) - len(body)
+	n := deflate.StoredLen + plen + len(packed)
+	if seq == 0 || len(body) == 0 || packed == nil || plen < 0 || plen > 0xFFFF || n >= len(body)+plen {
+		return appendMessage(buf, codec, seq, body)
+	}
+	buf = loop.AppendDeflatedHeader(buf, codec.Binary(), n)
+	start := len(buf)
+	// The prefix is the message for seq up to its body: the codec writes
+	// it before body's first byte, which is then cut off.
+	buf = deflate.AppendStored(buf, nil)
+	buf = codec.AppendMessage(buf, seq, body[:1])
+	buf = buf[:len(buf)-1]
+	if len(buf)-start-deflate.StoredLen != plen {
+		// A codec that does not write prefix+body: go uncompressed.
+		return appendMessage(buf[:start-loop.HeaderLen(n)], codec, seq, body)
+	}
+	deflate.PatchStored(buf[start:], plen)
+	return append(buf, packed...)
 }
 
 // takeDropNotice builds the coalesced "dropped" $error and resets the count.

@@ -224,3 +224,38 @@ func withPrefix(prefix string, texts []string) []string {
 func filterPrefix(texts []string, prefix string) []string {
 	return slices.DeleteFunc(slices.Clone(texts), func(s string) bool { return !strings.HasPrefix(s, prefix) })
 }
+
+// TestBrowserCompression runs the binary with -compression: Chromium
+// offers permessage-deflate on every WebSocket, so the demo's
+// connections negotiate it (checked on a WebSocket the page opens, whose
+// extensions the browser reports), and a long chat line, compressed
+// both ways, reaches the other tab intact.
+func TestBrowserCompression(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // registered first: runs last
+	server, _ := startBinary(t, "-compression")
+	br := startBrowser(t)
+	a := br.open("A", server, "/?room=lobby", desktop)
+	b := br.open("B", server, "/?room=lobby", desktop)
+	for _, tb := range []*tab{a, b} {
+		tb.waitState("connected")
+		tb.waitFor("window.demo.client", `typeof window.demo?.client === "object" && window.demo.client !== null`)
+	}
+	a.setName("Ann")
+	b.setName("Ben")
+	b.waitMember(a.session())
+
+	eval[chromedp.Void](a, `(() => { const ws = new WebSocket("ws://" + location.host + "/ws");
+		ws.onopen = () => { window.negotiated = ws.extensions; ws.close(1000); }; })()`)
+	a.waitFor("a test WebSocket to open", `typeof window.negotiated === "string"`)
+	ext := eval[string](a, `window.negotiated`)
+	assert.Contains(t, ext, "permessage-deflate", "Chromium negotiated compression")
+	assert.Contains(t, ext, "server_no_context_takeover")
+	assert.Contains(t, ext, "client_no_context_takeover")
+
+	long := strings.Repeat("compressed chat line, ", 15) + "end"
+	a.send(long, "", "Ann: "+long)
+	b.waitFor("the long message", countJS("Ann: "+long)+" >= 1")
+	b.send("short reply", "", "Ben: short reply")
+	a.waitFor("the reply", countJS("Ben: short reply")+" >= 1")
+}

@@ -112,6 +112,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 		release   = fs.Bool("release-memory", true, "after a burst of allocation (a connect storm) followed by a quiet moment, collect garbage and return free memory to the OS (at most every 10 s)")
 	)
 	fs.IntVar(&opts.MaxMessageSize, "max-message", 64<<10, "largest WebSocket message in bytes (larger: close 1009)")
+	fs.BoolVar(&opts.Compression, "compression", false, "accept permessage-deflate from clients that offer it (browsers do): frames compressed once per broadcast, no context takeover")
+	fs.IntVar(&opts.CompressionMinSize, "compression-min-size", api.DefaultCompressionMinSize, "smallest frame in bytes written compressed (with -compression)")
 	fs.IntVar(&lim.MaxEvent, "max-event", lim.MaxEvent, "longest event name in bytes")
 	fs.IntVar(&lim.MaxRoom, "max-room", lim.MaxRoom, "longest room name in bytes")
 	fs.IntVar(&lim.MaxTo, "max-to", lim.MaxTo, "longest 'to' in bytes")

@@ -90,6 +90,11 @@ type Upgrade struct {
 	Protocols []string
 	// Origin is the Origin header, "" if absent (more than one is refused).
 	Origin string
+	// Deflate is the Sec-WebSocket-Extensions response that accepts the
+	// client's permessage-deflate offer (see [NegotiateDeflate]), or ""
+	// if it made none that can be accepted. Using it is the server's
+	// choice.
+	Deflate string
 }
 
 // ParseUpgrade parses and validates a complete head (as found by [HeadEnd])
@@ -112,8 +117,9 @@ type Upgrade struct {
 //   - a Sec-WebSocket-Protocol element that is not a token, or more than 32
 //     elements → 400.
 //
-// Sec-WebSocket-Extensions is ignored: no extension is ever negotiated, so
-// any offer (malformed deflate parameters included) is declined by silence.
+// Sec-WebSocket-Extensions never fails the upgrade: an acceptable
+// permessage-deflate offer is noted in Upgrade.Deflate, and any other
+// offer (malformed deflate parameters included) is declined by silence.
 // ParseUpgrade runs in time linear in len(head). It is safe for concurrent
 // use.
 func ParseUpgrade(head []byte, path string) (*Upgrade, error) {
@@ -196,6 +202,7 @@ func CheckUpgrade(req *http.Request, path string) (*Upgrade, error) {
 	if u.Protocols, err = parseProtocols(h["Sec-Websocket-Protocol"]); err != nil {
 		return nil, err
 	}
+	u.Deflate = NegotiateDeflate(h["Sec-Websocket-Extensions"])
 	return u, nil
 }
 

@@ -59,8 +59,17 @@ func (o outcome) String() string {
 // feedChunks feeds a copy of in, cut at the given ascending indexes, to a
 // new parser with lim, stopping at the first error.
 func feedChunks(lim *Limits, in []byte, cuts ...int) outcome {
+	return feedChunksDeflate(lim, false, in, cuts...)
+}
+
+// feedChunksDeflate is feedChunks with permessage-deflate enabled on the
+// parser if deflate.
+func feedChunksDeflate(lim *Limits, deflate bool, in []byte, cuts ...int) outcome {
 	data := append([]byte(nil), in...)
 	p := NewParser(lim)
+	if deflate {
+		p.EnableDeflate()
+	}
 	var r recorder
 	var o outcome
 	prev := 0

@@ -26,7 +26,8 @@ func DefaultLimits() Limits {
 }
 
 // Handler receives parsed messages. payload aliases the caller's input
-// buffer or the parser's internal buffer: it is valid only during the call
+// buffer, the parser's internal buffer, or (for a compressed message) a
+// pooled buffer it was inflated into: it is valid only during the call
 // (copy it to keep it). A Handler must not call Feed on the parser that
 // calls it.
 type Handler interface {
@@ -73,6 +74,9 @@ type Parser struct {
 	ctrl   uint8     // bytes of a partial control payload at the end of buf
 	utf    utf8State // UTF-8 state of the open text message
 	paused bool      // the handler called Pause during FeedSome
+	// deflate: permessage-deflate was negotiated (RSV1 allowed on a
+	// message's first frame); packed: the open message has RSV1 set.
+	deflate, packed bool
 }
 
 // NewParser returns a Parser that enforces *lim, which it keeps a pointer
@@ -81,6 +85,13 @@ type Parser struct {
 func NewParser(lim *Limits) Parser {
 	return Parser{lim: lim}
 }
+
+// EnableDeflate accepts messages compressed with permessage-deflate (RFC
+// 7692, no context takeover) from here on: RSV1 on the first frame of a
+// data message marks it compressed, the limits apply to both its
+// compressed and its inflated size, and the handler gets it inflated.
+// Without it, RSV1 is a protocol error (1002) as every reserved bit is.
+func (p *Parser) EnableDeflate() { p.deflate = true }
 
 // maxMessage returns the effective Limits.MaxMessage.
 func (p *Parser) maxMessage() int {
@@ -181,7 +192,7 @@ func (p *Parser) FeedSome(data []byte, h Handler) (int, error) {
 
 // fail records the failure, releases the buffer and returns err.
 func (p *Parser) fail(err *CloseError) error {
-	*p = Parser{lim: p.lim, state: stFailed, remain: uint64(err.Code)}
+	*p = Parser{lim: p.lim, state: stFailed, remain: uint64(err.Code), deflate: p.deflate}
 	return err
 }
 
@@ -262,10 +273,13 @@ func (p *Parser) headerByte(c byte) *CloseError {
 
 // first validates a frame's first byte against the message state.
 func (p *Parser) first(b0 byte) *CloseError {
-	if b0&0x70 != 0 {
-		return closeError(CloseProtocolError, "reserved bits set")
-	}
 	op := Opcode(b0 & 0x0F)
+	if rsv := b0 & 0x70; rsv != 0 {
+		// RSV1 only on the first frame of a message, with deflate.
+		if rsv != 0x40 || !p.deflate || (op != OpText && op != OpBinary) {
+			return closeError(CloseProtocolError, "reserved bits set")
+		}
+	}
 	switch op {
 	case OpContinuation:
 		if p.msgOp == 0 {
@@ -282,6 +296,7 @@ func (p *Parser) first(b0 byte) *CloseError {
 			return closeError(CloseProtocolError, "data frame inside a fragmented message")
 		}
 		p.msgOp, p.frames, p.utf = op, 1, 0
+		p.packed = b0&0x40 != 0
 	case OpClose, OpPing, OpPong:
 		if b0&0x80 == 0 {
 			return closeError(CloseProtocolError, "fragmented control frame")
@@ -343,7 +358,7 @@ func (p *Parser) payload(data []byte, h Handler) (int, *CloseError) {
 		n := int(p.remain)
 		pl := data[:n:n]
 		maskBytes(pl, p.mask)
-		if !control && p.msgOp == OpText {
+		if !control && p.msgOp == OpText && !p.packed {
 			if s, ok := validUTF8(p.utf, pl); !ok || s != 0 {
 				return n, errInvalidText()
 			}
@@ -380,7 +395,7 @@ func (p *Parser) payload(data []byte, h Handler) (int, *CloseError) {
 		}
 		return n, err
 	}
-	if p.msgOp == OpText {
+	if p.msgOp == OpText && !p.packed {
 		var ok bool
 		if p.utf, ok = validUTF8(p.utf, chunk); !ok {
 			return n, errInvalidText()
@@ -426,7 +441,7 @@ func (p *Parser) endFrame(pl []byte, h Handler) *CloseError {
 				return err
 			}
 			h.OnControl(op, pl)
-			*p = Parser{lim: p.lim, state: stClosed}
+			*p = Parser{lim: p.lim, state: stClosed, deflate: p.deflate}
 			return nil
 		}
 		h.OnControl(op, pl)
@@ -438,11 +453,16 @@ func (p *Parser) endFrame(pl []byte, h Handler) *CloseError {
 	if p.msgOp == OpText && p.utf != 0 {
 		return errInvalidText()
 	}
-	msgOp := p.msgOp
-	p.msgOp, p.frames, p.utf = 0, 0, 0
-	h.OnMessage(msgOp, pl)
+	msgOp, packed := p.msgOp, p.packed
+	p.msgOp, p.frames, p.utf, p.packed = 0, 0, 0, false
+	var err *CloseError
+	if packed {
+		err = p.inflate(msgOp, pl, h)
+	} else {
+		h.OnMessage(msgOp, pl)
+	}
 	p.buf = nil
-	return nil
+	return err
 }
 
 // errInvalidText is the error for a text message that is not UTF-8.

@@ -12,6 +12,13 @@ import (
 // [Upgrade.Protocols]; bytes not allowed in a header value are replaced by
 // spaces. It is safe for concurrent use.
 func AppendSwitching(dst []byte, key, protocol string) []byte {
+	return AppendSwitchingExt(dst, key, protocol, "")
+}
+
+// AppendSwitchingExt is AppendSwitching with a Sec-WebSocket-Extensions
+// header too if extensions != "" (such as [DeflateResponse]), sanitized
+// the same way. It is safe for concurrent use.
+func AppendSwitchingExt(dst []byte, key, protocol, extensions string) []byte {
 	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\n"+
 		"Upgrade: websocket\r\n"+
 		"Connection: Upgrade\r\n"+
@@ -21,6 +28,11 @@ func AppendSwitching(dst []byte, key, protocol string) []byte {
 	if protocol != "" {
 		dst = append(dst, "Sec-WebSocket-Protocol: "...)
 		dst = appendHeaderValue(dst, protocol)
+		dst = append(dst, "\r\n"...)
+	}
+	if extensions != "" {
+		dst = append(dst, "Sec-WebSocket-Extensions: "...)
+		dst = appendHeaderValue(dst, extensions)
 		dst = append(dst, "\r\n"...)
 	}
 	return append(dst, "\r\n"...)

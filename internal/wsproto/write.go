@@ -58,3 +58,10 @@ func AppendClientFrame(dst []byte, fin bool, op Opcode, payload []byte, mask [4]
 	maskBytes(dst[start:], mask)
 	return dst
 }
+
+// AppendCompressedHeader is AppendHeader with RSV1 set: the header of a
+// whole data message compressed with permessage-deflate. Only data
+// opcodes may carry it. It is safe for concurrent use.
+func AppendCompressedHeader(dst []byte, op Opcode, n int) []byte {
+	return appendHeader(dst, 0xC0|byte(op&0x0F), 0, n)
+}
