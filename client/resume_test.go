@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -168,7 +169,11 @@ func TestGapRejoinsAndFailsUnanswered(t *testing.T) {
 
 	proxy.Blackhole()
 	lost := make(chan error, 1)
-	go func() { lost <- ar.Publish(context.Background(), "chat", chat{N: 1}) }()
+	// A frame far larger than anything else the client sends ($seen,
+	// probes), so that Swallowed shows it was sent, unanswered.
+	big := chat{Text: strings.Repeat("x", 4096), N: 1}
+	go func() { lost <- ar.Publish(context.Background(), "chat", big) }()
+	require.Eventually(t, func() bool { return proxy.Swallowed() >= 4096 }, wait, time.Millisecond, "the frame reached the silenced link")
 	proxy.Refuse(true)
 	proxy.Cut()
 	select {

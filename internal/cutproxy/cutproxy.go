@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // Proxy forwards connections to a target and can sever them.
@@ -27,6 +28,7 @@ type Proxy struct {
 	accepted  int
 	wg        sync.WaitGroup
 	closed    bool
+	swallowed atomic.Int64 // bytes thrown away by Blackhole or Deafen
 }
 
 // link is one proxied connection: the client's side and the target's.
@@ -125,6 +127,11 @@ func (p *Proxy) Deafen() {
 	p.mu.Unlock()
 }
 
+// Swallowed returns how many bytes Blackhole and Deafen have thrown away
+// so far, in both directions: a test can wait for a frame it sent to
+// have reached a silenced link.
+func (p *Proxy) Swallowed() int64 { return p.swallowed.Load() }
+
 // Heal undoes Blackhole and Deafen for later connections; open ones stay
 // silenced until cut.
 func (p *Proxy) Heal() {
@@ -209,7 +216,9 @@ func (p *Proxy) pipe(dst, src net.Conn, silent, deaf chan struct{}, l *link, don
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 && !isClosed(silent) && !isClosed(deaf) {
+		if n > 0 && (isClosed(silent) || isClosed(deaf)) {
+			p.swallowed.Add(int64(n))
+		} else if n > 0 {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				err = werr
 			}
