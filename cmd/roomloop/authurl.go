@@ -46,6 +46,6 @@ func (c *authURLConfig) apply(opts *api.Options, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("-auth-url: %w", err)
 	}
-	opts.Authorize, opts.CanJoin = p.Authorize, p.CanJoin
+	opts.Authorize, opts.CanJoin, opts.Refresh = p.Authorize, p.CanJoin, p.Refresh
 	return nil
 }

@@ -1,5 +1,5 @@
 // Package authproxy authorizes roomloop connections by asking an HTTP
-// backend: its Proxy gives an api.Options.Authorize and CanJoin.
+// backend: its Proxy gives an api.Options.Authorize, CanJoin and Refresh.
 //
 // For every upgrade request (resumes included) the Proxy POSTs a Request
 // as JSON to the backend's URL and reads an Answer from its reply:
@@ -9,6 +9,10 @@
 //     connect, and "allowed_rooms", when present, limits $join with the
 //     same patterns as package jwtauth's: a room name, or a prefix and a
 //     trailing "*" ("*" alone: any room; an empty array: none).
+//     "expires_in" (seconds, optional) is when the credential expires
+//     (api.Identity.Expires): the server then closes the connection with
+//     4004 unless the client sends a fresh token with $refresh, which
+//     the Proxy asks the backend about as well (Request.Refresh).
 //   - 401 or 403: refused with that status, and as reason the first line
 //     of the backend's plain-text body (tabs made spaces, other control
 //     characters dropped, at
@@ -71,6 +75,11 @@ type Request struct {
 	Token      string              `json:"token,omitempty"` // the "token" query parameter
 	Headers    map[string]string   `json:"headers"`         // Authorization, Cookie, Origin, User-Agent, X-Forwarded-For
 	RemoteAddr string              `json:"remote_addr"`     // the client's ip:port as the server sees it
+	// Refresh marks a $refresh: a connected session (Session, of the
+	// user the backend named before) presents a fresh Token. The other
+	// fields are then empty.
+	Refresh bool   `json:"refresh,omitempty"`
+	Session string `json:"session,omitempty"`
 }
 
 // Answer is the backend's JSON answer with status 200.
@@ -78,6 +87,9 @@ type Answer struct {
 	User         string    `json:"user"`
 	Rooms        []string  `json:"rooms"`
 	AllowedRooms *[]string `json:"allowed_rooms"` // nil: any room
+	// ExpiresIn, in seconds, is how long the credential is good for
+	// (api.Identity.Expires); 0 or absent: it does not expire.
+	ExpiresIn int64 `json:"expires_in"`
 }
 
 // Config configures a Proxy.
@@ -148,7 +160,7 @@ func RequestOf(r *http.Request) Request {
 
 // Authorize is an api.Options.Authorize: it asks the backend about r.
 func (p *Proxy) Authorize(r *http.Request) (api.Identity, error) {
-	id, err := p.ask(r)
+	id, err := p.ask(r.Context(), RequestOf(r))
 	if err != nil {
 		var ref *api.Refusal
 		if errors.As(err, &ref) {
@@ -160,12 +172,31 @@ func (p *Proxy) Authorize(r *http.Request) (api.Identity, error) {
 	return id, nil
 }
 
-func (p *Proxy) ask(r *http.Request) (api.Identity, error) {
-	body, err := json.Marshal(RequestOf(r))
+// Refresh is an api.Options.Refresh: it asks the backend about a fresh
+// token a connected session sends with $refresh (Request.Refresh). The
+// server checks that the answer's user is the session's. A refusal (401,
+// 403) is passed on with its reason; a backend failure is $error
+// internal, and the session keeps its old expiry.
+func (p *Proxy) Refresh(c *api.Conn, token string) (api.Identity, error) {
+	id, err := p.ask(c.Context(), Request{Refresh: true, Session: c.ID(), Token: token})
+	if err != nil {
+		var ref *api.Refusal
+		if errors.As(err, &ref) {
+			return api.Identity{}, ref
+		}
+		p.log.Warn("authorization backend failed a refresh", "session", c.ID(), "err", err)
+		return api.Identity{}, api.NewError(api.CodeInternal, ReasonUnavailable)
+	}
+	id.Rooms = nil // rooms are for connecting
+	return id, nil
+}
+
+func (p *Proxy) ask(ctx context.Context, q Request) (api.Identity, error) {
+	body, err := json.Marshal(q)
 	if err != nil {
 		return api.Identity{}, err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(body))
 	if err != nil {
@@ -201,6 +232,9 @@ func (p *Proxy) ask(r *http.Request) (api.Identity, error) {
 	if a.User == "" {
 		return api.Identity{}, errors.New("answer has no user")
 	}
+	if a.ExpiresIn < 0 {
+		return api.Identity{}, errors.New("answer has a negative expires_in")
+	}
 	for _, room := range a.Rooms {
 		if room == "" {
 			return api.Identity{}, errors.New("answer has an empty room")
@@ -210,7 +244,11 @@ func (p *Proxy) ask(r *http.Request) (api.Identity, error) {
 	if a.AllowedRooms != nil {
 		claims[claimAllowedRooms] = append([]string{}, *a.AllowedRooms...)
 	}
-	return api.Identity{User: a.User, Rooms: a.Rooms, Claims: claims}, nil
+	id := api.Identity{User: a.User, Rooms: a.Rooms, Claims: claims}
+	if a.ExpiresIn > 0 {
+		id.Expires = time.Now().Add(time.Duration(a.ExpiresIn) * time.Second)
+	}
+	return id, nil
 }
 
 // CanJoin is an api.Options.CanJoin: a client whose answer had

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -69,6 +70,14 @@ func byToken(w http.ResponseWriter, _ *http.Request, req Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"user": name, "rooms": []string{"lobby"}, "allowed_rooms": []string{"game:*", "lobby"}})
 		return
 	}
+	if name, ok := strings.CutPrefix(tok, "short:"); ok { // expires in 1 s
+		_ = json.NewEncoder(w).Encode(map[string]any{"user": name, "expires_in": 1})
+		return
+	}
+	if name, ok := strings.CutPrefix(tok, "long:"); ok { // expires in an hour
+		_ = json.NewEncoder(w).Encode(map[string]any{"user": name, "expires_in": 3600, "allowed_rooms": []string{"x"}})
+		return
+	}
 	if name, ok := strings.CutPrefix(tok, "free:"); ok {
 		_ = json.NewEncoder(w).Encode(map[string]any{"user": name})
 		return
@@ -102,7 +111,7 @@ func byToken(w http.ResponseWriter, _ *http.Request, req Request) {
 
 func serve(t *testing.T, p *Proxy, authTimeout time.Duration) string {
 	t.Helper()
-	srv := api.New(&api.Options{Authorize: p.Authorize, CanJoin: p.CanJoin, AuthTimeout: authTimeout})
+	srv := api.New(&api.Options{Authorize: p.Authorize, CanJoin: p.CanJoin, Refresh: p.Refresh, AuthTimeout: authTimeout})
 	require.NoError(t, srv.Start("127.0.0.1:0"))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -345,4 +354,69 @@ func TestReasonOf(t *testing.T) {
 	got := reasonOf([]byte(long), "def")
 	assert.LessOrEqual(t, len(got), MaxReasonBytes)
 	assert.True(t, strings.HasPrefix(long, got))
+}
+
+// TestExpiryAndRefresh: "expires_in" becomes the session's expiry, told in
+// $welcome; a $refresh is asked of the backend (refresh, session, token)
+// and moves it; a refused one passes the backend's reason on; a backend
+// failure is $error internal; unrefreshed, the connection closes with
+// 4004 when the credential expires.
+func TestExpiryAndRefresh(t *testing.T) {
+	b := newBackend(t, byToken)
+	wsURL := serve(t, newProxy(t, b, time.Second), 0)
+
+	ws, status, body := dial(t, wsURL, url.Values{"token": {"short:ada"}}, nil)
+	require.Equal(t, http.StatusSwitchingProtocols, status, body)
+	w := welcomeOf(t, ws)
+	assert.Positive(t, w.ExpiresInMS)
+	assert.LessOrEqual(t, w.ExpiresInMS, int64(1000))
+
+	refresh := func(id, tok string) wstest.Frame {
+		send(t, ws, map[string]any{"event": "$refresh", "id": id, "payload": map[string]any{"token": tok}})
+		require.NoError(t, ws.SetReadDeadline(time.Now().Add(5*time.Second)))
+		var f wstest.Frame
+		require.NoError(t, ws.ReadJSON(&f))
+		assert.Equal(t, id, f.ID)
+		return f
+	}
+	f := refresh("r1", "long:ada")
+	require.Equal(t, "$refreshed", f.Event, "%s", f.Payload)
+	var p struct {
+		ExpiresInMS int64 `json:"expires_in_ms"`
+	}
+	require.NoError(t, json.Unmarshal(f.Payload, &p))
+	assert.Greater(t, p.ExpiresInMS, int64(3500*1000))
+	last := b.requests()[len(b.requests())-1]
+	assert.True(t, last.Refresh)
+	assert.Equal(t, w.Session, last.Session)
+	assert.Equal(t, "long:ada", last.Token)
+
+	for _, tc := range []struct{ tok, code, msg string }{
+		{"401", api.CodeUnauthorized, "session expired"},
+		{"long:eve", api.CodeForbidden, ""},
+		{"500", api.CodeInternal, ReasonUnavailable},
+	} {
+		f := refresh("x", tc.tok)
+		require.Equal(t, "$error", f.Event, tc.tok)
+		var e struct{ Code, Message string }
+		require.NoError(t, json.Unmarshal(f.Payload, &e))
+		assert.Equal(t, tc.code, e.Code, tc.tok)
+		if tc.msg != "" {
+			assert.Equal(t, tc.msg, e.Message, tc.tok)
+		}
+	}
+
+	// Unrefreshed, a 1 s credential ends the connection with 4004.
+	short, status, body := dial(t, wsURL, url.Values{"token": {"short:bo"}}, nil)
+	require.Equal(t, http.StatusSwitchingProtocols, status, body)
+	welcomeOf(t, short)
+	require.NoError(t, short.SetReadDeadline(time.Now().Add(10*time.Second)))
+	var ce *websocket.CloseError
+	for {
+		if _, _, err := short.ReadMessage(); err != nil {
+			require.ErrorAs(t, err, &ce)
+			break
+		}
+	}
+	assert.Equal(t, 4004, ce.Code)
 }
