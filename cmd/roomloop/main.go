@@ -193,7 +193,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	opts.DisablePresence = *noPresnce
 	opts.Endpoints = wires.endpoints()
 	if !*noDemo {
-		opts.HTTPHandler = pages(*path)
+		var more []string
+		for _, e := range opts.Endpoints {
+			more = append(more, e.Path)
+		}
+		opts.HTTPHandler = pages(*path, more...)
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return src.usage(errors.New("-tls-cert and -tls-key go together"))

@@ -26,8 +26,10 @@ var demoScript string
 
 // pages returns the binary's HTTP handler for requests that are not
 // WebSocket upgrades at wsPath: the chat demo at "/", its module at
-// /demo.js, the JavaScript client at /roomloop.js, and 404 elsewhere.
-func pages(wsPath string) http.Handler {
+// /demo.js, the JavaScript client at /roomloop.js, 426 Upgrade Required
+// with a reason at wsPath and the other WebSocket paths (wsPaths), and
+// 404 elsewhere.
+func pages(wsPath string, wsPaths ...string) http.Handler {
 	page := strings.Replace(indexPage, "<body>", `<body data-path="`+html.EscapeString(wsPath)+`">`, 1)
 	// The page's one inline style is allowed by its hash; scripts only
 	// from this origin, so no inline script runs.
@@ -49,7 +51,23 @@ func pages(wsPath string) http.Handler {
 	})
 	mux.Handle("GET /demo.js", script(demoScript))
 	mux.Handle("GET /roomloop.js", script(jsclient.Source()))
+	for _, p := range append([]string{wsPath}, wsPaths...) {
+		if p != "" && p != "/" {
+			mux.Handle(p, upgradeRequired(p))
+		}
+	}
 	return mux
+}
+
+// upgradeRequired answers a plain HTTP request at a WebSocket path: 426
+// with the reason, so that a curl or a misconfigured proxy says what is
+// wrong instead of "404 page not found".
+func upgradeRequired(path string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Upgrade", "websocket")
+		w.Header().Set("Connection", "Upgrade")
+		http.Error(w, path+" is a WebSocket endpoint: connect with a WebSocket client (GET with Upgrade: websocket); this request is not a WebSocket upgrade", http.StatusUpgradeRequired)
+	})
 }
 
 // script serves a JavaScript module. Browsers revalidate it on every load

@@ -150,6 +150,21 @@ func TestScripts(t *testing.T) {
 	assert.Contains(t, demo, `from "/roomloop.js"`)
 }
 
+// TestPlainRequestAtWebSocketPaths: with the demo on, a plain GET at a
+// WebSocket path (roomloop's and the wires') gets 426 and a reason, not
+// the demo's 404; another path still gets 404.
+func TestPlainRequestAtWebSocketPaths(t *testing.T) {
+	addr, _ := startBinary(t)
+	for _, path := range []string{"/ws", "/wspulse", "/wsrooms"} {
+		resp, body := get(t, "http://"+addr+path, nil)
+		assert.Equal(t, http.StatusUpgradeRequired, resp.StatusCode, path)
+		assert.Equal(t, "websocket", resp.Header.Get("Upgrade"), path)
+		assert.Contains(t, body, path+" is a WebSocket endpoint", path)
+	}
+	resp, _ := get(t, "http://"+addr+"/nope", nil)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
 // TestNoDemo: -no-demo serves nothing but the WebSocket.
 func TestNoDemo(t *testing.T) {
 	addr, logs := startBinary(t, "-no-demo")
