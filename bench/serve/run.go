@@ -29,10 +29,7 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	}
 	if cfg.Impl != Baseline {
 		// As the roomloop binary does by default (-release-memory).
-		rctx, stop := context.WithCancel(ctx)
-		released := make(chan struct{})
-		go func() { defer close(released); memrelease.Run(rctx, memrelease.Config{}) }()
-		defer func() { stop(); <-released }()
+		defer memrelease.Start(ctx, memrelease.Config{})()
 	}
 	return RunServer(ctx, s, in, out)
 }

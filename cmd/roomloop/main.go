@@ -246,15 +246,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	defer adminSrv.close()
 
 	if *release {
-		rctx, stop := context.WithCancel(ctx)
-		released := make(chan struct{})
-		go func() {
-			defer close(released)
-			memrelease.Run(rctx, memrelease.Config{OnRelease: func(reclaimable uint64) {
-				log.Debug("memory released after a burst", "bytes", reclaimable)
-			}})
-		}()
-		defer func() { stop(); <-released }()
+		defer memrelease.Start(ctx, memrelease.Config{OnRelease: func(reclaimable uint64) {
+			log.Debug("memory released after a burst", "bytes", reclaimable)
+		}})()
 	}
 	if serving != nil {
 		serving(srv.Addr())

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -371,14 +370,7 @@ func TestExpiryAndRefresh(t *testing.T) {
 	assert.Positive(t, w.ExpiresInMS)
 	assert.LessOrEqual(t, w.ExpiresInMS, int64(1000))
 
-	refresh := func(id, tok string) wstest.Frame {
-		send(t, ws, map[string]any{"event": "$refresh", "id": id, "payload": map[string]any{"token": tok}})
-		require.NoError(t, ws.SetReadDeadline(time.Now().Add(5*time.Second)))
-		var f wstest.Frame
-		require.NoError(t, ws.ReadJSON(&f))
-		assert.Equal(t, id, f.ID)
-		return f
-	}
+	refresh := func(id, tok string) wstest.Frame { return wstest.Refresh(t, ws, id, tok) }
 	f := refresh("r1", "long:ada")
 	require.Equal(t, "$refreshed", f.Event, "%s", f.Payload)
 	var p struct {
@@ -410,13 +402,5 @@ func TestExpiryAndRefresh(t *testing.T) {
 	short, status, body := dial(t, wsURL, url.Values{"token": {"short:bo"}}, nil)
 	require.Equal(t, http.StatusSwitchingProtocols, status, body)
 	welcomeOf(t, short)
-	require.NoError(t, short.SetReadDeadline(time.Now().Add(10*time.Second)))
-	var ce *websocket.CloseError
-	for {
-		if _, _, err := short.ReadMessage(); err != nil {
-			require.ErrorAs(t, err, &ce)
-			break
-		}
-	}
-	assert.Equal(t, 4004, ce.Code)
+	assert.Equal(t, 4004, wstest.CloseCode(t, short, 10*time.Second))
 }

@@ -334,14 +334,7 @@ func TestExpiryAndRefresh(t *testing.T) {
 	token := func(sub string, exp time.Time) string {
 		return sign(t, jwt.SigningMethodRS256, rk, "", claims(sub, jwt.MapClaims{"exp": exp.Unix()}))
 	}
-	refresh := func(ws *websocket.Conn, id, tok string) wstest.Frame {
-		send(t, ws, map[string]any{"event": "$refresh", "id": id, "payload": map[string]any{"token": tok}})
-		require.NoError(t, ws.SetReadDeadline(time.Now().Add(5*time.Second)))
-		var f wstest.Frame
-		require.NoError(t, ws.ReadJSON(&f))
-		assert.Equal(t, id, f.ID)
-		return f
-	}
+	refresh := func(ws *websocket.Conn, id, tok string) wstest.Frame { return wstest.Refresh(t, ws, id, tok) }
 
 	ws, status, body := dial(t, wsURL, withToken(token("ada", time.Now().Add(30*time.Minute))), nil)
 	require.Equal(t, http.StatusSwitchingProtocols, status, body)
@@ -375,9 +368,5 @@ func TestExpiryAndRefresh(t *testing.T) {
 	short, status, body := dial(t, wsURL, withToken(token("bo", time.Now().Add(time.Second))), nil)
 	require.Equal(t, http.StatusSwitchingProtocols, status, body)
 	welcomeOf(t, short)
-	require.NoError(t, short.SetReadDeadline(time.Now().Add(10*time.Second)))
-	_, _, err := short.ReadMessage()
-	var ce *websocket.CloseError
-	require.ErrorAs(t, err, &ce)
-	assert.Equal(t, 4004, ce.Code)
+	assert.Equal(t, 4004, wstest.CloseCode(t, short, 10*time.Second))
 }

@@ -84,6 +84,18 @@ func Run(ctx context.Context, cfg Config) {
 	}
 }
 
+// Start runs Run on a goroutine of its own and returns the function that
+// stops it and waits for it to end.
+func Start(ctx context.Context, cfg Config) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Run(ctx, cfg)
+	}()
+	return func() { cancel(); <-done }
+}
+
 // watch reads the runtime's heap and allocation counters.
 type watch struct {
 	samples  []metrics.Sample

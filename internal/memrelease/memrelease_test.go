@@ -31,18 +31,12 @@ func TestReleaseAfterBurst(t *testing.T) {
 
 	var releases atomic.Int32
 	var garbage atomic.Uint64
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		Run(ctx, Config{Every: 10 * time.Millisecond, OnRelease: func(g uint64) {
-			garbage.Store(g)
-			releases.Add(1)
-		}})
-	}()
+	stop := Start(context.Background(), Config{Every: 10 * time.Millisecond, OnRelease: func(g uint64) {
+		garbage.Store(g)
+		releases.Add(1)
+	}})
 	require.Eventually(t, func() bool { return releases.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
-	cancel()
-	<-done
+	stop()
 	assert.GreaterOrEqual(t, garbage.Load(), uint64(16<<20), "the burst was counted")
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)

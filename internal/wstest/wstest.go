@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomloop/roomloop/frame"
@@ -98,6 +99,33 @@ func WelcomeOf(t *testing.T, ws *websocket.Conn) frame.WelcomePayload {
 	var w frame.WelcomePayload
 	require.NoError(t, json.Unmarshal(Next(t, ws, "$welcome").Payload, &w))
 	return w
+}
+
+// Refresh sends $refresh with tok and id, and returns the next frame: its
+// answer ($refreshed or $error), whose id it checks.
+func Refresh(t *testing.T, ws *websocket.Conn, id, tok string) Frame {
+	t.Helper()
+	Send(t, ws, map[string]any{"event": "$refresh", "id": id, "payload": map[string]any{"token": tok}})
+	require.NoError(t, ws.SetReadDeadline(time.Now().Add(wait)))
+	var f Frame
+	require.NoError(t, ws.ReadJSON(&f))
+	assert.Equal(t, id, f.ID)
+	return f
+}
+
+// CloseCode reads ws until the server closes it and returns the close
+// code, failing if the connection ends without a close frame within
+// timeout.
+func CloseCode(t *testing.T, ws *websocket.Conn, timeout time.Duration) int {
+	t.Helper()
+	require.NoError(t, ws.SetReadDeadline(time.Now().Add(timeout)))
+	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			var ce *websocket.CloseError
+			require.ErrorAs(t, err, &ce, "the connection ended without a close frame")
+			return ce.Code
+		}
+	}
 }
 
 // Send writes f to ws as JSON.
