@@ -83,8 +83,11 @@ const maxReadsPerTurn = 32
 
 // onRead runs on an epoll loop when bytes arrived on nc's socket.
 func (e *Engine) onRead(nc *nbio.Conn) {
-	if c, _ := nc.Session().(*Conn); c != nil {
-		c.readTurn()
+	switch s := nc.Session().(type) {
+	case *Conn:
+		s.readTurn()
+	case *pollerProbe:
+		s.readable()
 	}
 }
 

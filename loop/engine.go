@@ -118,6 +118,15 @@ func (e *Engine) run() error {
 			e.runErr = fmt.Errorf("loop: event loop: %w", err)
 			return
 		}
+		if err := waitPollers(nb, e.cfg.Pollers); err != nil {
+			// A poller that never looped would hold Stop forever: stop
+			// on a goroutine of its own.
+			go nb.Stop()
+			pool.Release()
+			forgetNBIOName(e.nbName)
+			e.runErr = err
+			return
+		}
 		e.pool, e.nb = pool, nb
 		if e.cfg.HTTPHandler != nil {
 			e.http = newHTTPServer(e)
@@ -232,6 +241,9 @@ func (e *Engine) Each(fn func(*Conn)) {
 }
 
 func (e *Engine) onOpen(nc *nbio.Conn) {
+	if probeOf(nc) != nil {
+		return
+	}
 	// A connection taken over by ServeHTTP comes with its upgrade
 	// request parsed; any other starts with reading it.
 	c, _ := nc.Session().(*Conn)

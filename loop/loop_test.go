@@ -401,7 +401,7 @@ func TestAcceptRate(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			upgradeRaw(t, e)
+			require.NoError(t, upgradeRaw(t, e).nc.Close())
 		}()
 	}
 	wg.Wait()
@@ -455,4 +455,20 @@ func TestDrainSpread(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, last.Sub(first), 400*time.Millisecond, "closes spread over the window")
 	t.Logf("first to last 1001: %v", last.Sub(first))
+}
+
+// TestShutdownRightAfterStart: a server stopped the moment it started
+// stops (nbio forgets a stop that reaches a poller before its loop
+// begins; Start waits for every poller), and serves in between.
+func TestShutdownRightAfterStart(t *testing.T) {
+	for i := range 100 {
+		e := loop.New(loop.Config{Pollers: 1 + i%8}, &recorder{opened: make(chan *loop.Conn, 1)})
+		require.NoError(t, e.Start("127.0.0.1:0"))
+		if i%10 == 0 {
+			require.NoError(t, upgradeRaw(t, e).nc.Close())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		require.NoError(t, e.Shutdown(ctx), "round %d", i)
+		cancel()
+	}
 }
