@@ -22,6 +22,9 @@ func (s *Server) join(c *Conn, room, id string) error {
 	if !s.validRoom(room) {
 		return ErrInvalidRoom
 	}
+	if s.cl != nil {
+		return s.cl.join(c, room, id)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gone {
@@ -43,7 +46,7 @@ func (s *Server) join(c *Conn, room, id string) error {
 		_ = c.sendOut(sessionFrame(c, evJoined, room, id,
 			frame.JoinedPayload{Count: len(members), Members: ids, Truncated: len(members) > len(ids)}))
 		if added {
-			s.recordPresence(room, c, true, members)
+			s.recordPresence(room, c.id, true, members)
 		}
 	}
 	if _, _, err := s.rooms.JoinThen(room, c.member(), answer); err != nil {
@@ -85,8 +88,12 @@ func (s *Server) leaveRoomsLocked(c *Conn) {
 // room's next $presence diff, under the room's lock (in the room's order;
 // a later joiner's diffs never list c leaving).
 func (s *Server) leaveAnnounced(c *Conn, room string) {
+	if s.cl != nil {
+		s.cl.leave(c, room)
+		return
+	}
 	s.rooms.LeaveThen(room, c.member(), func(rest []member) {
-		s.recordPresence(room, c, false, rest)
+		s.recordPresence(room, c.id, false, rest)
 	})
 }
 

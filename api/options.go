@@ -63,6 +63,12 @@ type Options struct {
 	// 6. Default none.
 	Endpoints []Endpoint
 
+	// Broker makes the server one node of a cluster (package cluster;
+	// docs/cluster.md): rooms, presence, direct messages and the
+	// server-side API then reach every node. Session ids end with
+	// "." and the node's id. Default nil: one node.
+	Broker Broker
+
 	// Authorize runs (on the worker pool) for every upgrade request
 	// before the upgrade. r.Context() ends at the AuthTimeout deadline
 	// (the client then gets 503), when the client goes away, and when the

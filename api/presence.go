@@ -54,7 +54,7 @@ type change struct {
 // members. Called under the room's lock. The first change arms the room's
 // timer; the maxPresenceChanges-th sends the diff at once; a room left
 // empty forgets its changes, since nobody remains to hear them.
-func (s *Server) recordPresence(room string, c *Conn, joined bool, members []member) {
+func (s *Server) recordPresence(room, id string, joined bool, members []member) {
 	if s.opts.DisablePresence {
 		return
 	}
@@ -83,7 +83,7 @@ func (s *Server) recordPresence(room string, c *Conn, joined bool, members []mem
 		p.timers.Add(1)
 		rc.timer = time.AfterFunc(s.opts.PresenceInterval, func() { s.flushPresence(name, rc) })
 	}
-	rc.log = append(rc.log, change{session: c.id, joined: joined})
+	rc.log = append(rc.log, change{session: id, joined: joined})
 	var full []change
 	if len(rc.log) >= maxPresenceChanges {
 		full = rc.log
@@ -149,7 +149,11 @@ func (p *presence) close() {
 // Called under the room's lock, so the diffs take their place in the
 // room's one order.
 func (s *Server) sendPresence(room string, members []member, log []change) {
-	if !s.presenceAllowed(len(members) - 1) {
+	count := len(members)
+	if s.cl != nil {
+		count = s.cl.memberCount(room)
+	}
+	if !s.presenceAllowed(count - 1) {
 		return
 	}
 	joinedAt := make(map[string]int) // a newcomer's latest join in log

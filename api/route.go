@@ -162,15 +162,29 @@ func (s *Server) route(c *Conn, f *Frame) error {
 		fwd := *f
 		fwd.ID = ""
 		echo := c.ep != nil && c.ep.rules.EchoSender
+		if s.cl != nil {
+			key := ""
+			if f.ID != "" {
+				key = c.id + "." + f.ID // a retry of the id stands once
+			}
+			return s.cl.publishFrame(f.Room, key, &fwd, echo, nil)
+		}
 		s.fanOut(f.Room, frame.NewOutgoing(fwd), func(m *Conn) bool { return m == c && !echo })
 		return nil
 	case f.To != "":
+		fwd := *f
+		fwd.ID = ""
 		dst, ok := s.sess.Get(f.To)
+		if !ok && s.cl != nil {
+			err := s.cl.request(opSend, f.To, "", &fwd)
+			if errors.Is(err, ErrNoSuchSession) {
+				return NewError(CodeNoSuchSession, "no session "+f.To)
+			}
+			return err
+		}
 		if !ok {
 			return NewError(CodeNoSuchSession, "no session "+f.To)
 		}
-		fwd := *f
-		fwd.ID = ""
 		if err := dst.Send(fwd); err != nil && err != ErrDropped {
 			return NewError(CodeNoSuchSession, "session "+f.To+" is disconnecting")
 		}

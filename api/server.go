@@ -47,6 +47,8 @@ type Server struct {
 	counters counters
 	// hist holds the histograms; nil without Options.Histograms.
 	hist *histograms
+	// cl is the server's part of a cluster; nil on one node.
+	cl *cluster
 
 	handlers atomic.Pointer[handlerSet]
 	hmu      sync.Mutex // serializes Handle and Use
@@ -56,9 +58,10 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	lifeMu  sync.Mutex // guards running and stopped
-	running bool       // the expiry goroutine runs
-	stopped bool       // Shutdown was called
+	lifeMu   sync.Mutex // guards running and stopped
+	running  bool       // the expiry goroutine runs
+	attached bool       // Options.Broker is attached
+	stopped  bool       // Shutdown was called
 }
 
 // New returns a server configured by opts (nil: defaults). It panics if
@@ -79,6 +82,9 @@ func New(opts *Options) *Server {
 	s.handlers.Store(s.buildHandlers(nil, nil))
 	if s.opts.Histograms {
 		s.hist = &histograms{}
+	}
+	if s.opts.Broker != nil {
+		s.cl = newCluster(s, s.opts.Broker)
 	}
 	s.out = resume.NewStreams(s.opts.streamConfig())
 	s.eng = loop.New(s.opts.loopConfig(), (*transport)(s))
@@ -132,6 +138,12 @@ func (s *Server) begin() error {
 	case s.stopped:
 		return ErrServerClosed
 	case !s.running:
+		if s.cl != nil && !s.attached {
+			if err := s.cl.b.Attach(s.cl); err != nil {
+				return err
+			}
+			s.attached = true
+		}
 		s.running = true
 		go s.expire()
 	}
@@ -170,6 +182,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.endAll(CloseInfo{Code: CloseGoingAway, Reason: "server shut down", ServerClosed: true})
 	s.presence.close()
+	s.lifeMu.Lock()
+	attached := s.attached
+	s.attached = false
+	s.lifeMu.Unlock()
+	if attached {
+		s.cl.b.Detach()
+	}
 	return err
 }
 
@@ -180,6 +199,12 @@ func (s *Server) Conn(id string) (*Conn, bool) { return s.sess.Get(id) }
 func (s *Server) Send(id string, f Frame) error {
 	c, ok := s.sess.Get(id)
 	if !ok {
+		if s.cl != nil {
+			if err := checkFrame(&f); err != nil {
+				return err
+			}
+			return s.cl.request(opSend, id, "", &f)
+		}
 		return ErrNoSuchSession
 	}
 	return c.Send(f)
@@ -198,6 +223,12 @@ func (s *Server) Broadcast(room string, f Frame, exclude ...string) (int, error)
 	if f.Room == "" {
 		f.Room = room
 	}
+	if s.cl != nil {
+		if err := s.cl.publishFrame(room, "", &f, false, exclude); err != nil {
+			return 0, err
+		}
+		return max(s.cl.memberCount(room)-len(exclude), 0), nil
+	}
 	return s.fanOut(room, frame.NewOutgoing(f), func(c *Conn) bool {
 		for _, id := range exclude {
 			if c.id == id {
@@ -213,6 +244,9 @@ func (s *Server) Broadcast(room string, f Frame, exclude ...string) (int, error)
 func (s *Server) Join(id, room string) error {
 	c, ok := s.sess.Get(id)
 	if !ok {
+		if s.cl != nil && s.validRoom(room) {
+			return s.cl.request(opJoin, id, room, nil)
+		}
 		return ErrNoSuchSession
 	}
 	return s.join(c, room, "")
@@ -223,6 +257,9 @@ func (s *Server) Join(id, room string) error {
 func (s *Server) Leave(id, room string) error {
 	c, ok := s.sess.Get(id)
 	if !ok {
+		if s.cl != nil {
+			return s.cl.request(opLeave, id, room, nil)
+		}
 		return ErrNoSuchSession
 	}
 	return s.leave(c, room, "", "removed")
@@ -233,6 +270,9 @@ func (s *Server) Leave(id, room string) error {
 func (s *Server) Kick(id, reason string) error {
 	c, ok := s.sess.Get(id)
 	if !ok {
+		if s.cl != nil {
+			return s.cl.request(opKick, id, reason, nil)
+		}
 		return ErrNoSuchSession
 	}
 	c.Kick(reason)
@@ -242,6 +282,9 @@ func (s *Server) Kick(id, reason string) error {
 // Members returns up to max session ids in room (max < 0: all) and the
 // room's member count.
 func (s *Server) Members(room string, max int) ([]string, int) {
+	if s.cl != nil {
+		return s.cl.members(room, max)
+	}
 	buf := getMembers()
 	defer putMembers(buf)
 	members, n := s.rooms.AppendMembers((*buf)[:0], room, max)

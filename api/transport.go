@@ -129,6 +129,9 @@ func (t *transport) Open(lc *loop.Conn) {
 	id := b.identity.SessionID
 	if id == "" {
 		id = resume.NewSessionID()
+		if s.cl != nil {
+			id = s.cl.sessionID(id)
+		}
 	}
 	c := &Conn{srv: s, id: id, user: b.identity.User, lc: lc, ep: b.ep,
 		initial: b.identity.Rooms, stream: s.out.New()}

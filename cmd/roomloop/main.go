@@ -153,6 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	authURL := authURLFlags(fs)
 	adm := adminFlags(fs)
 	wires := wireFlags(fs)
+	clusterCfg := clusterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, description)
@@ -229,6 +230,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, serving f
 	if *printCfg {
 		printConfig(stdout, fs, src, os.Getenv)
 		return nil
+	}
+	// Connected last: the configuration is sound by now. Not a usage
+	// error, but a failure: exit 1 with the reason.
+	if err := clusterCfg.apply(&opts, log); err != nil {
+		return err
 	}
 
 	// /metrics, served with the admin address, includes the histograms.

@@ -1,0 +1,529 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/roomloop/roomloop/frame"
+)
+
+// A server with Options.Broker is one node of a cluster (docs/cluster.md).
+// Each room it holds (has members in, or joins under way) has one order
+// across the cluster, kept by the broker: frames, joins and leaves are
+// published as records and applied, on every node that holds the room,
+// in that order. The node delivers a room's frames to its own members
+// only; the room's member list, every node's members, is the same on
+// every node at the same position of the order.
+//
+// Concurrency: the broker applies one room's records one at a time
+// (clusterRoom.mu held); applying takes a session's mu, then the room
+// table's lock, as single-node joins do. Nothing that holds a session's
+// mu or a room table lock takes clusterRoom.mu: what they read of it
+// (the member count) is atomic.
+
+// cluster is a server's part of the cluster; nil on one node.
+type cluster struct {
+	s    *Server
+	b    Broker
+	node string
+
+	mu    sync.Mutex
+	rooms map[string]*clusterRoom
+}
+
+// clusterRoom is a room this node holds.
+type clusterRoom struct {
+	holds int           // local members and joins under way; guarded by cluster.mu
+	ready chan struct{} // closed when the broker's Hold returned
+	err   error         // the Hold's error; read after ready
+
+	count atomic.Int64 // len(members), read without mu
+
+	mu      sync.Mutex
+	pos     uint64   // the last record applied
+	members []string // every node's members, in the order they joined
+	homes   map[string]string
+	joins   map[string]pendingJoin // local joins waiting to be applied, by session
+}
+
+// pendingJoin is a local join waiting for its record: done closes when it
+// is applied, and its $joined echoes id.
+type pendingJoin struct {
+	done chan struct{}
+	id   string
+}
+
+// publishTimeout bounds a publish or a request to another node.
+const publishTimeout = 5 * time.Second
+
+// errClusterDown is the answer to a client whose frame the cluster did not
+// take: the frame's id is not used up, and a retry is applied once.
+var errClusterDown = NewError(CodeInternal, "the cluster did not take the frame; try again")
+
+func newCluster(s *Server, b Broker) *cluster {
+	return &cluster{s: s, b: b, node: b.Node(), rooms: make(map[string]*clusterRoom)}
+}
+
+// sessionID returns a new session id that names this node as its home.
+func (cl *cluster) sessionID(random string) string { return random + "." + cl.node }
+
+// homeOf returns the node a session id names as its home, or "".
+func homeOf(id string) string {
+	if i := strings.LastIndexByte(id, '.'); i >= 0 {
+		return id[i+1:]
+	}
+	return ""
+}
+
+// hold counts one more local interest in room, starting the broker's
+// Hold on the first, and waits until the room's state is there.
+func (cl *cluster) hold(room string) (*clusterRoom, error) {
+	cl.mu.Lock()
+	r := cl.rooms[room]
+	first := r == nil
+	if first {
+		r = &clusterRoom{ready: make(chan struct{}), homes: make(map[string]string), joins: make(map[string]pendingJoin)}
+		cl.rooms[strings.Clone(room)] = r
+	}
+	r.holds++
+	cl.mu.Unlock()
+	if first {
+		r.err = cl.b.Hold(room)
+		close(r.ready)
+	}
+	<-r.ready
+	if r.err != nil {
+		cl.unhold(room)
+		return nil, r.err
+	}
+	return r, nil
+}
+
+// unhold ends one local interest in room; the last releases it.
+func (cl *cluster) unhold(room string) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	r := cl.rooms[room]
+	if r == nil {
+		return
+	}
+	if r.holds--; r.holds > 0 {
+		return
+	}
+	delete(cl.rooms, room)
+	if r.err == nil {
+		// Under cl.mu: a new hold of room waits for this release.
+		cl.b.Release(room)
+	}
+}
+
+// held returns room's state, or nil when this node does not hold it.
+func (cl *cluster) held(room string) *clusterRoom {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.rooms[room]
+}
+
+// join puts c into room across the cluster and answers $joined (echoing
+// id) once its record is applied here.
+func (cl *cluster) join(c *Conn, room, id string) error {
+	c.mu.Lock()
+	gone, already, full := c.gone, slices.Contains(c.rooms, room), len(c.rooms) >= cl.s.opts.MaxRoomsPerConn
+	c.mu.Unlock()
+	switch {
+	case gone:
+		return ErrClosed
+	case already:
+		if r := cl.held(room); r != nil {
+			r.mu.Lock()
+			_ = c.sendOut(sessionFrame(c, evJoined, room, id, cl.s.joinedPayload(r.members)))
+			r.mu.Unlock()
+		}
+		return nil
+	case full:
+		return ErrTooManyRooms
+	}
+	r, err := cl.hold(room)
+	if err != nil {
+		cl.s.log.Error("cluster: holding a room failed", "room", room, "err", err)
+		return errClusterDown
+	}
+	done := make(chan struct{})
+	r.mu.Lock()
+	r.joins[c.id] = pendingJoin{done, id}
+	r.mu.Unlock()
+	if err := cl.b.Publish(room, "", memberRecord(recJoin, c.id, cl.node)); err != nil {
+		r.mu.Lock()
+		delete(r.joins, c.id)
+		r.mu.Unlock()
+		cl.unhold(room)
+		cl.s.log.Warn("cluster: publishing a join failed", "room", room, "err", err)
+		return errClusterDown
+	}
+	select {
+	case <-done:
+		return nil
+	case <-time.After(publishTimeout):
+		return errClusterDown
+	}
+}
+
+// leave removes c from room on this node at once and publishes the leave
+// for the others (and for the room's member list). Called with c.mu held.
+func (cl *cluster) leave(c *Conn, room string) {
+	cl.s.rooms.Leave(room, c.member())
+	cl.publishLeave(room, c.id, "")
+	cl.unhold(room)
+}
+
+// publishLeave publishes that id left room, retrying (with key, so that
+// one record stands) until the cluster takes it or the server shuts down.
+func (cl *cluster) publishLeave(room, id, key string) {
+	rec := memberRecord(recLeave, id, "")
+	if key == "" {
+		key = "leave." + id + "." + room + "." + randomKey()
+	}
+	go func() {
+		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+			err := cl.b.Publish(room, key, rec)
+			if err == nil {
+				return
+			}
+			cl.s.log.Warn("cluster: publishing a leave failed; retrying", "room", room, "err", err)
+			select {
+			case <-cl.s.ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+	}()
+}
+
+// publishFrame publishes a frame for room's members across the cluster.
+func (cl *cluster) publishFrame(room, key string, f *frame.Frame, echo bool, exclude []string) error {
+	if err := cl.b.Publish(room, key, frameRecord(f, echo, exclude)); err != nil {
+		cl.s.log.Warn("cluster: publishing a frame failed", "room", room, "err", err)
+		return errClusterDown
+	}
+	return nil
+}
+
+// memberCount returns room's member count across the cluster as this node
+// knows it (0 when it does not hold the room).
+func (cl *cluster) memberCount(room string) int {
+	if r := cl.held(room); r != nil {
+		return int(r.count.Load())
+	}
+	return 0
+}
+
+// members returns up to max of room's members (max < 0: all) and their
+// count.
+func (cl *cluster) members(room string, max int) ([]string, int) {
+	r := cl.held(room)
+	if r == nil {
+		// Held for the question: the holders give the list.
+		var err error
+		if r, err = cl.hold(room); err != nil {
+			cl.s.log.Warn("cluster: holding a room for its members failed", "room", room, "err", err)
+			return []string{}, 0
+		}
+		defer cl.unhold(room)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := r.members
+	if max >= 0 && max < len(ids) {
+		ids = ids[:max]
+	}
+	return slices.Clone(ids), len(r.members)
+}
+
+// roomState is a room's member list as one node gives it to another.
+type roomState struct {
+	Members []string `json:"m"`
+	Homes   []string `json:"h"`
+}
+
+// RoomState implements BrokerNode.
+func (cl *cluster) RoomState(room string) (uint64, []byte, bool) {
+	r := cl.held(room)
+	if r == nil {
+		return 0, nil, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := roomState{Members: r.members, Homes: make([]string, len(r.members))}
+	for i, id := range r.members {
+		st.Homes[i] = r.homes[id]
+	}
+	b, _ := json.Marshal(st)
+	return r.pos, b, true
+}
+
+// RoomReset implements BrokerNode.
+func (cl *cluster) RoomReset(room string, pos uint64, state []byte) {
+	r := cl.held(room)
+	if r == nil {
+		return
+	}
+	var st roomState
+	if state != nil && (json.Unmarshal(state, &st) != nil || len(st.Homes) != len(st.Members)) {
+		cl.s.log.Error("cluster: a peer's room state is malformed; starting the room empty", "room", room)
+		st = roomState{}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pos = pos
+	r.members = st.Members
+	clear(r.homes)
+	for i, id := range st.Members {
+		r.homes[id] = st.Homes[i]
+	}
+	r.count.Store(int64(len(r.members)))
+}
+
+// RoomLost implements BrokerNode: the room's local members are told that
+// frames were dropped.
+func (cl *cluster) RoomLost(room string, pos uint64) {
+	if r := cl.held(room); r != nil {
+		r.mu.Lock()
+		r.pos = pos
+		r.mu.Unlock()
+	}
+	out := controlFrame(evError, room, "", frame.ErrorPayload{Code: CodeDropped,
+		Message: "frames of room " + room + " were lost between servers"})
+	cl.s.fanOut(room, out, nil)
+}
+
+// RoomRecord implements BrokerNode.
+func (cl *cluster) RoomRecord(room string, pos uint64, rec []byte) {
+	r := cl.held(room)
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pos = pos
+	rd := recordReader{b: rec}
+	switch rd.byte() {
+	case recFrame:
+		flags := rd.byte()
+		exclude := rd.strs()
+		f := rd.frame()
+		if rd.err != nil {
+			break
+		}
+		echo := flags&flagEcho != 0
+		cl.s.fanOut(room, frame.NewOutgoing(f), func(m *Conn) bool {
+			return (m.id == f.From && !echo) || slices.Contains(exclude, m.id)
+		})
+		return
+	case recJoin:
+		id, home := rd.str(), rd.str()
+		if rd.err != nil {
+			break
+		}
+		cl.applyJoin(r, room, id, home)
+		return
+	case recLeave:
+		id := rd.str()
+		_ = rd.str()
+		if rd.err != nil {
+			break
+		}
+		cl.applyLeave(r, room, id)
+		return
+	}
+	cl.s.log.Error("cluster: a room record is malformed; skipped", "room", room, "pos", pos)
+}
+
+// applyJoin records that id (at home) joined; a local session joins the
+// room here and gets $joined. Called with r.mu held.
+func (cl *cluster) applyJoin(r *clusterRoom, room, id, home string) {
+	if _, ok := r.homes[id]; ok {
+		return
+	}
+	r.members = append(r.members, id)
+	r.homes[id] = home
+	r.count.Store(int64(len(r.members)))
+	if home != cl.node {
+		cl.s.rooms.Deliver(room, func(local []member) { cl.s.recordPresence(room, id, true, local) })
+		return
+	}
+	pending, waited := r.joins[id]
+	delete(r.joins, id)
+	answerID := pending.id
+	if waited {
+		defer close(pending.done)
+	}
+	c, ok := cl.s.sess.Get(id)
+	if ok {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+	}
+	if !ok || c.gone {
+		// It ended before its join came round: it leaves again.
+		cl.publishLeave(room, id, "")
+		if waited {
+			cl.unholdLater(room)
+		}
+		return
+	}
+	if !waited {
+		// A join this node did not wait for (its wait timed out): it
+		// holds the room from now on.
+		cl.mu.Lock()
+		r.holds++
+		cl.mu.Unlock()
+	}
+	answer := func(_ bool, local []member) {
+		_ = c.sendOut(sessionFrame(c, evJoined, room, answerID, cl.s.joinedPayload(r.members)))
+		cl.s.recordPresence(room, id, true, local)
+	}
+	if _, _, err := cl.s.rooms.JoinThen(room, c.member(), answer); err != nil {
+		c.sendError(answerID, room, codeOf(err), err.Error())
+		cl.publishLeave(room, id, "")
+		cl.unholdLater(room)
+		return
+	}
+	if !slices.Contains(c.rooms, room) {
+		c.rooms = append(c.rooms, room)
+	}
+}
+
+// unholdLater is unhold from a goroutine that holds r.mu: releasing the
+// room waits for the broker, which may be applying a record of it.
+func (cl *cluster) unholdLater(room string) { go cl.unhold(room) }
+
+// applyLeave records that id left. Called with r.mu held.
+func (cl *cluster) applyLeave(r *clusterRoom, room, id string) {
+	if _, ok := r.homes[id]; !ok {
+		return
+	}
+	delete(r.homes, id)
+	if i := slices.Index(r.members, id); i >= 0 {
+		r.members = slices.Delete(r.members, i, i+1)
+	}
+	r.count.Store(int64(len(r.members)))
+	cl.s.rooms.Deliver(room, func(local []member) { cl.s.recordPresence(room, id, false, local) })
+}
+
+// NodeDown implements BrokerNode: the sessions of a silent node leave
+// every room this node holds. Every node publishes the same leaves, under
+// the same keys, so one of each stands.
+func (cl *cluster) NodeDown(node string) {
+	cl.mu.Lock()
+	rooms := make(map[string]*clusterRoom, len(cl.rooms))
+	for name, r := range cl.rooms {
+		rooms[name] = r
+	}
+	cl.mu.Unlock()
+	for room, r := range rooms {
+		r.mu.Lock()
+		var gone []string
+		for id, home := range r.homes {
+			if home == node {
+				gone = append(gone, id)
+			}
+		}
+		r.mu.Unlock()
+		for _, id := range gone {
+			cl.publishLeave(room, id, "down."+id+"."+room)
+		}
+	}
+	cl.s.log.Warn("cluster: a node went silent; its sessions left their rooms", "node", node)
+}
+
+// request asks the home node of session id to do op; ErrNoSuchSession when
+// no node has it.
+func (cl *cluster) request(op byte, id, arg string, f *frame.Frame) error {
+	home := homeOf(id)
+	if home == "" || home == cl.node {
+		return ErrNoSuchSession
+	}
+	ans, err := cl.b.Request(home, request(op, id, arg, f))
+	switch {
+	case errors.Is(err, ErrNoNode):
+		return ErrNoSuchSession
+	case err != nil:
+		cl.s.log.Warn("cluster: a request to another node failed", "node", home, "err", err)
+		return errClusterDown
+	case len(ans) == 0:
+		return errClusterDown
+	}
+	switch ans[0] {
+	case answerOK:
+		return nil
+	case answerNoSuch:
+		return ErrNoSuchSession
+	default:
+		return NewError(CodeBadRequest, string(ans[1:]))
+	}
+}
+
+// Handle implements BrokerNode: another node's request for a session of
+// this one.
+func (cl *cluster) Handle(rec []byte) []byte {
+	rd := recordReader{b: rec}
+	op, id, arg := rd.byte(), rd.str(), rd.str()
+	if rd.err != nil {
+		return []byte{answerRefused, 'm', 'a', 'l', 'f', 'o', 'r', 'm', 'e', 'd'}
+	}
+	c, ok := cl.s.sess.Get(id)
+	if !ok {
+		return []byte{answerNoSuch}
+	}
+	var err error
+	switch op {
+	case opSend:
+		f := rd.frame()
+		if rd.err != nil {
+			return append([]byte{answerRefused}, "malformed frame"...)
+		}
+		err = c.Send(f)
+	case opKick:
+		c.Kick(arg)
+	case opJoin:
+		if !cl.s.validRoom(arg) {
+			err = ErrInvalidRoom
+		} else {
+			err = cl.join(c, arg, "")
+		}
+	case opLeave:
+		err = cl.s.leave(c, arg, "", "removed")
+	default:
+		err = errors.New("unknown operation")
+	}
+	switch {
+	case err == nil:
+		return []byte{answerOK}
+	case errors.Is(err, ErrClosed), errors.Is(err, ErrNoSuchSession):
+		return []byte{answerNoSuch}
+	default:
+		return append([]byte{answerRefused}, err.Error()...)
+	}
+}
+
+// joinedPayload is the $joined payload for a room whose members are ids.
+func (s *Server) joinedPayload(ids []string) frame.JoinedPayload {
+	listed := ids
+	if max := s.opts.MaxMembersListed; max >= 0 && max < len(listed) {
+		listed = listed[:max]
+	}
+	return frame.JoinedPayload{Count: len(ids), Members: slices.Clone(listed), Truncated: len(ids) > len(listed)}
+}
+
+// randomKey returns a short random string for publish keys.
+func randomKey() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,347 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// A held room is one core-NATS subscription to the room's republished
+// records, feeding one of a fixed number of lanes (so the goroutines do
+// not grow with the rooms). A lane applies each room's records in stream
+// order: a record whose predecessor (Nats-Last-Sequence) is not the last
+// one applied is preceded by the missing ones, fetched from the stream;
+// those that aged out are reported lost.
+
+const (
+	laneCount  = 8
+	laneBuffer = 1 << 16
+
+	// headers of the stream's republished records
+	hdrSeq  = "Nats-Sequence"
+	hdrLast = "Nats-Last-Sequence"
+	// headers of this package's own messages
+	hdrPos  = "Rl-Pos"  // a snapshot's position
+	hdrHeld = "Rl-Held" // "no" when the node does not hold the room
+	hdrCtl  = "Rl-Ctl"  // a lane's control message: reset or resync
+	hdrNode = "Rl-Node" // the node that answers
+)
+
+// snapshotWait bounds how long a Hold waits for the holders' snapshots.
+const snapshotWait = 250 * time.Millisecond
+
+// room is a held room; its fields after sub are the lane's alone.
+type room struct {
+	name, live string
+	sub        *nats.Subscription
+	lane       *lane
+	ready      chan struct{} // closed once the reset is applied
+
+	started bool
+	pos     uint64
+	early   []*nats.Msg // records that came before the reset
+}
+
+// lane applies the records of its rooms, one at a time.
+type lane struct {
+	b  *Broker
+	in chan *nats.Msg
+}
+
+func (b *Broker) laneFor(room string) *lane {
+	return b.lanes[xxhash.Sum64String(room)%uint64(len(b.lanes))]
+}
+
+// Hold implements api.Broker: subscribe first, then learn the room's
+// state from a node that holds it (or, when none does, start empty at
+// the stream's last record of the room), so that nothing falls between.
+func (b *Broker) Hold(name string) error {
+	r := &room{name: name, live: liveSubject(name), lane: b.laneFor(name), ready: make(chan struct{})}
+	b.mu.Lock()
+	if _, ok := b.rooms[r.live]; ok {
+		b.mu.Unlock()
+		return errors.New("cluster: room already held")
+	}
+	b.rooms[r.live] = r
+	sub, err := b.nc.ChanSubscribe(r.live, r.lane.in)
+	if err == nil {
+		r.sub = sub
+		_ = sub.SetPendingLimits(-1, -1)
+	}
+	b.mu.Unlock()
+	if err != nil {
+		b.forget(r)
+		return err
+	}
+	pos, state, err := b.roomState(name)
+	if err != nil {
+		b.Release(name)
+		return err
+	}
+	ctl := &nats.Msg{Subject: r.live, Sub: sub, Header: nats.Header{}, Data: state}
+	ctl.Header.Set(hdrCtl, "reset")
+	ctl.Header.Set(hdrPos, strconv.FormatUint(pos, 10))
+	if state == nil {
+		ctl.Header.Set(hdrHeld, "no")
+	}
+	select {
+	case r.lane.in <- ctl:
+	case <-b.stop:
+		return errors.New("cluster: detached")
+	}
+	select {
+	case <-r.ready:
+		return nil
+	case <-b.stop:
+		return errors.New("cluster: detached")
+	}
+}
+
+// Release implements api.Broker. It does not wait for a record of the
+// room being applied; none is applied after the next.
+func (b *Broker) Release(name string) {
+	b.mu.Lock()
+	r := b.rooms[liveSubject(name)]
+	if r != nil {
+		delete(b.rooms, r.live)
+	}
+	b.mu.Unlock()
+	if r != nil && r.sub != nil {
+		_ = r.sub.Unsubscribe()
+	}
+}
+
+func (b *Broker) forget(r *room) {
+	b.mu.Lock()
+	if b.rooms[r.live] == r {
+		delete(b.rooms, r.live)
+	}
+	b.mu.Unlock()
+}
+
+// roomState asks the nodes that hold the room for its state, and takes
+// the most recent; with none, the room is empty as of its last record.
+func (b *Broker) roomState(name string) (uint64, []byte, error) {
+	inbox := b.nc.NewRespInbox()
+	replies, err := b.nc.SubscribeSync(inbox)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer func() { _ = replies.Unsubscribe() }()
+	if err := b.nc.PublishRequest(snapshotSubject(name), inbox, nil); err != nil {
+		return 0, nil, err
+	}
+	var best *nats.Msg
+	var bestPos uint64
+	deadline := time.Now().Add(snapshotWait)
+	for answered, want := 0, b.peers.alive(); answered < want; {
+		m, err := replies.NextMsg(time.Until(deadline))
+		if err != nil {
+			break // the silent ones do not hold it
+		}
+		if m.Header.Get(hdrNode) == b.cfg.Node {
+			continue
+		}
+		answered++
+		if m.Header.Get(hdrHeld) == "no" {
+			continue
+		}
+		if pos, err := strconv.ParseUint(m.Header.Get(hdrPos), 10, 64); err == nil && (best == nil || pos > bestPos) {
+			best, bestPos = m, pos
+		}
+	}
+	if best != nil {
+		return bestPos, best.Data, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Timeout)
+	defer cancel()
+	last, err := b.stream.GetLastMsgForSubject(ctx, roomSubject(name))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return 0, nil, nil
+	case err != nil:
+		return 0, nil, err
+	}
+	return last.Sequence, nil, nil
+}
+
+// handleSnapshot answers a node that begins holding a room.
+func (b *Broker) handleSnapshot(m *nats.Msg) {
+	reply := &nats.Msg{Header: nats.Header{}}
+	reply.Header.Set(hdrNode, b.cfg.Node)
+	name, ok := roomOfToken(strings.TrimPrefix(m.Subject, snapshotPrefix))
+	b.mu.Lock()
+	r := b.rooms[liveSubject(name)]
+	b.mu.Unlock()
+	held := false
+	if ok && r != nil {
+		select {
+		case <-r.ready: // a node still starting has no state to give
+			pos, state, has := b.node.RoomState(name)
+			if has {
+				reply.Header.Set(hdrPos, strconv.FormatUint(pos, 10))
+				reply.Data, held = state, true
+			}
+		default:
+		}
+	}
+	if !held {
+		reply.Header.Set(hdrHeld, "no")
+	}
+	_ = m.RespondMsg(reply)
+}
+
+// resyncAll refills every held room from the stream, after NATS came
+// back; the peers' silence while it was away does not count.
+func (b *Broker) resyncAll(why string) {
+	b.log.Info("cluster: catching up from the stream", "why", why)
+	b.peers.mu.Lock()
+	now := time.Now()
+	for node := range b.peers.seen {
+		b.peers.seen[node] = now
+	}
+	b.peers.mu.Unlock()
+	b.mu.Lock()
+	rooms := make([]*room, 0, len(b.rooms))
+	for _, r := range b.rooms {
+		rooms = append(rooms, r)
+	}
+	b.mu.Unlock()
+	for _, r := range rooms {
+		b.resync(r)
+	}
+}
+
+// resync has r's lane fetch whatever r missed.
+func (b *Broker) resync(r *room) {
+	ctl := &nats.Msg{Subject: r.live, Sub: r.sub, Header: nats.Header{}}
+	ctl.Header.Set(hdrCtl, "resync")
+	select {
+	case r.lane.in <- ctl:
+	case <-b.stop:
+	}
+}
+
+// run applies what arrives until the lane is closed.
+func (l *lane) run() {
+	for {
+		var m *nats.Msg
+		select {
+		case m = <-l.in:
+		case <-l.b.stop:
+			return
+		}
+		l.b.mu.Lock()
+		r := l.b.rooms[m.Subject]
+		l.b.mu.Unlock()
+		if r == nil || r.sub != m.Sub {
+			continue // released, or from an earlier hold
+		}
+		switch m.Header.Get(hdrCtl) {
+		case "reset":
+			l.reset(r, m)
+		case "resync":
+			if r.started {
+				l.restarted(r)
+				l.catchUp(r, 0, 0)
+			}
+		default:
+			if !r.started {
+				r.early = append(r.early, m)
+				continue
+			}
+			l.apply(r, m)
+		}
+	}
+}
+
+// reset starts r from a snapshot, then applies what came before it.
+func (l *lane) reset(r *room, m *nats.Msg) {
+	pos, _ := strconv.ParseUint(m.Header.Get(hdrPos), 10, 64)
+	var state []byte
+	if m.Header.Get(hdrHeld) != "no" {
+		state = m.Data
+	}
+	l.b.node.RoomReset(r.name, pos, state)
+	r.pos, r.started = pos, true
+	early := r.early
+	r.early = nil
+	for _, e := range early {
+		l.apply(r, e)
+	}
+	close(r.ready)
+}
+
+// apply applies one republished record, after any it skipped.
+func (l *lane) apply(r *room, m *nats.Msg) {
+	seq, err1 := strconv.ParseUint(m.Header.Get(hdrSeq), 10, 64)
+	last, err2 := strconv.ParseUint(m.Header.Get(hdrLast), 10, 64)
+	if err1 != nil || err2 != nil {
+		l.b.log.Error("cluster: a room record without its sequence headers; skipped", "room", r.name)
+		return
+	}
+	if seq <= r.pos {
+		return // applied already (a refill got there first)
+	}
+	if last != r.pos {
+		l.catchUp(r, seq, last)
+	}
+	l.b.node.RoomRecord(r.name, seq, m.Data)
+	r.pos = seq
+}
+
+// restarted handles a stream that lost records r applied (a NATS server
+// restarted without its storage): the room's records start again from
+// the stream's last one, and the members are told of the loss.
+func (l *lane) restarted(r *room) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.b.cfg.Timeout)
+	defer cancel()
+	var last uint64
+	msg, err := l.b.stream.GetLastMsgForSubject(ctx, roomSubject(r.name))
+	switch {
+	case err == nil:
+		last = msg.Sequence
+	case !errors.Is(err, jetstream.ErrMsgNotFound):
+		return
+	}
+	if last < r.pos {
+		l.b.node.RoomLost(r.name, last)
+		r.pos = last
+	}
+}
+
+// catchUp applies the room's stored records after r.pos, up to (not
+// including) before, whose predecessor is last; before 0: all there are.
+// A predecessor that is no longer stored is reported lost.
+func (l *lane) catchUp(r *room, before, last uint64) {
+	subj := roomSubject(r.name)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), l.b.cfg.Timeout)
+		msg, err := l.b.stream.GetMsg(ctx, r.pos+1, jetstream.WithGetMsgSubject(subj))
+		cancel()
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			l.b.log.Warn("cluster: catching up a room failed; frames may be lost", "room", r.name, "err", err)
+			break
+		}
+		if before != 0 && msg.Sequence >= before {
+			break
+		}
+		if before == 0 || msg.Sequence <= last {
+			l.b.node.RoomRecord(r.name, msg.Sequence, msg.Data)
+			r.pos = msg.Sequence
+		}
+	}
+	if before != 0 && r.pos < last {
+		l.b.node.RoomLost(r.name, last)
+		r.pos = last
+	}
+}
