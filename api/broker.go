@@ -36,6 +36,14 @@ type Broker interface {
 	// Request sends rec to node's BrokerNode.Handle and returns its
 	// answer; ErrNoNode when that node is not there.
 	Request(node string, rec []byte) ([]byte, error)
+	// Sync calls fn in the order of a room this node holds, as if it were
+	// a record, once every record stored so far has been applied; pos is
+	// the last one. It returns when fn has returned.
+	Sync(room string, fn func(pos uint64)) error
+	// Replay calls fn with the room's stored records from position from
+	// to to, in order; ErrAgedOut if some of them may no longer be
+	// stored.
+	Replay(room string, from, to uint64, fn func(pos uint64, rec []byte)) error
 }
 
 // BrokerNode is what a Broker calls on its server. For one room, the
@@ -60,5 +68,10 @@ type BrokerNode interface {
 	NodeDown(node string)
 }
 
-// ErrNoNode is a Broker's Request to a node that is not there.
-var ErrNoNode = errors.New("api: no such node in the cluster")
+// Errors of a Broker.
+var (
+	// ErrNoNode is a Request to a node that is not there.
+	ErrNoNode = errors.New("api: no such node in the cluster")
+	// ErrAgedOut is a Replay of records the broker no longer keeps.
+	ErrAgedOut = errors.New("api: the room's records have aged out")
+)

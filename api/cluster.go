@@ -36,6 +36,8 @@ type cluster struct {
 
 	mu    sync.Mutex
 	rooms map[string]*clusterRoom
+
+	moved movedSessions // sessions handed over to other nodes
 }
 
 // clusterRoom is a room this node holds.
@@ -349,6 +351,7 @@ func (cl *cluster) RoomRecord(room string, pos uint64, rec []byte) {
 // room here and gets $joined. Called with r.mu held.
 func (cl *cluster) applyJoin(r *clusterRoom, room, id, home string) {
 	if _, ok := r.homes[id]; ok {
+		r.homes[id] = home // a session that moved names its new home
 		return
 	}
 	r.members = append(r.members, id)
@@ -446,27 +449,35 @@ func (cl *cluster) NodeDown(node string) {
 // no node has it.
 func (cl *cluster) request(op byte, id, arg string, f *frame.Frame) error {
 	home := homeOf(id)
-	if home == "" || home == cl.node {
-		return ErrNoSuchSession
+	if to, ok := cl.moved.get(id); ok {
+		home = to
 	}
-	ans, err := cl.b.Request(home, request(op, id, arg, f))
-	switch {
-	case errors.Is(err, ErrNoNode):
-		return ErrNoSuchSession
-	case err != nil:
-		cl.s.log.Warn("cluster: a request to another node failed", "node", home, "err", err)
-		return errClusterDown
-	case len(ans) == 0:
-		return errClusterDown
+	for hops := 0; hops < 4; hops++ {
+		if home == "" || home == cl.node {
+			return ErrNoSuchSession
+		}
+		ans, err := cl.b.Request(home, request(op, id, arg, f))
+		switch {
+		case errors.Is(err, ErrNoNode):
+			return ErrNoSuchSession
+		case err != nil:
+			cl.s.log.Warn("cluster: a request to another node failed", "node", home, "err", err)
+			return errClusterDown
+		case len(ans) == 0:
+			return errClusterDown
+		}
+		switch ans[0] {
+		case answerOK:
+			return nil
+		case answerNoSuch:
+			return ErrNoSuchSession
+		case answerMoved:
+			home = string(ans[1:])
+		default:
+			return NewError(CodeBadRequest, string(ans[1:]))
+		}
 	}
-	switch ans[0] {
-	case answerOK:
-		return nil
-	case answerNoSuch:
-		return ErrNoSuchSession
-	default:
-		return NewError(CodeBadRequest, string(ans[1:]))
-	}
+	return ErrNoSuchSession
 }
 
 // Handle implements BrokerNode: another node's request for a session of
@@ -475,10 +486,16 @@ func (cl *cluster) Handle(rec []byte) []byte {
 	rd := recordReader{b: rec}
 	op, id, arg := rd.byte(), rd.str(), rd.str()
 	if rd.err != nil {
-		return []byte{answerRefused, 'm', 'a', 'l', 'f', 'o', 'r', 'm', 'e', 'd'}
+		return append([]byte{answerRefused}, "malformed request"...)
+	}
+	if op == opHandover {
+		return cl.handOver(id, arg)
 	}
 	c, ok := cl.s.sess.Get(id)
 	if !ok {
+		if to, moved := cl.moved.get(id); moved {
+			return append([]byte{answerMoved}, to...)
+		}
 		return []byte{answerNoSuch}
 	}
 	var err error

@@ -33,6 +33,7 @@ type Conn struct {
 	lc        *loop.Conn // the connection now; nil while suspended
 	rooms     []string
 	gone      bool        // the session ended: no more joins
+	adopting  bool        // arriving from another node (cluster): not yet attached
 	suspended time.Time   // when it was suspended; zero while attached
 	expires   time.Time   // Identity.Expires; zero: never
 	expiry    *time.Timer // fires at expires; nil when zero

@@ -24,6 +24,10 @@ type binding struct {
 	target   *Conn  // session to resume
 	lastSeq  uint64 // its client's last seq
 	reason   string // why a requested resume is refused
+	// moved is a session another node handed over (cluster), with its
+	// id and resume token.
+	moved               *handover
+	movedID, movedToken string
 }
 
 // Upgrade checks the origin, picks the codec, runs Authorize, and decides
@@ -100,6 +104,10 @@ func (s *Server) authorize(lc *loop.Conn, r *http.Request, b *binding) error {
 // b.reason why it cannot be honoured.
 func (s *Server) findResume(b *binding, req resume.Request) {
 	sess, reason := s.sess.Find(req.Token)
+	if sess == nil && reason == resume.ReasonUnknown && s.cl != nil && !req.Invalid {
+		s.cl.takeOver(b, req) // a session of another node
+		return
+	}
 	switch {
 	case sess == nil:
 		b.reason = reason
@@ -117,6 +125,14 @@ func (s *Server) findResume(b *binding, req resume.Request) {
 func (t *transport) Open(lc *loop.Conn) {
 	s := (*Server)(t)
 	b := lc.Value().(*binding)
+	if b.moved != nil {
+		adopted := s.adopt(lc, b)
+		b.moved = nil
+		if adopted {
+			s.counters.resumed.Add(1)
+			return
+		}
+	}
 	if b.target != nil {
 		if s.resumeSession(lc, b) {
 			s.counters.resumed.Add(1)
@@ -287,8 +303,12 @@ func (s *Server) decode(lc *loop.Conn, codec frame.Codec, binary bool, data []by
 func (t *transport) Closed(lc *loop.Conn, li loop.CloseInfo) {
 	s := (*Server)(t)
 	info := closeInfo(li)
-	c := lc.Value().(*binding).sess
+	b := lc.Value().(*binding)
+	c := b.sess
 	if c == nil {
+		if b.moved != nil { // handed over, and gone before it opened
+			s.cl.abandon(b.movedID, b.moved.Rooms)
+		}
 		return
 	}
 	c.mu.Lock()

@@ -95,8 +95,10 @@ type Broker struct {
 	node api.BrokerNode
 	subs []*nats.Subscription // requests, snapshots, heartbeats
 
-	mu    sync.Mutex
-	rooms map[string]*room // held rooms by live subject
+	mu       sync.Mutex
+	rooms    map[string]*room // held rooms by live subject
+	syncs    map[uint64]func(pos uint64)
+	nextSync uint64
 
 	lanes []*lane
 	peers peers
@@ -116,7 +118,7 @@ func Connect(cfg Config) (*Broker, error) {
 	if !nodeID.MatchString(cfg.Node) {
 		return nil, fmt.Errorf("cluster: node id %q: use 1-64 lower-case letters, digits and '-'", cfg.Node)
 	}
-	b := &Broker{cfg: cfg, log: cfg.Logger.With("node", cfg.Node), rooms: make(map[string]*room), stop: make(chan struct{})}
+	b := &Broker{cfg: cfg, log: cfg.Logger.With("node", cfg.Node), rooms: make(map[string]*room), syncs: make(map[uint64]func(uint64)), stop: make(chan struct{})}
 	nc, err := nats.Connect(cfg.URL,
 		nats.Name("roomloop "+cfg.Node),
 		nats.MaxReconnects(-1),

@@ -10,6 +10,8 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/roomloop/roomloop/api"
 )
 
 // A held room is one core-NATS subscription to the room's republished
@@ -246,6 +248,8 @@ func (l *lane) run() {
 		switch m.Header.Get(hdrCtl) {
 		case "reset":
 			l.reset(r, m)
+		case "sync":
+			l.sync(r, m)
 		case "resync":
 			if r.started {
 				l.restarted(r)
@@ -294,6 +298,83 @@ func (l *lane) apply(r *room, m *nats.Msg) {
 	}
 	l.b.node.RoomRecord(r.name, seq, m.Data)
 	r.pos = seq
+}
+
+// sync runs a Sync's function after catching up.
+func (l *lane) sync(r *room, m *nats.Msg) {
+	id, _ := strconv.ParseUint(m.Header.Get(hdrPos), 10, 64)
+	l.b.mu.Lock()
+	fn := l.b.syncs[id]
+	delete(l.b.syncs, id)
+	l.b.mu.Unlock()
+	if fn == nil {
+		return
+	}
+	if r.started {
+		l.catchUp(r, 0, 0)
+	}
+	fn(r.pos)
+}
+
+// Sync implements api.Broker.
+func (b *Broker) Sync(name string, fn func(pos uint64)) error {
+	done := make(chan struct{})
+	b.mu.Lock()
+	r := b.rooms[liveSubject(name)]
+	if r == nil {
+		b.mu.Unlock()
+		return errors.New("cluster: Sync of a room not held")
+	}
+	b.nextSync++
+	id := b.nextSync
+	b.syncs[id] = func(pos uint64) { defer close(done); fn(pos) }
+	b.mu.Unlock()
+	ctl := &nats.Msg{Subject: r.live, Sub: r.sub, Header: nats.Header{}}
+	ctl.Header.Set(hdrCtl, "sync")
+	ctl.Header.Set(hdrPos, strconv.FormatUint(id, 10))
+	select {
+	case r.lane.in <- ctl:
+	case <-b.stop:
+		return errors.New("cluster: detached")
+	}
+	select {
+	case <-done:
+		return nil
+	case <-b.stop:
+		return errors.New("cluster: detached")
+	}
+}
+
+// Replay implements api.Broker.
+func (b *Broker) Replay(name string, from, to uint64, fn func(pos uint64, rec []byte)) error {
+	if from > to {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Timeout)
+	defer cancel()
+	info, err := b.stream.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.State.FirstSeq > from {
+		return api.ErrAgedOut
+	}
+	subj := roomSubject(name)
+	for pos := from; pos <= to; {
+		msg, err := b.stream.GetMsg(ctx, pos, jetstream.WithGetMsgSubject(subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if msg.Sequence > to {
+			return nil
+		}
+		fn(msg.Sequence, msg.Data)
+		pos = msg.Sequence + 1
+	}
+	return nil
 }
 
 // restarted handles a stream that lost records r applied (a NATS server

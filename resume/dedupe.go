@@ -1,5 +1,7 @@
 package resume
 
+import "slices"
+
 // Dedupe remembers the ids of a session's most recent accepted client
 // frames, up to a fixed window, so that a frame resent after a reconnect is
 // applied once. It costs nothing until the first id. Not safe for
@@ -44,3 +46,18 @@ func (d *Dedupe) Release(id string) {
 
 // Len returns the number of ids remembered.
 func (d *Dedupe) Len() int { return len(d.index) }
+
+// IDs returns the ids remembered, oldest first: Reserve them in order into
+// an empty Dedupe to carry the window over (a session moving to another
+// server).
+func (d *Dedupe) IDs() []string {
+	out := make([]string, 0, len(d.index))
+	n := len(d.ids)
+	for i := range n {
+		id := d.ids[(d.next+i)%n]
+		if _, ok := d.index[id]; ok && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
