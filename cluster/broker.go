@@ -102,6 +102,9 @@ type Broker struct {
 
 	lanes []*lane
 	peers peers
+	// lose, set by tests before Attach, drops the live records it
+	// returns true for, as a lossy network would.
+	lose func(room string, seq uint64) bool
 
 	stop chan struct{}
 	wg   sync.WaitGroup

@@ -67,6 +67,17 @@ func startNode(t *testing.T, natsURL, id string, opts api.Options) *node {
 	t.Helper()
 	b, err := Connect(testConfig(natsURL, id))
 	require.NoError(t, err)
+	return startBrokerNodeOpts(t, b, opts)
+}
+
+// startBrokerNode starts a roomloop server on b.
+func startBrokerNode(t *testing.T, b *Broker) *node {
+	t.Helper()
+	return startBrokerNodeOpts(t, b, api.Options{})
+}
+
+func startBrokerNodeOpts(t *testing.T, b *Broker, opts api.Options) *node {
+	t.Helper()
 	opts.Broker = b
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := api.New(&opts)

@@ -293,6 +293,9 @@ func (l *lane) apply(r *room, m *nats.Msg) {
 	if seq <= r.pos {
 		return // applied already (a refill got there first)
 	}
+	if l.b.lose != nil && l.b.lose(r.name, seq) {
+		return
+	}
 	if last != r.pos {
 		l.catchUp(r, seq, last)
 	}
@@ -398,10 +401,21 @@ func (l *lane) restarted(r *room) {
 }
 
 // catchUp applies the room's stored records after r.pos, up to (not
-// including) before, whose predecessor is last; before 0: all there are.
-// A predecessor that is no longer stored is reported lost.
+// including) before, whose predecessor is last; before 0: all there are,
+// after a loss (a reconnect, a slow subscription), when records after
+// r.pos the stream no longer keeps are reported lost: they may have been
+// the room's. A predecessor that is no longer stored is reported lost.
 func (l *lane) catchUp(r *room, before, last uint64) {
 	subj := roomSubject(r.name)
+	if before == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), l.b.cfg.Timeout)
+		info, err := l.b.stream.Info(ctx)
+		cancel()
+		if err == nil && info.State.FirstSeq > r.pos+1 && info.State.LastSeq > r.pos {
+			l.b.node.RoomLost(r.name, info.State.FirstSeq-1)
+			r.pos = info.State.FirstSeq - 1
+		}
+	}
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), l.b.cfg.Timeout)
 		msg, err := l.b.stream.GetMsg(ctx, r.pos+1, jetstream.WithGetMsgSubject(subj))
@@ -421,7 +435,7 @@ func (l *lane) catchUp(r *room, before, last uint64) {
 			r.pos = msg.Sequence
 		}
 	}
-	if before != 0 && r.pos < last {
+	if before != 0 && r.pos < last { // last is stored no more
 		l.b.node.RoomLost(r.name, last)
 		r.pos = last
 	}
