@@ -34,6 +34,7 @@ type Conn struct {
 	rooms     []string
 	gone      bool        // the session ended: no more joins
 	adopting  bool        // arriving from another node (cluster): not yet attached
+	moving    bool        // being handed over to another node: its stream goes with it
 	suspended time.Time   // when it was suspended; zero while attached
 	expires   time.Time   // Identity.Expires; zero: never
 	expiry    *time.Timer // fires at expires; nil when zero

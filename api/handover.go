@@ -86,6 +86,13 @@ func (m *movedSessions) set(id, node string) {
 	m.to[id] = movedTo{node, now}
 }
 
+// del forgets where id went: it is back.
+func (m *movedSessions) del(id string) {
+	m.mu.Lock()
+	delete(m.to, id)
+	m.mu.Unlock()
+}
+
 func (m *movedSessions) get(id string) (string, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -154,11 +161,13 @@ func (cl *cluster) handOver(id string, body string) []byte {
 	if json.Unmarshal([]byte(body), &req) != nil {
 		return append([]byte{answerRefused}, resume.ReasonInvalid...)
 	}
-	if to, ok := cl.moved.get(id); ok {
-		return append([]byte{answerMoved}, to...)
-	}
 	s := cl.s
 	c, reason := s.sess.Find(req.Token)
+	if c == nil {
+		if to, ok := cl.moved.get(id); ok {
+			return append([]byte{answerMoved}, to...)
+		}
+	}
 	switch {
 	case c == nil && reason == resume.ReasonExpired:
 		return append([]byte{answerRefused}, reason...)
@@ -179,6 +188,7 @@ func (cl *cluster) handOver(id string, body string) []byte {
 		return append([]byte{answerRefused}, resume.ReasonOf(err)...)
 	}
 	c.gone = true // no more joins; its rooms stay its own
+	c.moving = true
 	c.stopExpiryLocked()
 	rooms := slices.Clone(c.rooms)
 	s.sess.Unsuspend(c)
@@ -238,6 +248,7 @@ func (s *Server) adopt(lc *loop.Conn, b *binding) bool {
 		c.dedupe.Reserve(id, s.opts.DedupeWindow)
 	}
 	s.users.add(c)
+	s.cl.moved.del(c.id)
 	if !s.sess.Add(c) {
 		s.users.remove(c)
 		c.stream.End()

@@ -319,8 +319,11 @@ func (t *transport) Closed(lc *loop.Conn, li loop.CloseInfo) {
 	c.lc = nil
 	c.stream.Detach(lc)
 	if c.gone { // ended while this connection closed
+		moving := c.moving // its stream is being handed over
 		c.mu.Unlock()
-		c.stream.End()
+		if !moving {
+			c.stream.End()
+		}
 		return
 	}
 	if !s.suspends(c, info) {

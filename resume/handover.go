@@ -78,5 +78,8 @@ func (ss *Streams) Adopt(frames []frame.Frame, last uint64) *Stream {
 		out := frame.NewOutgoing(f)
 		s.push(entry{out: out, size: int32(len(out.Body(s.codec))), control: out.Control()})
 	}
+	// Until a transport attaches (and sets the window), what the old
+	// server held is within bounds here too.
+	s.window = s.heldBytes
 	return s
 }
