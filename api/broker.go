@@ -61,8 +61,12 @@ type BrokerNode interface {
 	// RoomLost says that records of room up to pos were lost to this node
 	// (they aged out before it could fetch them); the ones after follow.
 	RoomLost(room string, pos uint64)
-	// Handle answers a Request from another node.
+	// Handle answers a Request from another node. It may be called
+	// concurrently, except for the requests InOrder reports true for:
+	// those are handled one at a time, in the order they came.
 	Handle(rec []byte) []byte
+	// InOrder reports whether the request rec must be handled in order.
+	InOrder(rec []byte) bool
 	// NodeDown says that node has been silent for too long: its sessions
 	// are gone.
 	NodeDown(node string)

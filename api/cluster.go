@@ -157,40 +157,79 @@ func (cl *cluster) join(c *Conn, room, id string) error {
 		cl.s.log.Error("cluster: holding a room failed", "room", room, "err", err)
 		return errClusterDown
 	}
-	done := make(chan struct{})
 	r.mu.Lock()
-	r.joins[c.id] = pendingJoin{done, id}
-	r.mu.Unlock()
-	if err := cl.b.Publish(room, "", memberRecord(recJoin, c.id, cl.node)); err != nil {
-		r.mu.Lock()
-		delete(r.joins, c.id)
+	if p, ok := r.joins[c.id]; ok { // a join of c is under way: its answer is this one's
 		r.mu.Unlock()
 		cl.unhold(room)
-		cl.s.log.Warn("cluster: publishing a join failed", "room", room, "err", err)
-		return errClusterDown
+		select {
+		case <-p.done:
+			if c.InRoom(room) {
+				_ = c.sendOut(sessionFrame(c, evJoined, room, id, cl.s.joinedPayload(cl.membersOf(r))))
+			}
+			return nil
+		case <-time.After(publishTimeout):
+			return errClusterDown
+		}
 	}
-	select {
-	case <-done:
+	p := pendingJoin{done: make(chan struct{}), id: id}
+	r.joins[c.id] = p
+	r.mu.Unlock()
+	// Retries of one join carry one key, so that it is stored once.
+	rec, key := memberRecord(recJoin, c.id, cl.node, false), "join."+c.id+"."+room+"."+randomKey()
+	err = cl.b.Publish(room, key, rec)
+	if err == nil {
+		select {
+		case <-p.done:
+			return nil
+		case <-time.After(publishTimeout):
+		}
+	}
+	// Not taken, or not applied in time: unless it was applied meanwhile,
+	// the join is given up, and a leave follows it in case it was stored.
+	r.mu.Lock()
+	q, still := r.joins[c.id]
+	if still && q.done == p.done {
+		delete(r.joins, c.id)
+	}
+	r.mu.Unlock()
+	if !still || q.done != p.done {
 		return nil
-	case <-time.After(publishTimeout):
-		return errClusterDown
 	}
+	cl.unhold(room)
+	cl.publishLeave(room, c.id, false)
+	cl.s.log.Warn("cluster: a join was not taken", "room", room, "err", err)
+	return errClusterDown
+}
+
+// membersOf returns a copy of r's member list.
+func (cl *cluster) membersOf(r *clusterRoom) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.members)
 }
 
 // leave removes c from room on this node at once and publishes the leave
-// for the others (and for the room's member list). Called with c.mu held.
+// for the others (and for the room's member list), before c's next join
+// can be. Called with c.mu held.
 func (cl *cluster) leave(c *Conn, room string) {
 	cl.s.rooms.Leave(room, c.member())
-	cl.publishLeave(room, c.id, "")
+	cl.publishLeave(room, c.id, true)
 	cl.unhold(room)
 }
 
-// publishLeave publishes that id left room, retrying (with key, so that
-// one record stands) until the cluster takes it or the server shuts down.
-func (cl *cluster) publishLeave(room, id, key string) {
-	rec := memberRecord(recLeave, id, "")
-	if key == "" {
-		key = "leave." + id + "." + room + "." + randomKey()
+// publishLeave publishes that id, a session of this node, left room:
+// first at once when inline (so that the session's next join comes after
+// it), then, if that failed, from a goroutine that retries (with one key,
+// so that one record stands) until the cluster takes it or the server
+// shuts down.
+func (cl *cluster) publishLeave(room, id string, inline bool) {
+	cl.publishMember(room, memberRecord(recLeave, id, cl.node, false), "leave."+id+"."+room+"."+randomKey(), inline)
+}
+
+// publishMember publishes a member record, as publishLeave says.
+func (cl *cluster) publishMember(room string, rec []byte, key string, inline bool) {
+	if inline && cl.b.Publish(room, key, rec) == nil {
+		return
 	}
 	go func() {
 		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
@@ -198,7 +237,7 @@ func (cl *cluster) publishLeave(room, id, key string) {
 			if err == nil {
 				return
 			}
-			cl.s.log.Warn("cluster: publishing a leave failed; retrying", "room", room, "err", err)
+			cl.s.log.Warn("cluster: publishing a membership failed; retrying", "room", room, "err", err)
 			select {
 			case <-cl.s.ctx.Done():
 				return
@@ -230,6 +269,11 @@ func (cl *cluster) memberCount(room string) int {
 // count.
 func (cl *cluster) members(room string, max int) ([]string, int) {
 	r := cl.held(room)
+	if r != nil {
+		if <-r.ready; r.err != nil {
+			r = nil
+		}
+	}
 	if r == nil {
 		// Held for the question: the holders give the list.
 		var err error
@@ -284,10 +328,22 @@ func (cl *cluster) RoomReset(room string, pos uint64, state []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pos = pos
-	r.members = st.Members
+	r.members = r.members[:0]
 	clear(r.homes)
 	for i, id := range st.Members {
+		if _, dup := r.homes[id]; dup || id == "" {
+			continue
+		}
 		r.homes[id] = st.Homes[i]
+		r.members = append(r.members, id)
+		if st.Homes[i] == cl.node {
+			if _, ok := cl.s.sess.Get(id); !ok {
+				// Listed as this node's, but not here: this node
+				// restarted under its id before the others saw it
+				// gone.
+				cl.publishLeave(room, id, false)
+			}
+		}
 	}
 	r.count.Store(int64(len(r.members)))
 }
@@ -320,7 +376,7 @@ func (cl *cluster) RoomRecord(room string, pos uint64, rec []byte) {
 		flags := rd.byte()
 		exclude := rd.strs()
 		f := rd.frame()
-		if rd.err != nil {
+		if rd.err != nil || f.Check() != nil {
 			break
 		}
 		echo := flags&flagEcho != 0
@@ -329,19 +385,18 @@ func (cl *cluster) RoomRecord(room string, pos uint64, rec []byte) {
 		})
 		return
 	case recJoin:
-		id, home := rd.str(), rd.str()
-		if rd.err != nil {
+		id, home, _ := rd.str(), rd.str(), rd.byte()
+		if rd.err != nil || id == "" {
 			break
 		}
 		cl.applyJoin(r, room, id, home)
 		return
 	case recLeave:
-		id := rd.str()
-		_ = rd.str()
-		if rd.err != nil {
+		id, home, flags := rd.str(), rd.str(), rd.byte()
+		if rd.err != nil || id == "" {
 			break
 		}
-		cl.applyLeave(r, room, id)
+		cl.applyLeave(r, room, id, home, flags&1 != 0)
 		return
 	}
 	cl.s.log.Error("cluster: a room record is malformed; skipped", "room", room, "pos", pos)
@@ -350,20 +405,20 @@ func (cl *cluster) RoomRecord(room string, pos uint64, rec []byte) {
 // applyJoin records that id (at home) joined; a local session joins the
 // room here and gets $joined. Called with r.mu held.
 func (cl *cluster) applyJoin(r *clusterRoom, room, id, home string) {
-	if _, ok := r.homes[id]; ok {
-		r.homes[id] = home // a session that moved names its new home
-		return
+	_, listed := r.homes[id]
+	r.homes[id] = home // a session that moved names its new home
+	if !listed {
+		r.members = append(r.members, id)
+		r.count.Store(int64(len(r.members)))
 	}
-	r.members = append(r.members, id)
-	r.homes[id] = home
-	r.count.Store(int64(len(r.members)))
 	if home != cl.node {
-		cl.s.rooms.Deliver(room, func(local []member) { cl.s.recordPresence(room, id, true, local) })
+		if !listed {
+			cl.s.rooms.Deliver(room, func(local []member) { cl.s.recordPresence(room, id, true, local) })
+		}
 		return
 	}
 	pending, waited := r.joins[id]
 	delete(r.joins, id)
-	answerID := pending.id
 	if waited {
 		defer close(pending.done)
 	}
@@ -372,43 +427,58 @@ func (cl *cluster) applyJoin(r *clusterRoom, room, id, home string) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 	}
-	if !ok || c.gone {
+	switch {
+	case ok && c.adopting:
+		return // arriving from another node: it joins at its cut (handover.go)
+	case !ok || c.gone:
 		// It ended before its join came round: it leaves again.
-		cl.publishLeave(room, id, "")
+		cl.publishLeave(room, id, false)
 		if waited {
 			cl.unholdLater(room)
 		}
 		return
-	}
-	if !waited {
-		// A join this node did not wait for (its wait timed out): it
-		// holds the room from now on.
+	case slices.Contains(c.rooms, room):
+		return // in already (it moved here, or a join was repeated)
+	case !waited:
+		// A join this node did not wait for (its wait timed out, and
+		// the leave that follows it will take it out again): it holds
+		// the room meanwhile.
 		cl.mu.Lock()
+		if cl.rooms[room] != r {
+			cl.mu.Unlock()
+			return
+		}
 		r.holds++
 		cl.mu.Unlock()
 	}
 	answer := func(_ bool, local []member) {
-		_ = c.sendOut(sessionFrame(c, evJoined, room, answerID, cl.s.joinedPayload(r.members)))
-		cl.s.recordPresence(room, id, true, local)
+		_ = c.sendOut(sessionFrame(c, evJoined, room, pending.id, cl.s.joinedPayload(r.members)))
+		if !listed {
+			cl.s.recordPresence(room, id, true, local)
+		}
 	}
 	if _, _, err := cl.s.rooms.JoinThen(room, c.member(), answer); err != nil {
-		c.sendError(answerID, room, codeOf(err), err.Error())
-		cl.publishLeave(room, id, "")
+		c.sendError(pending.id, room, codeOf(err), err.Error())
+		cl.publishLeave(room, id, false)
 		cl.unholdLater(room)
 		return
 	}
-	if !slices.Contains(c.rooms, room) {
-		c.rooms = append(c.rooms, room)
-	}
+	c.rooms = append(c.rooms, room)
 }
 
 // unholdLater is unhold from a goroutine that holds r.mu: releasing the
 // room waits for the broker, which may be applying a record of it.
 func (cl *cluster) unholdLater(room string) { go cl.unhold(room) }
 
-// applyLeave records that id left. Called with r.mu held.
-func (cl *cluster) applyLeave(r *clusterRoom, room, id string) {
-	if _, ok := r.homes[id]; !ok {
+// applyLeave records that id (at home) left: a leave for another home
+// than the one listed is stale (the session moved since), and ignored.
+// A session of this node that is still in the room here heals a leave
+// another node reaped (this node seemed silent): it joins again; any
+// other leave of it (one that follows a join given up) takes it out
+// here too. Called with r.mu held.
+func (cl *cluster) applyLeave(r *clusterRoom, room, id, home string, reaped bool) {
+	listed, ok := r.homes[id]
+	if !ok || (home != "" && listed != home) {
 		return
 	}
 	delete(r.homes, id)
@@ -416,6 +486,22 @@ func (cl *cluster) applyLeave(r *clusterRoom, room, id string) {
 		r.members = slices.Delete(r.members, i, i+1)
 	}
 	r.count.Store(int64(len(r.members)))
+	if home == cl.node {
+		if c, ok := cl.s.sess.Get(id); ok {
+			c.mu.Lock()
+			if slices.Contains(c.rooms, room) {
+				if reaped {
+					cl.publishMember(room, memberRecord(recJoin, id, cl.node, false), "", false)
+				} else {
+					cl.s.rooms.Leave(room, c.member())
+					c.rooms = slices.DeleteFunc(c.rooms, func(x string) bool { return x == room })
+					_ = c.sendOut(sessionFrame(c, evLeft, room, "", frame.LeftPayload{Reason: "left"}))
+					cl.unholdLater(room)
+				}
+			}
+			c.mu.Unlock()
+		}
+	}
 	cl.s.rooms.Deliver(room, func(local []member) { cl.s.recordPresence(room, id, false, local) })
 }
 
@@ -439,7 +525,7 @@ func (cl *cluster) NodeDown(node string) {
 		}
 		r.mu.Unlock()
 		for _, id := range gone {
-			cl.publishLeave(room, id, "down."+id+"."+room)
+			cl.publishMember(room, memberRecord(recLeave, id, node, true), "down."+id+"."+room, false)
 		}
 	}
 	cl.s.log.Warn("cluster: a node went silent; its sessions left their rooms", "node", node)
@@ -474,7 +560,7 @@ func (cl *cluster) request(op byte, id, arg string, f *frame.Frame) error {
 		case answerMoved:
 			home = string(ans[1:])
 		default:
-			return NewError(CodeBadRequest, string(ans[1:]))
+			return refusedErr(ans[1:])
 		}
 	}
 	return ErrNoSuchSession
@@ -486,7 +572,7 @@ func (cl *cluster) Handle(rec []byte) []byte {
 	rd := recordReader{b: rec}
 	op, id, arg := rd.byte(), rd.str(), rd.str()
 	if rd.err != nil {
-		return append([]byte{answerRefused}, "malformed request"...)
+		return refusal(NewError(CodeBadRequest, "malformed request"))
 	}
 	if op == opHandover {
 		return cl.handOver(id, arg)
@@ -503,9 +589,13 @@ func (cl *cluster) Handle(rec []byte) []byte {
 	case opSend:
 		f := rd.frame()
 		if rd.err != nil {
-			return append([]byte{answerRefused}, "malformed frame"...)
+			return refusal(NewError(CodeBadRequest, "malformed frame"))
 		}
-		err = c.Send(f)
+		if err = f.Check(); err == nil {
+			if err = c.Send(f); err == ErrDropped {
+				err = nil // as on one node: the recipient's policy dropped it
+			}
+		}
 	case opKick:
 		c.Kick(arg)
 	case opJoin:
@@ -525,8 +615,30 @@ func (cl *cluster) Handle(rec []byte) []byte {
 	case errors.Is(err, ErrClosed), errors.Is(err, ErrNoSuchSession):
 		return []byte{answerNoSuch}
 	default:
-		return append([]byte{answerRefused}, err.Error()...)
+		return refusal(err)
 	}
+}
+
+// refusal answers a request refused with err: its $error code, a newline
+// and its message, so that the asking node returns the same error.
+func refusal(err error) []byte {
+	code, msg := codeOf(err), err.Error()
+	var e *Error
+	if errors.As(err, &e) {
+		code, msg = e.Code, e.Message
+	}
+	return append([]byte{answerRefused}, code+"\n"+msg...)
+}
+
+// refusedErr is the error a refusal stands for.
+func refusedErr(ans []byte) error {
+	code, msg, _ := strings.Cut(string(ans), "\n")
+	for _, known := range []error{ErrNotMember, ErrTooManyRooms, ErrInvalidRoom, ErrSlowConsumer, ErrInvalidFrame} {
+		if msg == known.Error() {
+			return known
+		}
+	}
+	return NewError(code, msg)
 }
 
 // joinedPayload is the $joined payload for a room whose members are ids.

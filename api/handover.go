@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"sync"
@@ -155,6 +156,28 @@ func (h *handover) decode() bool {
 	return uint64(len(h.frames)) <= h.Last
 }
 
+// awaitHandovers waits, after a drain, until every session has moved to
+// another node, for at most wait or until ctx ends.
+func (cl *cluster) awaitHandovers(ctx context.Context, wait time.Duration) {
+	limit := time.NewTimer(wait)
+	defer limit.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for cl.s.sess.Len() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-limit.C:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// InOrder implements BrokerNode: handovers are handled one at a time, so
+// that of two resumes of one session one comes first.
+func (cl *cluster) InOrder(rec []byte) bool { return len(rec) > 0 && rec[0] == opHandover }
+
 // handOver answers another node's handover request for session id.
 func (cl *cluster) handOver(id string, body string) []byte {
 	var req handoverRequest
@@ -215,7 +238,7 @@ func (cl *cluster) handOver(id string, body string) []byte {
 	frames, last, lc, err := c.stream.Handover(req.LastSeq)
 	if err != nil { // the client confirmed more meanwhile: it is lost
 		for _, rc := range h.Rooms {
-			cl.publishLeave(rc.Room, id, "")
+			cl.publishLeave(rc.Room, id, false)
 		}
 		return append([]byte{answerRefused}, resume.ReasonOf(err)...)
 	}
@@ -287,7 +310,7 @@ func (s *Server) adopt(lc *loop.Conn, b *binding) bool {
 // taken over.
 func (cl *cluster) abandon(id string, rooms []roomCut) {
 	for _, rc := range rooms {
-		cl.publishLeave(rc.Room, id, "")
+		cl.publishLeave(rc.Room, id, false)
 	}
 }
 
@@ -315,7 +338,9 @@ func (cl *cluster) adoptRoom(c *Conn, room string, cut uint64) error {
 			replayErr = err
 			return
 		}
-		c.rooms = append(c.rooms, room)
+		if !slices.Contains(c.rooms, room) {
+			c.rooms = append(c.rooms, room)
+		}
 	})
 	if err == nil {
 		err = replayErr
@@ -324,7 +349,7 @@ func (cl *cluster) adoptRoom(c *Conn, room string, cut uint64) error {
 		cl.unhold(room)
 		return err
 	}
-	if err := cl.b.Publish(room, "", memberRecord(recJoin, c.id, cl.node)); err != nil {
+	if err := cl.b.Publish(room, "", memberRecord(recJoin, c.id, cl.node, false)); err != nil {
 		cl.s.log.Warn("cluster: publishing a moved session's home failed", "room", room, "err", err)
 	}
 	return nil
@@ -339,7 +364,7 @@ func (cl *cluster) replayTo(c *Conn, rec []byte) {
 	flags := rd.byte()
 	exclude := rd.strs()
 	f := rd.frame()
-	if rd.err != nil || (f.From == c.id && flags&flagEcho == 0) || slices.Contains(exclude, c.id) {
+	if rd.err != nil || f.Check() != nil || (f.From == c.id && flags&flagEcho == 0) || slices.Contains(exclude, c.id) {
 		return
 	}
 	_ = c.sendOut(frame.NewOutgoing(f))

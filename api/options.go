@@ -259,6 +259,12 @@ type Options struct {
 	// window, so clients do not all reconnect elsewhere at once (give
 	// Shutdown a context that allows for it). Default 0: all at once.
 	DrainSpread time.Duration
+
+	// HandoverWait, with a Broker, is how long Shutdown keeps the
+	// sessions its drain suspended, for their clients to resume them on
+	// other nodes (docs/cluster.md), before it ends those left (within
+	// Shutdown's context). Default 0: none is kept.
+	HandoverWait time.Duration
 	// MaxPendingPerIP caps connections from one address still sending
 	// their upgrade request or being authorized (503), against slow
 	// handshake floods. Default 256; negative: no cap.

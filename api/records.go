@@ -137,13 +137,19 @@ func frameRecord(f *frame.Frame, echo bool, exclude []string) []byte {
 	return w.b
 }
 
-// memberRecord is the room record of session id joining (its home node
-// given) or leaving.
-func memberRecord(typ byte, id, node string) []byte {
+// memberRecord is the room record of session id, at home, joining or
+// leaving; a leave is reaped when another node published it for a node
+// that went silent.
+func memberRecord(typ byte, id, home string, reaped bool) []byte {
 	w := recordWriter{}
 	w.byte(typ)
 	w.str(id)
-	w.str(node)
+	w.str(home)
+	var flags byte
+	if reaped {
+		flags = 1
+	}
+	w.byte(flags)
 	return w.b
 }
 

@@ -172,6 +172,9 @@ func (s *Server) Addr() net.Addr { return s.eng.Addr() }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	err := s.eng.Shutdown(ctx)
+	if s.cl != nil && s.opts.HandoverWait > 0 {
+		s.cl.awaitHandovers(ctx, s.opts.HandoverWait)
+	}
 	s.lifeMu.Lock()
 	running := s.running
 	s.running, s.stopped = false, true
@@ -244,7 +247,10 @@ func (s *Server) Broadcast(room string, f Frame, exclude ...string) (int, error)
 func (s *Server) Join(id, room string) error {
 	c, ok := s.sess.Get(id)
 	if !ok {
-		if s.cl != nil && s.validRoom(room) {
+		switch {
+		case s.cl != nil && !s.validRoom(room):
+			return ErrInvalidRoom
+		case s.cl != nil:
 			return s.cl.request(opJoin, id, room, nil)
 		}
 		return ErrNoSuchSession

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -102,12 +103,20 @@ type Broker struct {
 
 	lanes []*lane
 	peers peers
+
+	created        time.Time    // when the stream was made; guarded by mu
+	disconnectedAt atomic.Int64 // when NATS was last lost, Unix ns
+	// epoch counts the losses of NATS; a room applies live records only
+	// once it has caught up from the stream after the latest.
+	epoch atomic.Uint64
 	// lose, set by tests before Attach, drops the live records it
 	// returns true for, as a lossy network would.
 	lose func(room string, seq uint64) bool
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	boot     string // this process's id: a node restarted under its id is a new boot
 }
 
 // Connect connects to NATS and makes sure the room stream exists. It
@@ -121,7 +130,7 @@ func Connect(cfg Config) (*Broker, error) {
 	if !nodeID.MatchString(cfg.Node) {
 		return nil, fmt.Errorf("cluster: node id %q: use 1-64 lower-case letters, digits and '-'", cfg.Node)
 	}
-	b := &Broker{cfg: cfg, log: cfg.Logger.With("node", cfg.Node), rooms: make(map[string]*room), syncs: make(map[uint64]func(uint64)), stop: make(chan struct{})}
+	b := &Broker{cfg: cfg, log: cfg.Logger.With("node", cfg.Node), rooms: make(map[string]*room), syncs: make(map[uint64]func(uint64)), boot: nats.NewInbox()[7:], stop: make(chan struct{})}
 	nc, err := nats.Connect(cfg.URL,
 		nats.Name("roomloop "+cfg.Node),
 		nats.MaxReconnects(-1),
@@ -129,6 +138,8 @@ func Connect(cfg Config) (*Broker, error) {
 		nats.Timeout(cfg.Timeout),
 		nats.ReconnectHandler(func(*nats.Conn) { go b.reconnected() }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			b.disconnectedAt.Store(time.Now().UnixNano())
+			b.epoch.Add(1) // live records wait for each room's catching up
 			b.log.Warn("cluster: lost NATS; publishes fail until it is back", "err", err)
 		}),
 		nats.ErrorHandler(b.asyncError),
@@ -141,6 +152,7 @@ func Connect(cfg Config) (*Broker, error) {
 		nc.Close()
 		return nil, err
 	}
+	b.created = b.stream.CachedInfo().Created
 	return b, nil
 }
 
@@ -175,12 +187,23 @@ func (b *Broker) ensureStream() (jetstream.JetStream, jetstream.Stream, error) {
 }
 
 // reconnected makes sure the stream is there (a NATS server restarted
-// without its storage has lost it) and refills every held room.
+// without its storage has lost it) and has every held room catch up.
 func (b *Broker) reconnected() {
-	if _, _, err := b.ensureStream(); err != nil {
-		b.log.Error("cluster: the room stream after reconnecting", "err", err)
+	kind := resyncShort
+	if time.Since(time.Unix(0, b.disconnectedAt.Load())) > b.cfg.History/2 {
+		kind = resyncLong
 	}
-	b.resyncAll("reconnected to NATS")
+	_, st, err := b.ensureStream()
+	if err != nil {
+		b.log.Error("cluster: the room stream after reconnecting", "err", err)
+	} else {
+		b.mu.Lock()
+		if created := st.CachedInfo().Created; !created.Equal(b.created) {
+			b.created, kind = created, resyncRestart
+		}
+		b.mu.Unlock()
+	}
+	b.resyncAll(kind)
 }
 
 // Node implements api.Broker.
@@ -191,7 +214,7 @@ func (b *Broker) Node() string { return b.cfg.Node }
 // heartbeats.
 func (b *Broker) Attach(node api.BrokerNode) error {
 	b.node = node
-	b.peers = peers{self: b.cfg.Node, seen: make(map[string]time.Time), down: make(map[string]bool)}
+	b.peers = peers{self: b.cfg.Node, seen: make(map[string]time.Time), boot: make(map[string]string), down: make(map[string]bool)}
 	b.lanes = make([]*lane, laneCount)
 	for i := range b.lanes {
 		b.lanes[i] = &lane{b: b, in: make(chan *nats.Msg, laneBuffer)}
@@ -203,6 +226,7 @@ func (b *Broker) Attach(node api.BrokerNode) error {
 		snapshotPrefix + "*":       b.handleSnapshot,
 		heartbeatPrefix + "*":      b.handleHeartbeat,
 		helloSubject:               b.handleHello,
+		byePrefix + "*":            b.handleBye,
 	} {
 		sub, err := b.nc.Subscribe(subj, h)
 		if err != nil {
@@ -232,7 +256,11 @@ func (b *Broker) Detach() {
 		delete(b.rooms, subj)
 	}
 	b.mu.Unlock()
-	close(b.stop)
+	b.stopOnce.Do(func() { close(b.stop) })
+	// The others reap this node's sessions now rather than after its
+	// silence.
+	_ = b.nc.Publish(byeSubject(b.cfg.Node), []byte(b.boot))
+	_ = b.nc.Flush()
 	b.wg.Wait()
 	b.nc.Close()
 }
@@ -267,9 +295,19 @@ func (b *Broker) Request(node string, rec []byte) ([]byte, error) {
 	return m.Data, nil
 }
 
-// handleRequest answers another node's request.
+// handleRequest answers another node's request: one that must be in
+// order at once, one at a time, anything else on a goroutine of its own,
+// since it may wait for a room's order (a join).
 func (b *Broker) handleRequest(m *nats.Msg) {
-	_ = m.Respond(b.node.Handle(m.Data))
+	if b.node.InOrder(m.Data) {
+		_ = m.Respond(b.node.Handle(m.Data))
+		return
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		_ = m.Respond(b.node.Handle(m.Data))
+	}()
 }
 
 // asyncError handles NATS's asynchronous errors: a slow consumer lost
@@ -281,7 +319,7 @@ func (b *Broker) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
 		r := b.rooms[sub.Subject]
 		b.mu.Unlock()
 		if r != nil {
-			b.resync(r)
+			go b.resync(r, resyncShort) // never block NATS's callbacks
 		}
 	}
 	b.log.Warn("cluster: NATS error", "err", err)

@@ -85,7 +85,7 @@ func TestAgedOutRecordsAreReportedDropped(t *testing.T) {
 		return err == nil && info.State.Msgs == 0
 	}, wait, 50*time.Millisecond)
 	drop.Store(false)
-	b2.resyncAll("the test's outage ended")
+	b2.resyncAll(resyncLong) // as after an outage longer than the history
 	e := c.next("$error")
 	var p frame.ErrorPayload
 	require.NoError(t, json.Unmarshal(e.Payload, &p))

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/roomloop/roomloop/api"
 	"github.com/roomloop/roomloop/frame"
 )
 
@@ -180,4 +182,53 @@ func TestResumeHomeGone(t *testing.T) {
 	assert.False(t, w.Resumed)
 	assert.Equal(t, "unknown", w.Reason)
 	assert.NotEqual(t, x.id, w.Session)
+}
+
+// TestDrainThenResumeElsewhere: a node that shuts down (1001 to its
+// clients) keeps their sessions for HandoverWait; a client resumes on
+// another node, exactly, and the drained node's Shutdown returns once
+// its sessions have moved.
+func TestDrainThenResumeElsewhere(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	b1, err := Connect(testConfig(ns.url(), "n1"))
+	require.NoError(t, err)
+	n1 := startBrokerNodeOpts(t, b1, api.Options{HandoverWait: wait})
+	n2 := startNode(t, ns.url(), "n2", api.Options{})
+	require.Eventually(t, func() bool { return n2.broker.peers.alive() == 1 }, wait, 10*time.Millisecond)
+
+	x, token := welcomed(t, n1)
+	x.join("room")
+	y := dial(t, n2)
+	y.join("room")
+	y.send(map[string]any{"event": "msg", "room": "room", "payload": map[string]int{"n": 0}})
+	last := x.next("msg").Seq
+
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*wait)
+		defer cancel()
+		done <- n1.srv.Shutdown(ctx)
+	}()
+	require.NoError(t, x.ws.SetReadDeadline(time.Now().Add(wait)))
+	for {
+		_, _, err := x.ws.ReadMessage()
+		if err != nil {
+			require.True(t, websocket.IsCloseError(err, 1001), "%v", err)
+			break
+		}
+	}
+	y.send(map[string]any{"event": "msg", "room": "room", "payload": map[string]int{"n": 1}})
+	x2, w := resumeOn(t, n2, token, last)
+	require.True(t, w.Resumed, w.Reason)
+	f := x2.next("msg")
+	assert.Equal(t, 1, payloadN(t, f))
+	assert.Equal(t, last+1, f.Seq)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+		assert.Less(t, time.Since(start), wait, "Shutdown returned once the session moved")
+	case <-time.After(2 * wait):
+		t.Fatal("Shutdown did not return")
+	}
 }

@@ -35,9 +35,6 @@ const (
 	hdrNode = "Rl-Node" // the node that answers
 )
 
-// snapshotWait bounds how long a Hold waits for the holders' snapshots.
-const snapshotWait = 250 * time.Millisecond
-
 // room is a held room; its fields after sub are the lane's alone.
 type room struct {
 	name, live string
@@ -46,6 +43,7 @@ type room struct {
 	ready      chan struct{} // closed once the reset is applied
 
 	started bool
+	epoch   uint64 // the broker's epoch the room has caught up to
 	pos     uint64
 	early   []*nats.Msg // records that came before the reset
 }
@@ -64,7 +62,7 @@ func (b *Broker) laneFor(room string) *lane {
 // state from a node that holds it (or, when none does, start empty at
 // the stream's last record of the room), so that nothing falls between.
 func (b *Broker) Hold(name string) error {
-	r := &room{name: name, live: liveSubject(name), lane: b.laneFor(name), ready: make(chan struct{})}
+	r := &room{name: name, live: liveSubject(name), lane: b.laneFor(name), ready: make(chan struct{}), epoch: b.epoch.Load()}
 	b.mu.Lock()
 	if _, ok := b.rooms[r.live]; ok {
 		b.mu.Unlock()
@@ -130,6 +128,19 @@ func (b *Broker) forget(r *room) {
 // roomState asks the nodes that hold the room for its state, and takes
 // the most recent; with none, the room is empty as of its last record.
 func (b *Broker) roomState(name string) (uint64, []byte, error) {
+	// The room's last record, read before asking: a node that holds the
+	// room for the first time at the same moment answers "no", and its
+	// join must then come after this position, not before it.
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Timeout)
+	defer cancel()
+	var lastSeq uint64
+	last, err := b.stream.GetLastMsgForSubject(ctx, roomSubject(name))
+	switch {
+	case err == nil:
+		lastSeq = last.Sequence
+	case !errors.Is(err, jetstream.ErrMsgNotFound):
+		return 0, nil, err
+	}
 	inbox := b.nc.NewRespInbox()
 	replies, err := b.nc.SubscribeSync(inbox)
 	if err != nil {
@@ -141,7 +152,7 @@ func (b *Broker) roomState(name string) (uint64, []byte, error) {
 	}
 	var best *nats.Msg
 	var bestPos uint64
-	deadline := time.Now().Add(snapshotWait)
+	deadline := time.Now().Add(b.cfg.Timeout)
 	for answered, want := 0, b.peers.alive(); answered < want; {
 		m, err := replies.NextMsg(time.Until(deadline))
 		if err != nil {
@@ -161,16 +172,7 @@ func (b *Broker) roomState(name string) (uint64, []byte, error) {
 	if best != nil {
 		return bestPos, best.Data, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Timeout)
-	defer cancel()
-	last, err := b.stream.GetLastMsgForSubject(ctx, roomSubject(name))
-	switch {
-	case errors.Is(err, jetstream.ErrMsgNotFound):
-		return 0, nil, nil
-	case err != nil:
-		return 0, nil, err
-	}
-	return last.Sequence, nil, nil
+	return lastSeq, nil, nil
 }
 
 // handleSnapshot answers a node that begins holding a room.
@@ -199,10 +201,17 @@ func (b *Broker) handleSnapshot(m *nats.Msg) {
 	_ = m.RespondMsg(reply)
 }
 
-// resyncAll refills every held room from the stream, after NATS came
+// Kinds of catching up, after a loss.
+const (
+	resyncShort   = "resync"      // a slow subscription, or a short outage: nothing aged out meanwhile
+	resyncLong    = "resync-long" // an outage longer than records are kept: some may have aged out unseen
+	resyncRestart = "restart"     // the stream was made anew: its positions start again
+)
+
+// resyncAll has every held room catch up from the stream, after NATS came
 // back; the peers' silence while it was away does not count.
-func (b *Broker) resyncAll(why string) {
-	b.log.Info("cluster: catching up from the stream", "why", why)
+func (b *Broker) resyncAll(kind string) {
+	b.log.Info("cluster: catching up from the stream", "kind", kind)
 	b.peers.mu.Lock()
 	now := time.Now()
 	for node := range b.peers.seen {
@@ -216,17 +225,28 @@ func (b *Broker) resyncAll(why string) {
 	}
 	b.mu.Unlock()
 	for _, r := range rooms {
-		b.resync(r)
+		b.resync(r, kind)
 	}
 }
 
-// resync has r's lane fetch whatever r missed.
-func (b *Broker) resync(r *room) {
+// resync has r's lane catch up.
+func (b *Broker) resync(r *room, kind string) {
 	ctl := &nats.Msg{Subject: r.live, Sub: r.sub, Header: nats.Header{}}
-	ctl.Header.Set(hdrCtl, "resync")
+	ctl.Header.Set(hdrCtl, kind)
+	ctl.Header.Set(hdrPos, strconv.FormatUint(b.epoch.Load(), 10))
 	select {
 	case r.lane.in <- ctl:
 	case <-b.stop:
+	}
+}
+
+// stopped reports whether the broker is detaching.
+func (l *lane) stopped() bool {
+	select {
+	case <-l.b.stop:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -250,17 +270,26 @@ func (l *lane) run() {
 			l.reset(r, m)
 		case "sync":
 			l.sync(r, m)
-		case "resync":
+		case resyncShort, resyncLong:
+			r.epoch, _ = strconv.ParseUint(m.Header.Get(hdrPos), 10, 64)
 			if r.started {
-				l.restarted(r)
-				l.catchUp(r, 0, 0)
+				l.catchUp(r, 0, 0, m.Header.Get(hdrCtl) == resyncLong)
+			}
+		case resyncRestart:
+			r.epoch, _ = strconv.ParseUint(m.Header.Get(hdrPos), 10, 64)
+			if r.started {
+				// What was in flight when the stream was lost is lost.
+				l.b.node.RoomLost(r.name, 0)
+				r.pos = 0
+				l.catchUp(r, 0, 0, false)
 			}
 		default:
-			if !r.started {
+			switch {
+			case !r.started:
 				r.early = append(r.early, m)
-				continue
-			}
-			l.apply(r, m)
+			case r.epoch == l.b.epoch.Load():
+				l.apply(r, m)
+			} // else: NATS was lost; the catching up that follows fetches it
 		}
 	}
 }
@@ -274,6 +303,9 @@ func (l *lane) reset(r *room, m *nats.Msg) {
 	}
 	l.b.node.RoomReset(r.name, pos, state)
 	r.pos, r.started = pos, true
+	// Records stored after the snapshot but before the subscription took
+	// effect would otherwise wait for the room's next one.
+	l.catchUp(r, 0, 0, false)
 	early := r.early
 	r.early = nil
 	for _, e := range early {
@@ -297,7 +329,7 @@ func (l *lane) apply(r *room, m *nats.Msg) {
 		return
 	}
 	if last != r.pos {
-		l.catchUp(r, seq, last)
+		l.catchUp(r, seq, last, false)
 	}
 	l.b.node.RoomRecord(r.name, seq, m.Data)
 	r.pos = seq
@@ -314,7 +346,7 @@ func (l *lane) sync(r *room, m *nats.Msg) {
 		return
 	}
 	if r.started {
-		l.catchUp(r, 0, 0)
+		l.catchUp(r, 0, 0, false)
 	}
 	fn(r.pos)
 }
@@ -380,34 +412,15 @@ func (b *Broker) Replay(name string, from, to uint64, fn func(pos uint64, rec []
 	return nil
 }
 
-// restarted handles a stream that lost records r applied (a NATS server
-// restarted without its storage): the room's records start again from
-// the stream's last one, and the members are told of the loss.
-func (l *lane) restarted(r *room) {
-	ctx, cancel := context.WithTimeout(context.Background(), l.b.cfg.Timeout)
-	defer cancel()
-	var last uint64
-	msg, err := l.b.stream.GetLastMsgForSubject(ctx, roomSubject(r.name))
-	switch {
-	case err == nil:
-		last = msg.Sequence
-	case !errors.Is(err, jetstream.ErrMsgNotFound):
-		return
-	}
-	if last < r.pos {
-		l.b.node.RoomLost(r.name, last)
-		r.pos = last
-	}
-}
-
 // catchUp applies the room's stored records after r.pos, up to (not
-// including) before, whose predecessor is last; before 0: all there are,
-// after a loss (a reconnect, a slow subscription), when records after
-// r.pos the stream no longer keeps are reported lost: they may have been
-// the room's. A predecessor that is no longer stored is reported lost.
-func (l *lane) catchUp(r *room, before, last uint64) {
+// including) before, whose predecessor is last; before 0: all there are.
+// A predecessor that is no longer stored is reported lost. After an
+// outage longer than records are kept (longAgo), records after r.pos
+// the stream no longer keeps are reported lost: they may have been the
+// room's.
+func (l *lane) catchUp(r *room, before, last uint64, longAgo bool) {
 	subj := roomSubject(r.name)
-	if before == 0 {
+	if longAgo {
 		ctx, cancel := context.WithTimeout(context.Background(), l.b.cfg.Timeout)
 		info, err := l.b.stream.Info(ctx)
 		cancel()
@@ -416,7 +429,7 @@ func (l *lane) catchUp(r *room, before, last uint64) {
 			r.pos = info.State.FirstSeq - 1
 		}
 	}
-	for {
+	for !l.stopped() {
 		ctx, cancel := context.WithTimeout(context.Background(), l.b.cfg.Timeout)
 		msg, err := l.b.stream.GetMsg(ctx, r.pos+1, jetstream.WithGetMsgSubject(subj))
 		cancel()
@@ -430,10 +443,9 @@ func (l *lane) catchUp(r *room, before, last uint64) {
 		if before != 0 && msg.Sequence >= before {
 			break
 		}
-		if before == 0 || msg.Sequence <= last {
-			l.b.node.RoomRecord(r.name, msg.Sequence, msg.Data)
-			r.pos = msg.Sequence
-		}
+		// The stream is the truth: what it stores comes in its order.
+		l.b.node.RoomRecord(r.name, msg.Sequence, msg.Data)
+		r.pos = msg.Sequence
 	}
 	if before != 0 && r.pos < last { // last is stored no more
 		l.b.node.RoomLost(r.name, last)

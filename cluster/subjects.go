@@ -11,6 +11,7 @@ const (
 	heartbeatPrefix = "rl.hb."    // each node's heartbeat
 	requestPrefix   = "rl.node."  // requests to one node
 	helloSubject    = "rl.hello"  // a starting node asks who is there
+	byePrefix       = "rl.bye."   // a node that detaches says so
 )
 
 func roomToken(room string) string { return base64.RawURLEncoding.EncodeToString([]byte(room)) }
@@ -19,6 +20,7 @@ func roomSubject(room string) string     { return roomPrefix + roomToken(room) }
 func liveSubject(room string) string     { return livePrefix + roomToken(room) }
 func snapshotSubject(room string) string { return snapshotPrefix + roomToken(room) }
 func requestSubject(node string) string  { return requestPrefix + node }
+func byeSubject(node string) string      { return byePrefix + node }
 
 // roomOfToken returns the room a subject token names.
 func roomOfToken(tok string) (string, bool) {

@@ -19,6 +19,7 @@ type clusterConfig struct {
 	history     time.Duration
 	fileStorage bool
 	replicas    int
+	handover    time.Duration
 }
 
 func clusterFlags(fs *flag.FlagSet) *clusterConfig {
@@ -28,6 +29,7 @@ func clusterFlags(fs *flag.FlagSet) *clusterConfig {
 	fs.DurationVar(&c.history, "nats-history", 2*time.Minute, "how long the cluster's room stream keeps records for nodes that fall behind")
 	fs.BoolVar(&c.fileStorage, "nats-file-storage", false, "keep the room stream on the NATS server's disk instead of its memory")
 	fs.IntVar(&c.replicas, "nats-replicas", 1, "replicas of the room stream on a NATS cluster")
+	fs.DurationVar(&c.handover, "handover-wait", 10*time.Second, "with -nats, how long shutdown keeps drained sessions for their clients to resume them on other nodes (within -drain-timeout)")
 	return c
 }
 
@@ -46,7 +48,7 @@ func (c *clusterConfig) apply(opts *api.Options, log *slog.Logger) error {
 		return err
 	}
 	log.Info("cluster node", "node", node, "nats", c.url)
-	opts.Broker = b
+	opts.Broker, opts.HandoverWait = b, c.handover
 	return nil
 }
 
