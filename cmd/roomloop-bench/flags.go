@@ -21,7 +21,7 @@ type sizeFlags struct {
 // register adds the flags to fs.
 func (f *sizeFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quick, "quick", false, "small sizes and 1s phases")
-	fs.IntVar(&f.n, "n", 0, "main size of every scenario: idle/connect/echo connections, broadcast members, slowconsumer readers, resume and resume-load sessions, reconnect clients, api-publish members (0: default)")
+	fs.IntVar(&f.n, "n", 0, "main size of every scenario: idle/connect/echo connections, broadcast members, slowconsumer readers, resume and resume-load sessions, reconnect clients, api-publish and broadcast-json members (0: default)")
 	fs.DurationVar(&f.duration, "duration", 0, "length of each timed phase (0: 5s, or 1s with -quick)")
 	fs.Float64Var(&f.lightRate, "light-rate", 0, "broadcast: messages/s of the light-load phase (0: 5, or 10 with -quick)")
 	fs.Float64Var(&f.echoRate, "echo-rate", 0, "echo: offered round trips/s of the fixed-rate phase (0: -echo-rate-fraction of the baseline's closed-loop rate, calibrated first)")
@@ -37,7 +37,7 @@ func (f *sizeFlags) params() scenario.Params {
 	}
 	if f.n > 0 {
 		p.IdleConns, p.Members, p.EchoConns, p.ConnectConns, p.SlowReaders, p.ResumeConns = f.n, f.n, f.n, f.n, f.n, f.n
-		p.Reconnects, p.ResumeLoadConns, p.APIMembers = f.n, f.n, f.n
+		p.Reconnects, p.ResumeLoadConns, p.APIMembers, p.JSONMembers = f.n, f.n, f.n, f.n
 	}
 	if f.lightRate > 0 {
 		p.LightRate = f.lightRate

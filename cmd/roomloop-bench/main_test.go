@@ -29,8 +29,9 @@ func TestMain(m *testing.M) {
 }
 
 // TestRunAllQuick runs every scenario once against its implementations
-// with tiny sizes (broadcast also against roomloop with metrics on, and
-// api-publish against roomloop only), and idle also against roomloop's
+// with tiny sizes (broadcast also against roomloop with metrics on,
+// api-publish against roomloop only, broadcast-json against roomloop and
+// the baseline with permessage-deflate on and off), and idle also against roomloop's
 // other ways in (ServeHTTP, TLS), and checks that each produced numbers,
 // without errors. It asserts nothing about speed.
 func TestRunAllQuick(t *testing.T) {
@@ -46,7 +47,7 @@ func TestRunAllQuick(t *testing.T) {
 		SlowReaders: 10, SlowStalled: 2, Duration: 300 * time.Millisecond, Dialers: 8,
 		LightRate: 20, LightMembers: 10, ResumeConns: 30, ResumeMissed: 5, EchoRateFraction: 0.5,
 		Reconnects: 30, ResumeLoadConns: 20, ResumeLoadRate: 200, ResumeLoadFlood: time.Second, ResumeLoadCuts: 3,
-		APIMembers: 20, APIClients: 4,
+		APIMembers: 20, APIClients: 4, JSONMembers: 20, JSONWindow: 4,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -174,11 +175,38 @@ func TestRunAllQuick(t *testing.T) {
 	assert.Equal(t, 0.0, api["publishes that reached fewer than every member"])
 	assert.Equal(t, 0.0, api["client-seen protocol errors (malformed + seq gaps)"])
 	assert.Contains(t, md.String(), "### api-publish\n\n| metric | roomloop |")
+	// broadcast-json ran with and without compression: every member of
+	// the compressed servers negotiated it and got compressed chat
+	// messages, smaller on the wire than the uncompressed servers sent
+	// them; the report judged the goals.
+	for _, impl := range scenario.Impls(scenario.BroadcastJSONName) {
+		m := metrics[scenario.BroadcastJSONName+"/"+impl]
+		assert.Positive(t, m[scenario.MetricJSONRate], impl)
+		assert.Positive(t, m[scenario.MetricJSONCPU], impl)
+		assert.Equal(t, 0.0, m["client-seen protocol errors (malformed + seq gaps)"], impl)
+		inflated := m["message bytes per delivery, inflated"]
+		assert.True(t, inflated >= 200 && inflated <= 1100, "%s: %v B per message", impl, inflated)
+		if serve.Deflates(impl) {
+			assert.Equal(t, float64(p.JSONMembers), m["connections with permessage-deflate"], impl)
+			assert.Positive(t, m["deliveries that came compressed"], impl)
+			assert.Less(t, m[scenario.MetricJSONWire], inflated, impl)
+		} else {
+			assert.Equal(t, 0.0, m["connections with permessage-deflate"], impl)
+			assert.Equal(t, 0.0, m["deliveries that came compressed"], impl)
+			assert.Greater(t, m[scenario.MetricJSONWire], inflated, impl)
+		}
+	}
+	assert.Contains(t, md.String(), "- Server CPU per delivery, roomloop compressed / roomloop uncompressed: ")
+	c := report.CompressionSummary(rounds)
+	require.NotNil(t, c)
+	require.Len(t, c.Goals, 2)
+	assert.NotNil(t, c.Goals[0].Ratio)
+	assert.NotNil(t, c.Goals[1].Ratio)
 }
 
 // TestScenarioList checks the scenario list and flag expansion.
 func TestScenarioList(t *testing.T) {
-	if got := scenarios("all"); len(got) != 9 {
+	if got := scenarios("all"); len(got) != 10 || got[9] != scenario.BroadcastJSONName {
 		t.Fatalf("all = %v", got)
 	}
 	if got := scenarios("echo,,idle"); len(got) != 2 || got[0] != "echo" || got[1] != "idle" {
