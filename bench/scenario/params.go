@@ -26,6 +26,7 @@ type Params struct {
 	APIClients   int     // api-publish: concurrent HTTP clients
 	JSONMembers  int     // broadcast-json: room members, publishers included
 	JSONWindow   int     // broadcast-json: messages in flight
+	JSONRate     float64 // broadcast-json: messages/s of the fixed-rate phase; 0 skips it
 	// resume-load: sessions (each behind its own severing proxy), the
 	// publisher's frames/s, the length of the flood, and the cuts per
 	// session during it.
@@ -55,7 +56,7 @@ func Full() Params {
 		ConnectConns: 10000, SlowReaders: 100, SlowStalled: 10,
 		ResumeConns: 5000, ResumeMissed: 20, Reconnects: 10000,
 		ResumeLoadConns: 1000, ResumeLoadRate: 200, ResumeLoadFlood: 10 * time.Second, ResumeLoadCuts: 3,
-		APIMembers: 1000, APIClients: 32, JSONMembers: 2000, JSONWindow: 32,
+		APIMembers: 1000, APIClients: 32, JSONMembers: 2000, JSONWindow: 32, JSONRate: 10,
 		Duration: 5 * time.Second, Dialers: 64, EchoRateFraction: 0.5,
 	}
 }
@@ -67,7 +68,7 @@ func Quick() Params {
 		ConnectConns: 300, SlowReaders: 100, SlowStalled: 10,
 		ResumeConns: 200, ResumeMissed: 5, Reconnects: 1000,
 		ResumeLoadConns: 100, ResumeLoadRate: 200, ResumeLoadFlood: 2 * time.Second, ResumeLoadCuts: 3,
-		APIMembers: 100, APIClients: 8, JSONMembers: 100, JSONWindow: 8,
+		APIMembers: 100, APIClients: 8, JSONMembers: 100, JSONWindow: 8, JSONRate: 50,
 		Duration: time.Second, Dialers: 16, EchoRateFraction: 0.5,
 	}
 }
