@@ -236,11 +236,17 @@ func (c *Conn) frame(b0 byte, payload []byte) {
 }
 
 // whole handles one whole data message as received, inflating it first
-// when it came compressed; a message that does not inflate counts as
-// malformed.
+// when it came compressed (through the pool's cache, Config.InflateCache,
+// if on); a message that does not inflate counts as malformed.
 func (c *Conn) whole(b []byte, compressed bool) {
 	if compressed {
-		out, err := inflate(c.zbuf[:0], b, maxInflated)
+		var out []byte
+		var err error
+		if z := c.pool.zcache; z != nil {
+			out, err = z.inflate(c.zbuf[:0], b, maxInflated)
+		} else {
+			out, err = inflate(c.zbuf[:0], b, maxInflated)
+		}
 		if err != nil {
 			c.pool.stats.Malformed.Add(1)
 			return

@@ -126,11 +126,16 @@ func TestPoolDeflateGorilla(t *testing.T) {
 // other member intact from roomloop with compression (numbered, its seq
 // in a stored block before the shared compressed body), from the
 // baseline with gorilla's compression (PreparedMessage, no seq), and
-// from roomloop without it (the offer declined).
+// from roomloop without it (the offer declined); each with the inflate
+// cache on and off.
 func TestPoolDeflateServers(t *testing.T) {
 	text := strings.Repeat("latency numbers look good, thanks for the review ", 12)
-	for _, impl := range []string{serve.RoomloopDeflate, serve.BaselineDeflate, serve.Roomloop} {
-		t.Run(impl, func(t *testing.T) {
+	for _, tc := range []struct {
+		impl  string
+		cache bool
+	}{{serve.RoomloopDeflate, false}, {serve.RoomloopDeflate, true}, {serve.BaselineDeflate, false}, {serve.BaselineDeflate, true}, {serve.Roomloop, true}} {
+		impl := tc.impl
+		t.Run(impl+"/cache="+strconv.FormatBool(tc.cache), func(t *testing.T) {
 			srv, err := serve.Start(serve.Config{Impl: impl, Addr: "127.0.0.1:0"})
 			require.NoError(t, err)
 			defer func() { _ = srv.Close() }()
@@ -138,7 +143,8 @@ func TestPoolDeflateServers(t *testing.T) {
 			var mu sync.Mutex
 			joined, said := 0, 0
 			allJoined, allSaid := make(chan struct{}), make(chan struct{})
-			p, err := New(Config{Addr: srv.Addr(), Deflate: true, NoSeq: impl == serve.BaselineDeflate, Handler: func(c *Conn, m *Msg) {
+			cfg := Config{Addr: srv.Addr(), Deflate: true, InflateCache: tc.cache, NoSeq: impl == serve.BaselineDeflate}
+			cfg.Handler = func(c *Conn, m *Msg) {
 				mu.Lock()
 				defer mu.Unlock()
 				switch string(m.Event) {
@@ -153,7 +159,8 @@ func TestPoolDeflateServers(t *testing.T) {
 						}
 					}
 				}
-			}})
+			}
+			p, err := New(cfg)
 			require.NoError(t, err)
 			defer func() { _ = p.Close(5 * time.Second) }()
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -165,7 +172,7 @@ func TestPoolDeflateServers(t *testing.T) {
 				require.NoError(t, c.Send([]byte(`{"event":"$join","room":"chat"}`)))
 			}
 			wait(t, ctx, allJoined)
-			inflated0 := p.Stats().Inflated.Load()
+			inflated0, misses0 := p.Stats().Inflated.Load(), p.zcache.inflated()
 			for range 2 {
 				require.NoError(t, conns[0].Send([]byte(`{"event":"say","room":"chat","payload":{"k":3,"text":"`+text+`"}}`)))
 			}
@@ -176,6 +183,9 @@ func TestPoolDeflateServers(t *testing.T) {
 			if serve.Deflates(impl) {
 				assert.Equal(t, int64(n), st.Deflate.Load())
 				assert.Equal(t, int64(2*(n-1)), st.Inflated.Load()-inflated0, "every broadcast delivery came compressed")
+				if tc.cache {
+					assert.Equal(t, int64(1), p.zcache.inflated()-misses0, "the two broadcasts' body inflated once, not per member")
+				}
 			} else {
 				assert.Zero(t, st.Deflate.Load())
 				assert.Zero(t, st.Inflated.Load())

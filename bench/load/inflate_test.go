@@ -155,3 +155,47 @@ func TestFrameRSV1(t *testing.T) {
 	assert.Equal(t, int64(3), p.stats.Malformed.Load())
 	assert.Len(t, got, 2)
 }
+
+// TestInflateCache: messages that share a compressed body after their
+// own stored prefix (roomloop's seq) inflate byte for byte through the
+// cache, which inflates the body once; a message without a prefix
+// (gorilla's) is cached whole; a body that refers back into its prefix
+// (valid, but not standalone) still inflates, uncached; a message past
+// the limit and garbage fail.
+func TestInflateCache(t *testing.T) {
+	var z zcache
+	body := `,"event":"say","room":"chat","payload":{"text":"` + strings.Repeat("review the build ", 20) + `"}}`
+	shared := compressMsg(t, flate.BestSpeed, []byte(body))
+	for _, seq := range []string{"1", "22", "333", "1"} {
+		out, err := z.inflate([]byte("x"), append(stored(`{"seq":`+seq), shared...), 1<<20)
+		require.NoError(t, err)
+		assert.Equal(t, `x{"seq":`+seq+body, string(out))
+	}
+	assert.Equal(t, int64(1), z.misses, "one body inflated")
+
+	whole := compressMsg(t, flate.BestSpeed, []byte(`{"event":"say"`+body[len(`,"event":"say"`):]))
+	for range 3 {
+		out, err := z.inflate(nil, whole, 1<<20)
+		require.NoError(t, err)
+		assert.Equal(t, `{"event":"say"`+body[len(`,"event":"say"`):], string(out))
+	}
+	assert.Equal(t, int64(2), z.misses)
+
+	prefix := strings.Repeat("abcdefgh", 8)
+	var b bytes.Buffer
+	w, err := flate.NewWriterDict(&b, flate.DefaultCompression, []byte(prefix)) // refers back into the prefix
+	require.NoError(t, err)
+	_, _ = w.Write([]byte(prefix))
+	require.NoError(t, w.Flush())
+	refers := append(stored(prefix), b.Bytes()[:b.Len()-4]...)
+	_, err = inflate(nil, b.Bytes()[:b.Len()-4], 1<<20)
+	require.Error(t, err, "the body does not stand alone")
+	out, err := z.inflate(nil, refers, 1<<20)
+	require.NoError(t, err)
+	assert.Equal(t, prefix+prefix, string(out))
+
+	_, err = z.inflate(nil, append(stored(`{"seq":1`), shared...), len(body))
+	assert.ErrorIs(t, err, errInflate, "past the limit")
+	_, err = z.inflate(nil, []byte{0xff, 0xff, 0xff, 0xff, 0x00}, 100)
+	assert.ErrorIs(t, err, errInflate, "garbage")
+}

@@ -33,7 +33,10 @@ const (
 
 // BroadcastJSON fills one room with JSONMembers connections, all of
 // which offer permessage-deflate (as browsers do); the server compresses
-// or not as it is configured (serve.Deflates). The first Publishers
+// or not as it is configured (serve.Deflates). The clients inflate each
+// distinct compressed body once (load.Config.InflateCache), so that the
+// load generator's one core limits a compressing server less; with
+// JSONInflateEach, every message on its own. The first Publishers
 // members publish chat messages of 200 B to 1 KB of JSON (chatMessages)
 // in two phases of Duration each: (a) JSONWindow messages in flight (a
 // message is sent once fewer than JSONWindow earlier ones are still due
@@ -68,7 +71,7 @@ func BroadcastJSON(ctx context.Context, t Target, p Params) (r Result, err error
 			j.win.deliver(load.Int(m.Payload, `"k":`))
 		}
 	})
-	cfg.Deflate, cfg.NoSeq = true, impl == serve.BaselineDeflate
+	cfg.Deflate, cfg.InflateCache, cfg.NoSeq = true, !p.JSONInflateEach, impl == serve.BaselineDeflate
 	pool, err := load.New(cfg)
 	if err != nil {
 		return r, err

@@ -27,6 +27,10 @@ type Params struct {
 	JSONMembers  int     // broadcast-json: room members, publishers included
 	JSONWindow   int     // broadcast-json: messages in flight
 	JSONRate     float64 // broadcast-json: messages/s of the fixed-rate phase; 0 skips it
+	// JSONInflateEach makes broadcast-json's clients inflate every
+	// compressed message on its own, as browsers do, instead of once per
+	// distinct compressed body (load.Config.InflateCache).
+	JSONInflateEach bool
 	// resume-load: sessions (each behind its own severing proxy), the
 	// publisher's frames/s, the length of the flood, and the cuts per
 	// session during it.

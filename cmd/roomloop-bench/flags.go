@@ -17,6 +17,7 @@ type sizeFlags struct {
 	echoFrac  float64
 	idleLater time.Duration
 	jsonRate  float64
+	jsonEach  bool
 }
 
 // register adds the flags to fs.
@@ -28,6 +29,7 @@ func (f *sizeFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.echoRate, "echo-rate", 0, "echo: offered round trips/s of the fixed-rate phase (0: -echo-rate-fraction of the baseline's closed-loop rate, calibrated first)")
 	fs.Float64Var(&f.echoFrac, "echo-rate-fraction", 0.5, "echo: the fixed rate as a fraction of the baseline's closed-loop rate (0: no fixed-rate phase)")
 	fs.Float64Var(&f.jsonRate, "json-rate", 0, "broadcast-json: messages/s of the fixed-rate phase (0: 10, or 50 with -quick)")
+	fs.BoolVar(&f.jsonEach, "json-inflate-each", false, "broadcast-json: clients inflate every compressed message on its own, as browsers do (default: each distinct compressed body once, shared by all clients)")
 	fs.DurationVar(&f.idleLater, "idle-later", 0, "idle: also read the server's RSS (no GC forced) this long after the last join, e.g. 60s (0: only at 2 s)")
 }
 
@@ -46,6 +48,7 @@ func (f *sizeFlags) params() scenario.Params {
 	}
 	p.EchoRate, p.EchoRateFraction = f.echoRate, f.echoFrac
 	p.IdleLater = f.idleLater
+	p.JSONInflateEach = f.jsonEach
 	if f.jsonRate > 0 {
 		p.JSONRate = f.jsonRate
 	}
