@@ -10,15 +10,17 @@ import (
 )
 
 // client is one connection: a read goroutine (readPump) and a write
-// goroutine (writePump) around a buffered send channel of bodies.
+// goroutine (writePump) around a buffered send channel: of bodies, or of
+// prepared messages with Options.Compression.
 type client struct {
-	s     *Server
-	id    string
-	conn  *websocket.Conn
-	send  chan []byte   // frame bodies; the write goroutine adds the seq
-	done  chan struct{} // closed once, by drop
-	once  sync.Once
-	rooms map[string]struct{} // owned by the read goroutine
+	s      *Server
+	id     string
+	conn   *websocket.Conn
+	send   chan []byte                     // frame bodies; the write goroutine adds the seq; nil with Compression
+	sendPM chan *websocket.PreparedMessage // whole frames, without a seq, with Compression; else nil
+	done   chan struct{}                   // closed once, by drop
+	once   sync.Once
+	rooms  map[string]struct{} // owned by the read goroutine
 }
 
 // sessionEncoding writes session ids in lower-case base32 without padding.
@@ -31,16 +33,35 @@ func newSessionID() string {
 	return "s-" + sessionEncoding.EncodeToString(b[:])
 }
 
-// enqueue queues body without blocking; a full queue drops the client.
-// It reports whether body was queued.
+// enqueue queues body without blocking (prepared on its own with
+// Options.Compression); a full queue drops the client. It reports
+// whether body was queued.
 func (c *client) enqueue(body []byte) bool {
+	if pm := c.s.prepare(body); pm != nil {
+		return offer(c, c.sendPM, pm)
+	}
+	return offer(c, c.send, body)
+}
+
+// enqueueShared queues a broadcast: pm, its prepared message, with
+// Options.Compression (shared by every member), else body.
+func (c *client) enqueueShared(body []byte, pm *websocket.PreparedMessage) bool {
+	if pm != nil {
+		return offer(c, c.sendPM, pm)
+	}
+	return offer(c, c.send, body)
+}
+
+// offer queues v on c's channel ch without blocking; a full queue drops
+// the client. It reports whether v was queued.
+func offer[T any](c *client, ch chan T, v T) bool {
 	select {
 	case <-c.done:
 		return false
 	default:
 	}
 	select {
-	case c.send <- body:
+	case ch <- v:
 		return true
 	default:
 		c.drop()
@@ -81,8 +102,9 @@ func (c *client) readPump() {
 	}
 }
 
-// writePump writes queued frames, each with the next seq, and pings,
-// until the client is dropped or a write fails.
+// writePump writes queued frames, each with the next seq (or prepared
+// messages as they are, with Options.Compression), and pings, until the
+// client is dropped or a write fails.
 func (c *client) writePump() {
 	defer c.s.wg.Done()
 	ticker := time.NewTicker(c.s.opts.PingInterval)
@@ -100,6 +122,13 @@ func (c *client) writePump() {
 				return
 			}
 			c.s.writes.Add(1) // one frame per write: WriteMessage flushes
+		case pm := <-c.sendPM:
+			_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := c.conn.WritePreparedMessage(pm); err != nil {
+				c.drop()
+				return
+			}
+			c.s.writes.Add(1) // one prepared frame, one write
 		case <-ticker.C:
 			_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := c.conn.WriteMessage(websocket.PingMessage, nil); err != nil {

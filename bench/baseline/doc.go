@@ -10,4 +10,10 @@
 // sender, direct messages via "to", $ping/$pong), and writes frames that
 // are byte-compatible with roomloop's JSON codec, so that one load
 // generator drives both servers.
+//
+// With Options.Compression it is the same server with gorilla's
+// permessage-deflate on, as a gorilla user turns it on: the upgrader
+// negotiates it (no context takeover), and every frame goes out as a
+// websocket.PreparedMessage, so that a broadcast is compressed once and
+// its frame shared by every member. Its frames then carry no seq.
 package baseline

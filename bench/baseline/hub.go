@@ -1,6 +1,10 @@
 package baseline
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/gorilla/websocket"
+)
 
 // hub keeps the rooms and the sessions behind one mutex, as typical
 // goroutine-model servers do. It is safe for concurrent use.
@@ -79,13 +83,15 @@ func (h *hub) removeLocked(c *client, room string) {
 	}
 }
 
-// broadcast queues body for every member of room except from and returns
-// how many it was queued for. A member whose queue is full is dropped.
-func (h *hub) broadcast(room string, from *client, body []byte) int {
+// broadcast queues body, or pm, its prepared message, when not nil
+// (Options.Compression), for every member of room except from and
+// returns how many it was queued for. A member whose queue is full is
+// dropped.
+func (h *hub) broadcast(room string, from *client, body []byte, pm *websocket.PreparedMessage) int {
 	n := 0
 	h.mu.RLock()
 	for c := range h.rooms[room] {
-		if c != from && c.enqueue(body) {
+		if c != from && c.enqueueShared(body, pm) {
 			n++
 		}
 	}

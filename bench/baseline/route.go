@@ -25,7 +25,7 @@ func (c *client) route(msg []byte) {
 			c.fail(f.ID, f.Room, "not_member", "not a member of room "+f.Room)
 			return
 		}
-		c.s.hub.broadcast(f.Room, c, body)
+		c.s.hub.broadcast(f.Room, c, body, c.s.prepare(body)) // prepared once for the whole room
 	case f.To != "":
 		if !c.s.hub.direct(f.To, body) {
 			c.fail(f.ID, "", "no_such_session", "no session "+f.To)

@@ -23,6 +23,15 @@ type Options struct {
 	MaxMembersListed int           // members listed in $joined; default 100
 	PingInterval     time.Duration // server ping interval; default 25s
 	PingTimeout      time.Duration // read deadline; default 60s
+	// Compression turns gorilla's permessage-deflate on
+	// (Upgrader.EnableCompression: no context takeover) and sends every
+	// frame as a websocket.PreparedMessage, gorilla's compress-once: a
+	// broadcast is prepared once and its compressed frame is shared by
+	// every member that negotiated compression. A shared frame cannot
+	// carry a per-connection seq, so in this mode the server numbers no
+	// frames. Default false: frames are numbered, written one by one with
+	// WriteMessage, and an offer of compression is declined.
+	Compression bool
 }
 
 // withDefaults returns a copy of o with defaults filled in.
@@ -75,10 +84,11 @@ func (s *Server) Writes() uint64 { return s.writes.Load() }
 func New(opts *Options) *Server {
 	s := &Server{opts: opts.withDefaults(), hub: newHub()}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  s.opts.BufferSize,
-		WriteBufferSize: s.opts.BufferSize,
-		Subprotocols:    []string{"roomloop.json"},
-		CheckOrigin:     func(*http.Request) bool { return true },
+		ReadBufferSize:    s.opts.BufferSize,
+		WriteBufferSize:   s.opts.BufferSize,
+		Subprotocols:      []string{"roomloop.json"},
+		CheckOrigin:       func(*http.Request) bool { return true },
+		EnableCompression: s.opts.Compression,
 	}
 	mux := http.NewServeMux()
 	mux.Handle(s.opts.Path, s)
@@ -114,9 +124,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &client{
 		s: s, id: newSessionID(), conn: conn,
-		send:  make(chan []byte, s.opts.SendQueue),
 		done:  make(chan struct{}),
 		rooms: make(map[string]struct{}),
+	}
+	if s.opts.Compression {
+		c.sendPM = make(chan *websocket.PreparedMessage, s.opts.SendQueue)
+	} else {
+		c.send = make(chan []byte, s.opts.SendQueue)
 	}
 	welcome := controlBody("$welcome", "", "", frame.WelcomePayload{ // resumption is not offered
 		Session:            c.id,
@@ -134,6 +148,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	go c.readPump()
 	go c.writePump()
+}
+
+// prepare returns body as a whole message without a seq, prepared for
+// every connection (Options.Compression); nil when the server numbers
+// its frames and writes them one by one.
+func (s *Server) prepare(body []byte) *websocket.PreparedMessage {
+	if !s.opts.Compression {
+		return nil
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, appendMessage(nil, 0, body))
+	if err != nil {
+		panic("baseline: prepare: " + err.Error()) // writing to memory fails only on a bug
+	}
+	return pm
 }
 
 // Close stops accepting, drops every client and waits for their

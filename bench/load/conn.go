@@ -31,8 +31,14 @@ type Conn struct {
 	buf     []byte // an incomplete frame
 	msg     []byte // a fragmented message being assembled
 	frag    bool
+	fragZ   bool   // the fragmented message is compressed (RSV1 on its first frame)
+	zbuf    []byte // the last inflated message
 	lastSeq uint64
 	seen    atomic.Uint64 // lastSeq, for other goroutines
+
+	// deflate: the server accepted permessage-deflate (Config.Deflate);
+	// set before the connection is read, then only read.
+	deflate bool
 
 	cf *cfState // centrifuge's protocol (Config.Centrifuge); nil for roomloop's
 
@@ -72,6 +78,10 @@ func (c *Conn) CloseCode() uint16 { return uint16(c.code.Load()) }
 
 // Closed reports whether the connection has ended or is closing.
 func (c *Conn) Closed() bool { return c.closed.Load() }
+
+// Deflate reports whether the server accepted the connection's
+// permessage-deflate offer (Config.Deflate).
+func (c *Conn) Deflate() bool { return c.deflate }
 
 // LastSeq returns the highest seq this connection has processed (after a
 // resume, counting from the resumed seq). Safe to call from anywhere,
@@ -134,6 +144,7 @@ func (c *Conn) feed(data []byte) {
 
 // feedLocked is feed with c.rmu held.
 func (c *Conn) feedLocked(data []byte) {
+	c.pool.stats.WireBytes.Add(int64(len(data)))
 	aliased := false
 	if len(c.buf) > 0 {
 		c.buf = append(c.buf, data...)
@@ -179,9 +190,16 @@ func (c *Conn) feedLocked(data []byte) {
 	}
 }
 
-// frame handles one complete frame.
+// frame handles one complete frame. RSV1 marks the first frame of a
+// compressed message, and only where permessage-deflate was negotiated;
+// any other reserved bit is a protocol error, which drops the connection.
 func (c *Conn) frame(b0 byte, payload []byte) {
-	fin, op := b0&0x80 != 0, wsproto.Opcode(b0&0x0F)
+	fin, op, rsv := b0&0x80 != 0, wsproto.Opcode(b0&0x0F), b0&0x70
+	if rsv != 0 && (rsv != 0x40 || !c.deflate || (op != wsproto.OpText && op != wsproto.OpBinary)) {
+		c.pool.stats.Malformed.Add(1)
+		c.drop()
+		return
+	}
 	switch op {
 	case wsproto.OpPing:
 		c.pool.stats.Pings.Add(1)
@@ -199,15 +217,15 @@ func (c *Conn) frame(b0 byte, payload []byte) {
 		c.drop()
 	case wsproto.OpText, wsproto.OpBinary:
 		if !fin {
-			c.msg, c.frag = append(c.msg[:0], payload...), true
+			c.msg, c.frag, c.fragZ = append(c.msg[:0], payload...), true, rsv != 0
 			return
 		}
-		c.message(payload)
+		c.whole(payload, rsv != 0)
 	case wsproto.OpContinuation:
 		c.msg = append(c.msg, payload...)
 		if fin {
 			c.frag = false
-			c.message(c.msg)
+			c.whole(c.msg, c.fragZ)
 			if cap(c.msg) > 64<<10 {
 				c.msg = nil
 			}
@@ -215,6 +233,33 @@ func (c *Conn) frame(b0 byte, payload []byte) {
 	default:
 		c.pool.stats.Malformed.Add(1)
 	}
+}
+
+// whole handles one whole data message as received, inflating it first
+// when it came compressed (through the pool's cache, Config.InflateCache,
+// if on); a message that does not inflate counts as malformed.
+func (c *Conn) whole(b []byte, compressed bool) {
+	if compressed {
+		var out []byte
+		var err error
+		if z := c.pool.zcache; z != nil {
+			out, err = z.inflate(c.zbuf[:0], b, maxInflated)
+		} else {
+			out, err = inflate(c.zbuf[:0], b, maxInflated)
+		}
+		if err != nil {
+			c.pool.stats.Malformed.Add(1)
+			return
+		}
+		c.pool.stats.Inflated.Add(1)
+		c.zbuf, b = out, out
+		defer func() {
+			if cap(c.zbuf) > 64<<10 {
+				c.zbuf = nil
+			}
+		}()
+	}
+	c.message(b)
 }
 
 // message handles one whole text message.
@@ -251,7 +296,9 @@ func (c *Conn) handle(m *Msg) {
 			c.pool.welcomed(c)
 			return
 		}
-		c.pool.stats.SeqErrors.Add(1)
+		if !c.pool.cfg.NoSeq {
+			c.pool.stats.SeqErrors.Add(1)
+		}
 	} else {
 		if m.Seq != c.lastSeq+1 {
 			c.pool.stats.SeqErrors.Add(1)

@@ -45,6 +45,27 @@ type Config struct {
 	// instead of roomloop's, through an adapter (centrifuge.go): the
 	// scenarios' messages are translated both ways.
 	Centrifuge bool
+	// Deflate offers permessage-deflate (RFC 7692) with no context
+	// takeover either way on every connection; where the server accepts,
+	// its compressed messages (RSV1) are inflated, each on its own, before
+	// they are parsed. Stats.WireBytes counts the bytes as sent.
+	Deflate bool
+	// InflateCache, with Deflate, inflates each distinct compressed body
+	// once for all connections (zcache): a broadcast that reaches every
+	// member as the same compressed bytes (after a per-member stored
+	// block, as roomloop sends a seq) then costs the load generator one
+	// inflation, not one per member, so that the load generator's core
+	// is less the limit of what a compressing server is measured at. The
+	// stored block is checked per message; every message is still parsed
+	// and counted. Off: every message is inflated on its own, as a
+	// browser does.
+	InflateCache bool
+	// NoSeq is for a server that numbers no frames (the baseline in its
+	// compressed mode, whose broadcasts are one frame shared by every
+	// member): messages without a seq are handled, not counted as seq
+	// errors. A lost message then shows only as a scenario's wait for
+	// deliveries failing.
+	NoSeq bool
 }
 
 // Pool holds client connections on one nbio engine. Its methods are safe
@@ -63,6 +84,7 @@ type Pool struct {
 	published atomic.Int64
 	welcome   chan struct{} // signalled on every $welcome
 	stopped   atomic.Bool   // Close has run
+	zcache    *zcache       // Config.InflateCache; nil when off
 }
 
 // New starts a Pool's engine.
@@ -77,6 +99,9 @@ func New(cfg Config) (*Pool, error) {
 		cfg.Timeout = 10 * time.Second
 	}
 	p := &Pool{cfg: cfg, welcome: make(chan struct{}, 1), conns: make(map[*Conn]struct{})}
+	if cfg.InflateCache {
+		p.zcache = new(zcache)
+	}
 	p.eng = nbio.NewEngine(nbio.Config{Name: "load"})
 	p.eng.OnData(func(nc *nbio.Conn, data []byte) {
 		p.published.Load()
@@ -156,7 +181,7 @@ func (p *Pool) open(index int, path string, lastSeq uint64) (*Conn, error) {
 	if p.cfg.TLS != nil {
 		return p.openTLS(nc, index, path, lastSeq)
 	}
-	rest, err := handshake(nc, p.cfg.Addr, path, p.cfg.subprotocol(), p.cfg.Timeout)
+	rest, deflate, err := handshake(nc, p.cfg.Addr, path, p.cfg.subprotocol(), p.cfg.Deflate, p.cfg.Timeout)
 	if err != nil {
 		_ = nc.Close()
 		return nil, err
@@ -167,6 +192,7 @@ func (p *Pool) open(index int, path string, lastSeq uint64) (*Conn, error) {
 		return nil, err
 	}
 	c := p.newConn(bc, index, lastSeq)
+	p.negotiated(c, deflate)
 	bc.SetSession(c)
 	p.mu.Lock()
 	p.conns[c] = struct{}{}
@@ -204,12 +230,13 @@ func (p *Pool) openTLS(nc net.Conn, index int, path string, lastSeq uint64) (*Co
 		_ = nc.Close()
 		return nil, err
 	}
-	rest, err := handshake(tc, p.cfg.Addr, path, p.cfg.subprotocol(), p.cfg.Timeout)
+	rest, deflate, err := handshake(tc, p.cfg.Addr, path, p.cfg.subprotocol(), p.cfg.Deflate, p.cfg.Timeout)
 	if err != nil {
 		_ = tc.Close()
 		return nil, err
 	}
 	c := p.newConn(tc, index, lastSeq)
+	p.negotiated(c, deflate)
 	p.mu.Lock()
 	p.conns[c] = struct{}{}
 	p.mu.Unlock()
@@ -233,6 +260,15 @@ func (p *Pool) openTLS(nc net.Conn, index int, path string, lastSeq uint64) (*Co
 		}
 	}()
 	return c, nil
+}
+
+// negotiated notes whether the server accepted c's permessage-deflate
+// offer, before c is read.
+func (p *Pool) negotiated(c *Conn, deflate bool) {
+	c.deflate = deflate
+	if deflate {
+		p.stats.Deflate.Add(1)
+	}
 }
 
 // Dial connects to the server from the next source address, without
@@ -262,8 +298,9 @@ func (p *Pool) dial(addr string, rcvBuf int) (net.Conn, error) {
 
 // DialRaw connects from the next source address (with SO_RCVBUF rcvBuf
 // when > 0) and upgrades at path (the pool's path when ""), outside the
-// pool's engine: the caller owns the blocking socket. It returns the
-// bytes received after the upgrade response.
+// pool's engine: the caller owns the blocking socket, which never offers
+// permessage-deflate. It returns the bytes received after the upgrade
+// response.
 func (p *Pool) DialRaw(path string, rcvBuf int) (net.Conn, []byte, error) {
 	if path == "" {
 		path = p.cfg.Path
@@ -272,7 +309,7 @@ func (p *Pool) DialRaw(path string, rcvBuf int) (net.Conn, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rest, err := handshake(nc, p.cfg.Addr, path, p.cfg.subprotocol(), p.cfg.Timeout)
+	rest, _, err := handshake(nc, p.cfg.Addr, path, p.cfg.subprotocol(), false, p.cfg.Timeout)
 	if err != nil {
 		_ = nc.Close()
 		return nil, nil, err

@@ -27,7 +27,7 @@ func (p *Pool) OpenStalled(join []byte) (*Stalled, error) {
 	if err != nil {
 		return nil, err
 	}
-	got, err := handshake(nc, p.cfg.Addr, p.cfg.Path, p.cfg.subprotocol(), p.cfg.Timeout)
+	got, _, err := handshake(nc, p.cfg.Addr, p.cfg.Path, p.cfg.subprotocol(), false, p.cfg.Timeout)
 	if err == nil {
 		_, err = nc.Write(ClientFrame(join))
 	}

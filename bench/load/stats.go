@@ -13,6 +13,12 @@ type Stats struct {
 	SeqErrors atomic.Int64 // a seq that was not the previous one plus one
 	Closed    atomic.Int64 // connections that ended (either side)
 	Pings     atomic.Int64 // WebSocket pings received (and answered)
+	// WireBytes counts every byte read from the connections' sockets
+	// after their upgrade responses: frame headers and payloads as sent,
+	// compressed where they came compressed.
+	WireBytes atomic.Int64
+	Inflated  atomic.Int64 // messages that came compressed and were inflated
+	Deflate   atomic.Int64 // connections whose server accepted permessage-deflate
 	mu        sync.Mutex
 	codes     map[uint16]int // close codes received from the server
 }

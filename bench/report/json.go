@@ -19,6 +19,9 @@ type File struct {
 	// OnOff summarizes roomloop's rounds with metrics off and on, when
 	// the run had them (OnOff(Rounds)).
 	OnOff []OnOffRow `json:"metrics_on_off,omitempty"`
+	// Compression summarizes broadcast-json, when the run had it
+	// (CompressionSummary(Rounds)).
+	Compression *Compression `json:"compression,omitempty"`
 }
 
 // WriteJSON writes f (a File, or any other report) as indented JSON to

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/roomloop/roomloop/bench/runner"
+	"github.com/roomloop/roomloop/bench/scenario"
 	"github.com/roomloop/roomloop/bench/serve"
 )
 
@@ -18,9 +19,15 @@ import (
 // row per variant of its main metrics and the spread of its events over
 // time. A scenario run against one implementation (api-publish) has one
 // column. broadcast is followed by roomloop with metrics on against off.
+// broadcast-json has one table of its four implementations, with and
+// without compression, and the goals of compression (compress.go).
 func Markdown(w io.Writer, rounds []runner.Round) {
 	for _, t := range tables(rounds) {
 		cols := t.columns()
+		if t.scenario == scenario.BroadcastJSONName {
+			compressionTable(w, t)
+			continue
+		}
 		if len(cols) == 1 {
 			singleTable(w, t, cols[0])
 			continue

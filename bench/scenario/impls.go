@@ -6,12 +6,15 @@ import "github.com/roomloop/roomloop/bench/serve"
 // has no variants (Variants), in their default order: broadcast also runs
 // roomloop with its metrics on (serve.RoomloopMetrics), so that the
 // report can compare metrics on and off in the same run; api-publish runs
-// roomloop only, since the baseline has no HTTP API; the others run
-// serve.Impls.
+// roomloop only, since the baseline has no HTTP API; broadcast-json runs
+// both with permessage-deflate on and off, roomloop's compressed run
+// first; the others run serve.Impls.
 func Impls(name string) []string {
 	switch name {
 	case "broadcast":
 		return []string{serve.Roomloop, serve.RoomloopMetrics, serve.Baseline}
+	case BroadcastJSONName:
+		return []string{serve.RoomloopDeflate, serve.Roomloop, serve.BaselineDeflate, serve.Baseline}
 	case APIPublishName:
 		return []string{serve.Roomloop}
 	}

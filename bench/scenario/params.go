@@ -24,6 +24,13 @@ type Params struct {
 	Reconnects   int     // reconnect: Go clients that reconnect after a restart
 	APIMembers   int     // api-publish: members of the room published to
 	APIClients   int     // api-publish: concurrent HTTP clients
+	JSONMembers  int     // broadcast-json: room members, publishers included
+	JSONWindow   int     // broadcast-json: messages in flight
+	JSONRate     float64 // broadcast-json: messages/s of the fixed-rate phase; 0 skips it
+	// JSONInflateEach makes broadcast-json's clients inflate every
+	// compressed message on its own, as browsers do, instead of once per
+	// distinct compressed body (load.Config.InflateCache).
+	JSONInflateEach bool
 	// resume-load: sessions (each behind its own severing proxy), the
 	// publisher's frames/s, the length of the flood, and the cuts per
 	// session during it.
@@ -53,7 +60,7 @@ func Full() Params {
 		ConnectConns: 10000, SlowReaders: 100, SlowStalled: 10,
 		ResumeConns: 5000, ResumeMissed: 20, Reconnects: 10000,
 		ResumeLoadConns: 1000, ResumeLoadRate: 200, ResumeLoadFlood: 10 * time.Second, ResumeLoadCuts: 3,
-		APIMembers: 1000, APIClients: 32,
+		APIMembers: 1000, APIClients: 32, JSONMembers: 2000, JSONWindow: 32, JSONRate: 10,
 		Duration: 5 * time.Second, Dialers: 64, EchoRateFraction: 0.5,
 	}
 }
@@ -65,7 +72,7 @@ func Quick() Params {
 		ConnectConns: 300, SlowReaders: 100, SlowStalled: 10,
 		ResumeConns: 200, ResumeMissed: 5, Reconnects: 1000,
 		ResumeLoadConns: 100, ResumeLoadRate: 200, ResumeLoadFlood: 2 * time.Second, ResumeLoadCuts: 3,
-		APIMembers: 100, APIClients: 8,
+		APIMembers: 100, APIClients: 8, JSONMembers: 100, JSONWindow: 8, JSONRate: 50,
 		Duration: time.Second, Dialers: 16, EchoRateFraction: 0.5,
 	}
 }

@@ -55,7 +55,7 @@ type Func func(ctx context.Context, t Target, p Params) (Result, error)
 
 // Names lists the scenarios in the order "all" runs them.
 func Names() []string {
-	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect", "resume-load", APIPublishName}
+	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect", "resume-load", APIPublishName, BroadcastJSONName}
 }
 
 // ServerArgs returns the extra server flags scenario name needs: resume
@@ -135,6 +135,8 @@ func ByName(name string) (Func, bool) {
 		return ResumeLoad, true
 	case APIPublishName:
 		return APIPublish, true
+	case BroadcastJSONName:
+		return BroadcastJSON, true
 	}
 	return nil, false
 }
@@ -148,11 +150,16 @@ type TLSTarget interface {
 // so. The clients do not verify the server's certificate: it is the
 // benchmark's own, self-signed, made when the server started.
 func newPool(t Target, h func(*load.Conn, *load.Msg)) (*load.Pool, error) {
+	return load.New(poolConfig(t, h))
+}
+
+// poolConfig is the configuration newPool starts a pool with.
+func poolConfig(t Target, h func(*load.Conn, *load.Msg)) load.Config {
 	cfg := load.Config{Addr: t.Addr(), Handler: h, Centrifuge: speaksCentrifuge(t)}
 	if tt, ok := t.(TLSTarget); ok && tt.TLS() {
 		cfg.TLS = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
 	}
-	return load.New(cfg)
+	return cfg
 }
 
 // closePool closes p and reports the protocol errors its clients saw as

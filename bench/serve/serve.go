@@ -23,14 +23,27 @@ import (
 // server (ServeHTTP), and on its own listener with native TLS
 // (Options.TLSConfig). Roomloop uses its own listener (Start).
 // RoomloopMetrics is Roomloop with its Prometheus metrics on and scraped
-// once a second (metrics.go).
+// once a second (extras.go). RoomloopDeflate and BaselineDeflate are
+// Roomloop and Baseline with permessage-deflate on: roomloop's
+// Options.Compression (compress once per broadcast, the default minimum
+// size), and the baseline's Options.Compression (gorilla's
+// EnableCompression, broadcasts as one PreparedMessage).
 const (
 	Roomloop        = "roomloop"
 	Baseline        = "baseline"
 	RoomloopHTTP    = "roomloop-http"
 	RoomloopTLS     = "roomloop-tls"
 	RoomloopMetrics = "roomloop-metrics"
+	RoomloopDeflate = "roomloop-deflate"
+	BaselineDeflate = "baseline-deflate"
 )
+
+// Deflates reports whether impl accepts permessage-deflate.
+func Deflates(impl string) bool { return impl == RoomloopDeflate || impl == BaselineDeflate }
+
+// isBaseline reports whether impl is the goroutine-model baseline, with
+// compression or without.
+func isBaseline(impl string) bool { return impl == Baseline || impl == BaselineDeflate }
 
 // Impls returns the implementations in their default order.
 func Impls() [2]string { return [2]string{Roomloop, Baseline} }
@@ -83,18 +96,19 @@ type Server interface {
 // Start starts the implementation cfg names.
 func Start(cfg Config) (Server, error) {
 	switch cfg.Impl {
-	case Roomloop, RoomloopTLS, RoomloopMetrics:
+	case Roomloop, RoomloopTLS, RoomloopMetrics, RoomloopDeflate:
 		return startRoomloop(cfg)
 	case RoomloopHTTP:
 		return startRoomloopHTTP(cfg)
-	case Baseline:
-		s := baseline.New(nil)
+	case Baseline, BaselineDeflate:
+		s := baseline.New(&baseline.Options{Compression: cfg.Impl == BaselineDeflate})
 		if err := s.Start(cfg.Addr); err != nil {
 			return nil, err
 		}
 		return baselineServer{s}, nil
 	}
-	return nil, fmt.Errorf("serve: unknown implementation %q (want %s, %s, %s, %s or %s)", cfg.Impl, Roomloop, Baseline, RoomloopHTTP, RoomloopTLS, RoomloopMetrics)
+	return nil, fmt.Errorf("serve: unknown implementation %q (want %s, %s, %s, %s, %s, %s or %s)", cfg.Impl,
+		Roomloop, Baseline, RoomloopHTTP, RoomloopTLS, RoomloopMetrics, RoomloopDeflate, BaselineDeflate)
 }
 
 // roomloopServer adapts *api.Server and counts how its sessions end.
@@ -177,6 +191,7 @@ func roomloopOptions(cfg Config) options {
 		OnResume:          h.resumed,
 		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 		Histograms:        cfg.Impl == RoomloopMetrics, // as the binary does when it serves /metrics
+		Compression:       cfg.Impl == RoomloopDeflate, // with the default minimum size, as -compression
 	}, h}
 }
 

@@ -29,8 +29,9 @@ func TestMain(m *testing.M) {
 }
 
 // TestRunAllQuick runs every scenario once against its implementations
-// with tiny sizes (broadcast also against roomloop with metrics on, and
-// api-publish against roomloop only), and idle also against roomloop's
+// with tiny sizes (broadcast also against roomloop with metrics on,
+// api-publish against roomloop only, broadcast-json against roomloop and
+// the baseline with permessage-deflate on and off), and idle also against roomloop's
 // other ways in (ServeHTTP, TLS), and checks that each produced numbers,
 // without errors. It asserts nothing about speed.
 func TestRunAllQuick(t *testing.T) {
@@ -46,7 +47,7 @@ func TestRunAllQuick(t *testing.T) {
 		SlowReaders: 10, SlowStalled: 2, Duration: 300 * time.Millisecond, Dialers: 8,
 		LightRate: 20, LightMembers: 10, ResumeConns: 30, ResumeMissed: 5, EchoRateFraction: 0.5,
 		Reconnects: 30, ResumeLoadConns: 20, ResumeLoadRate: 200, ResumeLoadFlood: time.Second, ResumeLoadCuts: 3,
-		APIMembers: 20, APIClients: 4,
+		APIMembers: 20, APIClients: 4, JSONMembers: 20, JSONWindow: 4, JSONRate: 50,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -174,11 +175,44 @@ func TestRunAllQuick(t *testing.T) {
 	assert.Equal(t, 0.0, api["publishes that reached fewer than every member"])
 	assert.Equal(t, 0.0, api["client-seen protocol errors (malformed + seq gaps)"])
 	assert.Contains(t, md.String(), "### api-publish\n\n| metric | roomloop |")
+	// broadcast-json ran with and without compression: every member of
+	// the compressed servers negotiated it and got compressed chat
+	// messages, smaller on the wire than the uncompressed servers sent
+	// them; the report judged the goals.
+	for _, impl := range scenario.Impls(scenario.BroadcastJSONName) {
+		m := metrics[scenario.BroadcastJSONName+"/"+impl]
+		assert.Equal(t, 0.0, m["client-seen protocol errors (malformed + seq gaps)"], impl)
+		if serve.Deflates(impl) {
+			assert.Equal(t, float64(p.JSONMembers), m["connections with permessage-deflate"], impl)
+		} else {
+			assert.Equal(t, 0.0, m["connections with permessage-deflate"], impl)
+		}
+		for _, phase := range []string{"4 in flight: ", "fixed 50 msg/s: "} {
+			assert.Positive(t, m[phase+scenario.MetricJSONRate], impl+" "+phase)
+			assert.Contains(t, m, phase+scenario.MetricJSONCPU, impl) // 0 where the server used less than a clock tick
+			inflated := m[phase+"message bytes per delivery, inflated"]
+			assert.True(t, inflated >= 200 && inflated <= 1100, "%s %s%v B per message", impl, phase, inflated)
+			if serve.Deflates(impl) {
+				assert.Positive(t, m[phase+"deliveries that came compressed"], impl+" "+phase)
+				assert.Less(t, m[phase+scenario.MetricJSONWire], inflated, impl+" "+phase)
+			} else {
+				assert.Equal(t, 0.0, m[phase+"deliveries that came compressed"], impl+" "+phase)
+				assert.Greater(t, m[phase+scenario.MetricJSONWire], inflated, impl+" "+phase)
+			}
+		}
+	}
+	assert.Contains(t, md.String(), "- fixed 50 msg/s: server CPU per delivery, roomloop compressed / roomloop uncompressed: ")
+	c := report.CompressionSummary(rounds)
+	require.NotNil(t, c)
+	require.Len(t, c.Goals, 4, "two goals, two phases")
+	for _, g := range c.Goals {
+		assert.NotNil(t, g.Ratio, g.What)
+	}
 }
 
 // TestScenarioList checks the scenario list and flag expansion.
 func TestScenarioList(t *testing.T) {
-	if got := scenarios("all"); len(got) != 9 {
+	if got := scenarios("all"); len(got) != 10 || got[9] != scenario.BroadcastJSONName {
 		t.Fatalf("all = %v", got)
 	}
 	if got := scenarios("echo,,idle"); len(got) != 2 || got[0] != "echo" || got[1] != "idle" {
