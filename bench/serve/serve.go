@@ -72,6 +72,9 @@ type Config struct {
 	// admin listener of its own at 127.0.0.1:0, as the roomloop binary
 	// does on -admin-addr; Run reports its address on an "ADMIN" line.
 	API bool
+	// NATS, when set, makes roomloop a node of a cluster on that NATS
+	// server (cluster.Connect, Options.Broker), with Node as its id.
+	NATS, Node string
 }
 
 // Server is a started implementation.
@@ -108,6 +111,13 @@ type roomloopServer struct {
 // self-signed certificate for RoomloopTLS.
 func startRoomloop(cfg Config) (Server, error) {
 	opts := roomloopOptions(cfg)
+	if cfg.NATS != "" {
+		b, err := clusterBroker(cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts.Broker = b
+	}
 	if cfg.Impl == RoomloopTLS {
 		tc, err := selfSigned()
 		if err != nil {

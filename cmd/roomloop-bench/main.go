@@ -39,6 +39,8 @@ func dispatch(args []string) int {
 		err = runMain(args[1:])
 	case "soak":
 		err = soakMain(args[1:])
+	case "nats": // hidden: the cluster scenarios' NATS child
+		err = natsMain(args[1:])
 	default:
 		err = fmt.Errorf("unknown subcommand %q (want run, server, load or soak)", args[0])
 	}
