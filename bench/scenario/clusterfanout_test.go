@@ -2,6 +2,8 @@ package scenario
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/roomloop/roomloop/bench/natsd"
 	"github.com/roomloop/roomloop/bench/procstat"
 	"github.com/roomloop/roomloop/bench/serve"
+	"github.com/roomloop/roomloop/cluster"
 )
 
 // inProcess is a Target of servers in the test process: /proc readings
@@ -59,7 +62,10 @@ func TestClusterFanoutOnThreeNodes(t *testing.T) {
 	t.Cleanup(stop)
 	var addrs []string
 	for i := range ClusterNodes {
-		addrs = append(addrs, startServer(t, serve.Config{NATS: ns.ClientURL(), Node: "n" + strconv.Itoa(i+1)}))
+		b, err := cluster.Connect(cluster.Config{URL: ns.ClientURL(), Node: "n" + strconv.Itoa(i+1),
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		require.NoError(t, err)
+		addrs = append(addrs, startServer(t, serve.Config{Broker: b}))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
