@@ -19,7 +19,7 @@ import (
 
 // Config configures Run.
 type Config struct {
-	Exe        string   // the benchmark binary, re-executed as the server
+	Exe        string   // the benchmark binary, re-executed as the server (and as the NATS server of a cluster variant: NATSImpl)
 	ServerArgs []string // e.g. ["server"]
 	ServerCPUs string   // taskset CPU list for the server; "" for none
 	Scenarios  []string
@@ -164,12 +164,11 @@ func runOne(ctx context.Context, cfg Config, fn scenario.Func, name string, a ar
 	if a.impl == serve.Centrifuge {
 		spec.Exe = cfg.Centrifuge
 	}
-	srv, err := child.Start(spec)
+	target, err := startTarget(spec, scenario.Nodes(name, a.variant))
 	if err != nil {
 		rd.Err = err.Error()
 		return rd
 	}
-	target := &server{spec: spec, cur: srv}
 	p.Variant = a.variant
 	sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	res, err := fn(sctx, target, p)
@@ -183,6 +182,29 @@ func runOne(ctx context.Context, cfg Config, fn scenario.Func, name string, a ar
 	}
 	rd.Seconds = time.Since(rd.Start).Seconds()
 	return rd
+}
+
+// target is what a scenario runs against, and how the runner stops it.
+type target interface {
+	scenario.Target
+	stop() error
+}
+
+// startTarget starts one server process from spec, or, with nodes > 0, a
+// cluster of that many on a NATS child of their own (fleet).
+func startTarget(spec child.Spec, nodes int) (target, error) {
+	if nodes > 0 {
+		f, err := startFleet(spec, nodes)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
+	srv, err := child.Start(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &server{spec: spec, cur: srv}, nil
 }
 
 // server is the scenario's Target: the server child, which a scenario may

@@ -38,6 +38,10 @@ type Params struct {
 	ResumeLoadRate  float64
 	ResumeLoadFlood time.Duration
 	ResumeLoadCuts  int
+	// cluster-fanout: members of the room (spread over the nodes) and
+	// the publisher's messages in flight.
+	ClusterMembers  int
+	ClusterInFlight int
 	Duration        time.Duration // each timed phase
 	Dialers         int           // concurrent dials
 
@@ -60,7 +64,7 @@ func Full() Params {
 		ConnectConns: 10000, SlowReaders: 100, SlowStalled: 10,
 		ResumeConns: 5000, ResumeMissed: 20, Reconnects: 10000,
 		ResumeLoadConns: 1000, ResumeLoadRate: 200, ResumeLoadFlood: 10 * time.Second, ResumeLoadCuts: 3,
-		APIMembers: 1000, APIClients: 32, JSONMembers: 2000, JSONWindow: 32, JSONRate: 10,
+		APIMembers: 1000, APIClients: 32, JSONMembers: 2000, JSONWindow: 32, JSONRate: 10, ClusterMembers: 2000, ClusterInFlight: 16,
 		Duration: 5 * time.Second, Dialers: 64, EchoRateFraction: 0.5,
 	}
 }
@@ -72,7 +76,7 @@ func Quick() Params {
 		ConnectConns: 300, SlowReaders: 100, SlowStalled: 10,
 		ResumeConns: 200, ResumeMissed: 5, Reconnects: 1000,
 		ResumeLoadConns: 100, ResumeLoadRate: 200, ResumeLoadFlood: 2 * time.Second, ResumeLoadCuts: 3,
-		APIMembers: 100, APIClients: 8, JSONMembers: 100, JSONWindow: 8, JSONRate: 50,
+		APIMembers: 100, APIClients: 8, JSONMembers: 100, JSONWindow: 8, JSONRate: 50, ClusterMembers: 60, ClusterInFlight: 16,
 		Duration: time.Second, Dialers: 16, EchoRateFraction: 0.5,
 	}
 }

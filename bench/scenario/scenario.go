@@ -55,7 +55,7 @@ type Func func(ctx context.Context, t Target, p Params) (Result, error)
 
 // Names lists the scenarios in the order "all" runs them.
 func Names() []string {
-	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect", "resume-load", APIPublishName, BroadcastJSONName}
+	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect", "resume-load", APIPublishName, BroadcastJSONName, ClusterFanoutName}
 }
 
 // ServerArgs returns the extra server flags scenario name needs: resume
@@ -77,14 +77,17 @@ func ServerArgs(name string) []string {
 // Variants returns what scenario name compares instead of the two
 // implementations: reconnect runs roomloop only, once with the Go
 // client's jitter on and once with it off (Params.Variant says which);
-// resume-load runs roomloop only, with its default options. nil: the
-// scenario runs against serve.Impls.
+// resume-load runs roomloop only, with its default options;
+// cluster-fanout runs roomloop only, as a cluster of ClusterNodes nodes
+// and as one node (Nodes). nil: the scenario runs against serve.Impls.
 func Variants(name string) []string {
 	switch name {
 	case "reconnect":
 		return []string{VariantJitter, VariantNoJitter}
 	case "resume-load":
 		return []string{VariantDefaults}
+	case ClusterFanoutName:
+		return []string{VariantCluster, VariantSingle}
 	}
 	return nil
 }
@@ -137,6 +140,8 @@ func ByName(name string) (Func, bool) {
 		return APIPublish, true
 	case BroadcastJSONName:
 		return BroadcastJSON, true
+	case ClusterFanoutName:
+		return ClusterFanout, true
 	}
 	return nil, false
 }

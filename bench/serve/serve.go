@@ -85,6 +85,11 @@ type Config struct {
 	// admin listener of its own at 127.0.0.1:0, as the roomloop binary
 	// does on -admin-addr; Run reports its address on an "ADMIN" line.
 	API bool
+	// Broker, when set, makes roomloop a node of a cluster
+	// (Options.Broker). The caller connects it (the server child's -nats,
+	// in cmd/roomloop-bench), so that this package, which the centrifuge
+	// comparator's module links too, links no NATS.
+	Broker api.Broker
 }
 
 // Server is a started implementation.
@@ -122,6 +127,7 @@ type roomloopServer struct {
 // self-signed certificate for RoomloopTLS.
 func startRoomloop(cfg Config) (Server, error) {
 	opts := roomloopOptions(cfg)
+	opts.Broker = cfg.Broker
 	if cfg.Impl == RoomloopTLS {
 		tc, err := selfSigned()
 		if err != nil {

@@ -1,8 +1,8 @@
 // Command roomloop-bench benchmarks roomloop against a goroutine-model
 // baseline server.
 //
-//	roomloop-bench run -scenario all|idle|broadcast|echo|connect|slowconsumer|resume|reconnect|resume-load|api-publish [-quick] [-rounds N] [-out DIR] [-centrifuge]
-//	roomloop-bench server -impl roomloop|baseline|roomloop-metrics -addr 127.0.0.1:0 [-api] [-defaults]
+//	roomloop-bench run -scenario all|idle|broadcast|echo|connect|slowconsumer|resume|reconnect|resume-load|api-publish|cluster-fanout [-quick] [-rounds N] [-out DIR] [-centrifuge]
+//	roomloop-bench server -impl roomloop|baseline|roomloop-metrics -addr 127.0.0.1:0 [-api] [-defaults] [-nats URL -node-id ID]
 //	roomloop-bench load -scenario NAME -addr HOST:PORT [-pid PID] [-impl centrifuge] [-admin-addr HOST:PORT -api-key KEY]
 //	roomloop-bench soak -run idle|churn|chaos|slowmix|hostile|drain|all [-duration D] [-sample 10s] [-conns N]
 //
@@ -10,6 +10,8 @@
 // it with the in-process load generator, and prints Markdown tables;
 // with -centrifuge it also builds and runs the centrifuge comparator
 // (module bench/centrifuge) where it applies.
+// cluster-fanout's cluster variant also starts a hidden "nats" child, an
+// embedded NATS server with JetStream, for its three nodes to meet on.
 // "soak" runs roomloop's soak and chaos runs (the soak plan in
 // bench/README.md) against roomloop and fails when a run breaks its rules. See bench/README.md.
 package main
@@ -39,6 +41,8 @@ func dispatch(args []string) int {
 		err = runMain(args[1:])
 	case "soak":
 		err = soakMain(args[1:])
+	case "nats": // hidden: the cluster scenarios' NATS child
+		err = natsMain(args[1:])
 	default:
 		err = fmt.Errorf("unknown subcommand %q (want run, server, load or soak)", args[0])
 	}

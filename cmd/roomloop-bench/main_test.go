@@ -22,7 +22,7 @@ import (
 // TestMain lets the test binary serve as the benchmark's server child:
 // the runner re-executes it with "server".
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "server" {
+	if len(os.Args) > 1 && (os.Args[1] == "server" || os.Args[1] == "nats") {
 		os.Exit(dispatch(os.Args[1:]))
 	}
 	os.Exit(m.Run())
@@ -31,7 +31,8 @@ func TestMain(m *testing.M) {
 // TestRunAllQuick runs every scenario once against its implementations
 // with tiny sizes (broadcast also against roomloop with metrics on,
 // api-publish against roomloop only, broadcast-json against roomloop and
-// the baseline with permessage-deflate on and off), and idle also against roomloop's
+// the baseline with permessage-deflate on and off, and cluster-fanout
+// against three nodes on a NATS child and against one node), and idle also against roomloop's
 // other ways in (ServeHTTP, TLS), and checks that each produced numbers,
 // without errors. It asserts nothing about speed.
 func TestRunAllQuick(t *testing.T) {
@@ -47,7 +48,7 @@ func TestRunAllQuick(t *testing.T) {
 		SlowReaders: 10, SlowStalled: 2, Duration: 300 * time.Millisecond, Dialers: 8,
 		LightRate: 20, LightMembers: 10, ResumeConns: 30, ResumeMissed: 5, EchoRateFraction: 0.5,
 		Reconnects: 30, ResumeLoadConns: 20, ResumeLoadRate: 200, ResumeLoadFlood: time.Second, ResumeLoadCuts: 3,
-		APIMembers: 20, APIClients: 4, JSONMembers: 20, JSONWindow: 4, JSONRate: 50,
+		APIMembers: 20, APIClients: 4, JSONMembers: 20, JSONWindow: 4, JSONRate: 50, ClusterMembers: 60, ClusterInFlight: 4,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -208,11 +209,22 @@ func TestRunAllQuick(t *testing.T) {
 	for _, g := range c.Goals {
 		assert.NotNil(t, g.Ratio, g.What)
 	}
+	// cluster-fanout ran against three nodes on a NATS child and against
+	// one node; every member got every message once, in order.
+	for v, nodes := range map[string]float64{scenario.VariantCluster: scenario.ClusterNodes, scenario.VariantSingle: 1} {
+		m := metrics[scenario.ClusterFanoutName+"/"+v]
+		assert.Equal(t, nodes, m["nodes"], v)
+		assert.Equal(t, float64(p.ClusterMembers), m["members"], v)
+		assert.Positive(t, m["deliveries/s"], v)
+		assert.Equal(t, 0.0, m["deliveries out of order or repeated"], v)
+		assert.Equal(t, 0.0, m["client-seen protocol errors (malformed + seq gaps)"], v)
+	}
+	assert.Contains(t, md.String(), "| metric | cluster | single | ratio cluster/single |")
 }
 
 // TestScenarioList checks the scenario list and flag expansion.
 func TestScenarioList(t *testing.T) {
-	if got := scenarios("all"); len(got) != 10 || got[9] != scenario.BroadcastJSONName {
+	if got := scenarios("all"); len(got) != 11 || got[9] != scenario.BroadcastJSONName || got[10] != scenario.ClusterFanoutName {
 		t.Fatalf("all = %v", got)
 	}
 	if got := scenarios("echo,,idle"); len(got) != 2 || got[0] != "echo" || got[1] != "idle" {

@@ -30,8 +30,17 @@ func serverMain(args []string) error {
 	fs.BoolVar(&cfg.Presence, "presence", false, "roomloop sends $presence diffs of its rooms' joins and leaves")
 	fs.BoolVar(&cfg.Defaults, "defaults", false, "roomloop with api's default options (resumption and presence on) but rate limits off; the roomloop flags above are ignored")
 	fs.BoolVar(&cfg.API, "api", false, "roomloop serves the HTTP API on an admin listener at 127.0.0.1:0 (printed as ADMIN <addr>), key "+serve.APIKey)
+	natsURL := fs.String("nats", "", "roomloop runs as a node of a cluster on this NATS server (JetStream on; the room stream in memory)")
+	node := fs.String("node-id", "", "with -nats: this node's id (lower-case letters, digits and '-')")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *natsURL != "" {
+		b, err := clusterBroker(*natsURL, *node)
+		if err != nil {
+			return err
+		}
+		cfg.Broker = b
 	}
 	logging.SetLevel(logging.LevelError) // nbio's own logger; this process only
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
