@@ -167,8 +167,9 @@ func (s *Server) Addr() net.Addr { return s.eng.Addr() }
 // Options.DrainSpread when set); once all have closed
 // (or ctx ends, which drops the rest and returns ctx's error) every session
 // ends (OnDisconnect runs for each) and the server's goroutines are gone.
-// Sessions do not survive the process: resuming on another node belongs
-// to a broker-backed deployment.
+// With a Broker and HandoverWait, the drained sessions are first kept for
+// their clients to resume them on other nodes (docs/cluster.md); on one
+// node sessions do not survive the process.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	err := s.eng.Shutdown(ctx)

@@ -124,14 +124,21 @@ type serverFrame struct {
 
 func dial(t *testing.T, n *node) *client {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(n.url, nil)
+	c, _ := dialURL(t, n.url)
+	return c
+}
+
+// dialURL connects to url and returns the client with its $welcome.
+func dialURL(t *testing.T, url string) (*client, frame.WelcomePayload) {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ws.Close() })
 	c := &client{t: t, ws: ws}
 	var w frame.WelcomePayload
 	require.NoError(t, json.Unmarshal(c.next("$welcome").Payload, &w))
 	c.id = w.Session
-	return c
+	return c, w
 }
 
 func (c *client) send(f map[string]any) {

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"net/url"
 	"strconv"
 	"sync"
@@ -22,26 +21,13 @@ import (
 func resumeOn(t *testing.T, n *node, token string, lastSeq uint64) (*client, frame.WelcomePayload) {
 	t.Helper()
 	q := url.Values{"resume": {token}, "last_seq": {strconv.FormatUint(lastSeq, 10)}}
-	ws, _, err := websocket.DefaultDialer.Dial(n.url+"?"+q.Encode(), nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ws.Close() })
-	c := &client{t: t, ws: ws}
-	var w frame.WelcomePayload
-	require.NoError(t, json.Unmarshal(c.next("$welcome").Payload, &w))
-	c.id = w.Session
-	return c, w
+	return dialURL(t, n.url+"?"+q.Encode())
 }
 
 // welcomed dials n and returns the client with its resume token.
 func welcomed(t *testing.T, n *node) (*client, string) {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(n.url, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ws.Close() })
-	c := &client{t: t, ws: ws}
-	var w frame.WelcomePayload
-	require.NoError(t, json.Unmarshal(c.next("$welcome").Payload, &w))
-	c.id = w.Session
+	c, w := dialURL(t, n.url)
 	return c, w.Resume
 }
 
