@@ -219,7 +219,11 @@ func (s *Server) Send(id string, f Frame) error {
 // for. f.Room is set to room when empty. A frame that is not fit to send (no event, or a payload that
 // disagrees with its Kind) is refused with ErrInvalidFrame. Frames queued
 // into one room, by any mix of callers, reach all its members in one
-// order.
+// order. With a Broker the frame reaches the members on every node, and
+// the count is the room's member count across the cluster, less
+// exclude, when the frame was published (it is delivered afterwards;
+// a node that holds no member of the room asks one that does, a request
+// more); an unreachable cluster is an *Error with CodeInternal.
 func (s *Server) Broadcast(room string, f Frame, exclude ...string) (int, error) {
 	if err := checkFrame(&f); err != nil {
 		return 0, err
@@ -231,7 +235,8 @@ func (s *Server) Broadcast(room string, f Frame, exclude ...string) (int, error)
 		if err := s.cl.publishFrame(room, "", &f, false, exclude); err != nil {
 			return 0, err
 		}
-		return max(s.cl.memberCount(room)-len(exclude), 0), nil
+		_, n := s.cl.members(room, 0)
+		return max(n-len(exclude), 0), nil
 	}
 	return s.fanOut(room, frame.NewOutgoing(f), func(c *Conn) bool {
 		for _, id := range exclude {

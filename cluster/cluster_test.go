@@ -147,8 +147,9 @@ func TestDirectAndAPIAcrossNodes(t *testing.T) {
 	var jp frame.JoinedPayload
 	require.NoError(t, json.Unmarshal(b.next("$joined").Payload, &jp))
 	assert.Equal(t, 1, jp.Count)
-	_, err := nodes[0].srv.Broadcast("ops", api.Frame{Event: "alert", Kind: frame.JSONPayload, Payload: []byte(`{"n":2}`)})
+	n, err := nodes[0].srv.Broadcast("ops", api.Frame{Event: "alert", Kind: frame.JSONPayload, Payload: []byte(`{"n":2}`)})
 	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the room's members on every node")
 	assert.Equal(t, 2, payloadN(t, b.next("alert")))
 
 	require.NoError(t, nodes[0].srv.Kick(b.id, "bye"))
