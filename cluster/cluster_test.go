@@ -132,6 +132,14 @@ func TestDirectAndAPIAcrossNodes(t *testing.T) {
 	assert.Equal(t, a.id, f.From)
 	assert.Equal(t, 7, payloadN(t, f))
 
+	// A sender's direct messages to another node keep their order.
+	for n := range 20 {
+		a.send(map[string]any{"event": "seq", "to": b.id, "payload": map[string]int{"n": n}})
+	}
+	for n := range 20 {
+		assert.Equal(t, n, payloadN(t, b.next("seq")))
+	}
+
 	for _, to := range []string{"s-nobody.n3", "s-nobody.n9", "s-nobody"} {
 		a.send(map[string]any{"event": "hi", "to": to, "id": "d-" + to})
 		e := a.next("$error")
