@@ -41,8 +41,6 @@ type Conn struct {
 	limits *buckets // rate limits, allocated on first use; guarded by handling
 
 	ctx atomic.Pointer[sessionContext] // made by the first Context call
-
-	initial []string // Identity.Rooms, joined by Open
 }
 
 // sessionContext is a session's context and its cancel function.

@@ -40,18 +40,16 @@ type Conn struct {
 	pipe    atomic.Pointer[pipe]
 	request atomic.Pointer[http.Request] // held until Handler.Open returns
 	value   atomic.Pointer[any]
-	// adopted is the upgrade ServeHTTP took over, until onOpen starts it.
-	adopted *adoption
-	// cancel ends the upgrade request's context: when the upgrade is
-	// decided, or when the client goes away first. Guarded by mu.
-	cancel context.CancelFunc
+	// hs is the handshake's own state, nil once the upgrade is decided
+	// (releaseRequest), so that an open connection does not carry it.
+	// Set and cleared with both readMu and mu held; read with either.
+	hs *handshakeState
 
 	// Read side: touched by the epoll loop, and by the worker (or the
 	// authorization timer) that finishes or refuses the upgrade. Guarded
 	// by readMu.
 	readMu   sync.Mutex
 	parser   wsproto.Parser
-	pending  []byte // handshake bytes, or bytes that arrived while authorizing
 	held     []byte // bytes read and not parsed while paused (see backpressure.go)
 	readDone bool   // a protocol error or close frame ended reading
 
@@ -68,7 +66,6 @@ type Conn struct {
 
 	// Write side.
 	dirty          atomic.Bool  // queued on its shard's dirty list
-	wantWritable   atomic.Bool  // waiting for nbio to drain before writing more
 	unsent         atomic.Int64 // bytes handed to nbio not yet in the kernel
 	dropPending    atomic.Bool  // drop TCP once unsent reaches 0
 	dropReady      atomic.Bool  // unsent reached 0: the flusher drops TCP
@@ -76,11 +73,26 @@ type Conn struct {
 	ipCounted      atomic.Bool  // counted in Engine.perIP (set once in onOpen)
 	pendingCounted atomic.Bool  // counted in Engine.pendingIP until handshakeDone
 	deflate        atomic.Bool  // permessage-deflate negotiated (set once, before Open)
+	wantWritable   atomic.Bool  // waiting for nbio to drain before writing more
 
-	mu  sync.Mutex // guards ctl, in, src and cancel
+	mu  sync.Mutex // guards ctl, in, src and hs.cancel
 	ctl control
 	in  inbox
 	src Source // what the connection writes, once set
+}
+
+// handshakeState is what a connection needs only until its upgrade is
+// decided: 48 bytes an open connection does not keep.
+type handshakeState struct {
+	// pending holds handshake bytes, or bytes that arrived while
+	// authorizing. Guarded by Conn.readMu.
+	pending []byte
+	// adopted is the upgrade ServeHTTP took over, until onOpen starts
+	// it. Guarded by Conn.readMu.
+	adopted *adoption
+	// cancel ends the upgrade request's context: when the upgrade is
+	// decided, or when the client goes away first. Guarded by Conn.mu.
+	cancel context.CancelFunc
 }
 
 // RemoteAddr returns the peer's address.

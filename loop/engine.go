@@ -258,6 +258,9 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 	c.readMu.Lock()
 	c.mu.Lock()
 	c.eng, c.nc, c.remote = e, nc, nc.RemoteAddr()
+	if !adopted {
+		c.hs = new(handshakeState)
+	}
 	if !adopted && e.cfg.TLSConfig != nil {
 		c.startTLS(e.cfg.TLSConfig) // its handshake waits for readMu to read
 	}
@@ -290,8 +293,8 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 		c.reject(&HTTPError{Status: 503, Reason: "too many pending handshakes from this address"})
 	case adopted:
 		c.readMu.Lock()
-		up := c.adopted
-		c.adopted = nil
+		up := c.hs.adopted
+		c.hs.adopted = nil
 		c.beginUpgrade(up.parent, up.up)
 		c.readMu.Unlock()
 	}
@@ -318,8 +321,10 @@ func (e *Engine) onClose(nc *nbio.Conn, _ error) {
 	if start {
 		c.in.running = true
 	}
-	cancel := c.cancel
-	c.cancel = nil
+	var cancel context.CancelFunc
+	if c.hs != nil {
+		cancel, c.hs.cancel = c.hs.cancel, nil
+	}
 	c.mu.Unlock()
 	if cancel != nil {
 		cancel() // the client went away during its upgrade

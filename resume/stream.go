@@ -94,12 +94,19 @@ type Stream struct {
 	// Written since the last ping the stream asked for; waiting: the
 	// window stopped a write, and a confirmation wakes the transport.
 	sinceFrames, sinceBytes int
-	waiting                 bool
 
-	dropped    int
-	dropRooms  []string
-	dropNotice bool
+	drops      *drops // since the last notice; nil until a frame is dropped
+	waiting    bool
+	dropNotice bool // a "dropped" notice is queued and not yet written
 	ended      bool
+}
+
+// drops are the frames a Drop policy dropped since the last notice: a
+// stream allocates them with its first drop and lets go of them with the
+// notice, so that a stream that never drops pays one pointer for them.
+type drops struct {
+	count int
+	rooms []string // at most maxDropRooms, each once
 }
 
 // New returns an empty stream whose first frame will be seq 1.
@@ -166,9 +173,13 @@ func (s *Stream) Send(out *frame.Outgoing) error {
 // noteDrop counts a dropped frame and queues a notice unless one waits
 // already. It reports whether a notice was queued. Called with s.mu held.
 func (s *Stream) noteDrop(room string) bool {
-	s.dropped++
-	if room != "" && len(s.dropRooms) < maxDropRooms && !slices.Contains(s.dropRooms, room) {
-		s.dropRooms = append(s.dropRooms, room)
+	if s.drops == nil {
+		s.drops = new(drops)
+	}
+	d := s.drops
+	d.count++
+	if room != "" && len(d.rooms) < maxDropRooms && !slices.Contains(d.rooms, room) {
+		d.rooms = append(d.rooms, room)
 	}
 	if s.dropNotice {
 		return false
@@ -562,9 +573,13 @@ func appendDeflated(buf []byte, codec frame.Codec, seq uint64, out *frame.Outgoi
 
 // takeDropNotice builds the coalesced "dropped" $error and resets the count.
 func (s *Stream) takeDropNotice() *frame.Outgoing {
+	var d drops
+	if s.drops != nil {
+		d = *s.drops
+	}
 	payload, _ := json.Marshal(frame.DroppedPayload{
 		ErrorPayload: frame.ErrorPayload{Code: "dropped", Message: "frames dropped: the client reads too slowly"},
-		Count:        s.dropped, Rooms: s.dropRooms})
-	s.dropped, s.dropRooms, s.dropNotice = 0, nil, false
+		Count:        d.count, Rooms: d.rooms})
+	s.drops, s.dropNotice = nil, false
 	return frame.NewOutgoing(frame.Frame{Event: "$error", Kind: frame.JSONPayload, Payload: payload})
 }
