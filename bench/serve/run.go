@@ -27,7 +27,7 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Impl != Baseline {
+	if cfg.Impl != Baseline && cfg.Impl != Floor {
 		// As the roomloop binary does by default (-release-memory).
 		defer memrelease.Start(ctx, memrelease.Config{})()
 	}
