@@ -84,11 +84,10 @@ func (c *Conn) takeEarly() []byte {
 	return early
 }
 
-// releaseRequest forgets the upgrade request, ends its context and frees
-// the handshake's state: the upgrade is decided (opened or refused).
+// releaseRequest forgets the upgrade request (Request returns nil from
+// here on), ends its context and frees the handshake's state: the upgrade is decided (opened or refused).
 // Called without readMu and mu.
 func (c *Conn) releaseRequest() {
-	c.request.Store(nil)
 	c.readMu.Lock()
 	c.mu.Lock()
 	var cancel context.CancelFunc

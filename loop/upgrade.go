@@ -23,9 +23,9 @@ func (c *Conn) beginUpgrade(parent context.Context, up *wsproto.Upgrade) {
 	c.deadline.Store(time.Now().Add(cfg.AuthTimeout + cfg.CloseWait).UnixNano())
 	ctx, cancel := context.WithTimeout(parent, cfg.AuthTimeout)
 	r := up.Request.WithContext(ctx)
-	r.RemoteAddr = c.remote.String()
-	c.request.Store(r)
+	r.RemoteAddr = c.RemoteAddr().String()
 	c.mu.Lock()
+	c.hs.request = r
 	c.hs.cancel = cancel
 	c.in.running = true // the upgrade job owns the connection's worker turn
 	c.mu.Unlock()
