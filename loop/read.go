@@ -85,8 +85,9 @@ func (c *Conn) takeEarly() []byte {
 }
 
 // releaseRequest forgets the upgrade request (Request returns nil from
-// here on), ends its context and frees the handshake's state: the upgrade is decided (opened or refused).
-// Called without readMu and mu.
+// here on), ends its context and frees the handshake's state: the
+// upgrade is decided (opened or refused). Called without readMu and mu;
+// it takes both, as every change of Conn.hs does.
 func (c *Conn) releaseRequest() {
 	c.readMu.Lock()
 	c.mu.Lock()
