@@ -32,19 +32,16 @@ type Conn struct {
 	mu        sync.Mutex // guards the fields below; taken before any rooms.Table lock
 	lc        *loop.Conn // the connection now; nil while suspended
 	rooms     []string
-	gone      bool        // the session ended: no more joins
-	adopting  bool        // arriving from another node (cluster): not yet attached
-	moving    bool        // being handed over to another node: its stream goes with it
-	suspended time.Time   // when it was suspended; zero while attached
-	expires   time.Time   // Identity.Expires; zero: never
-	expiry    *time.Timer // fires at expires; nil when zero
+	gone      bool      // the session ended: no more joins
+	adopting  bool      // arriving from another node (cluster): not yet attached
+	moving    bool      // being handed over to another node: its stream goes with it
+	suspended time.Time // when it was suspended; zero while attached
+	expiry    *expiry   // Identity.Expires and its timer; nil: never expires
 	dedupe    resume.Dedupe
 
 	limits *buckets // rate limits, allocated on first use; guarded by handling
 
 	ctx atomic.Pointer[sessionContext] // made by the first Context call
-
-	initial []string // Identity.Rooms, joined by Open
 }
 
 // sessionContext is a session's context and its cancel function.

@@ -150,7 +150,7 @@ func (c *wireCodec) AppendMessage(dst []byte, _ uint64, body []byte) []byte {
 // upgradeWire is Upgrade for an Endpoint: Authorize, then the wire's
 // Connect, then what the wire's rules say of a session id in use.
 func (s *Server) upgradeWire(lc *loop.Conn, r *http.Request, ep *endpoint) error {
-	b := &binding{codec: ep.codec, ep: ep}
+	b := &handshake{binding: binding{codec: ep.codec, ep: ep}}
 	if err := s.authorize(lc, r, b); err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func (s *Server) checkSessionID(id string) error {
 // connection is closed), or replaced (ReplaceConnected, or suspended), or
 // the request refused. A session of another wire or user is never
 // touched.
-func (s *Server) claimSessionID(b *binding) error {
+func (s *Server) claimSessionID(b *handshake) error {
 	ep := b.ep
 	old, ok := s.sess.Get(b.identity.SessionID)
 	if !ok {

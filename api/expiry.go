@@ -30,21 +30,36 @@ func (c *Conn) setClaims(claims map[string]any) {
 	c.claims.Store(&claims)
 }
 
+// expiry is a session's credential expiry and the timer that fires at
+// it: allocated only for a session that has one. Guarded by Conn.mu.
+type expiry struct {
+	at    time.Time
+	timer *time.Timer
+}
+
+// expiresLocked returns the session's expiry; zero: never. c.mu must be
+// held.
+func (c *Conn) expiresLocked() time.Time {
+	if c.expiry == nil {
+		return time.Time{}
+	}
+	return c.expiry.at
+}
+
 // setExpiryLocked makes at the session's expiry (zero: none), replacing
 // the timer of the previous one. c.mu must be held.
 func (c *Conn) setExpiryLocked(at time.Time) {
 	c.stopExpiryLocked()
-	c.expires = at
 	if at.IsZero() {
 		return
 	}
-	c.expiry = time.AfterFunc(time.Until(at), func() { c.srv.credentialExpired(c, at) })
+	c.expiry = &expiry{at: at, timer: time.AfterFunc(time.Until(at), func() { c.srv.credentialExpired(c, at) })}
 }
 
-// stopExpiryLocked drops the expiry timer. c.mu must be held.
+// stopExpiryLocked drops the expiry and its timer. c.mu must be held.
 func (c *Conn) stopExpiryLocked() {
 	if c.expiry != nil {
-		c.expiry.Stop()
+		c.expiry.timer.Stop()
 		c.expiry = nil
 	}
 }
@@ -55,7 +70,7 @@ func (c *Conn) stopExpiryLocked() {
 func (s *Server) credentialExpired(c *Conn, at time.Time) {
 	c.mu.Lock()
 	lc := c.lc
-	current := !c.gone && c.expires.Equal(at)
+	current := !c.gone && c.expiresLocked().Equal(at)
 	c.mu.Unlock()
 	if current && lc != nil {
 		lc.Close(uint16(CloseTokenExpired), "token expired")
@@ -101,11 +116,11 @@ func (s *Server) refresh(c *Conn, f *Frame) {
 		c.mu.Unlock()
 		return
 	}
-	if later(id.Expires, c.expires) {
+	if later(id.Expires, c.expiresLocked()) {
 		c.setExpiryLocked(id.Expires)
 		c.setClaims(id.Claims)
 	}
-	left := msUntil(c.expires)
+	left := msUntil(c.expiresLocked())
 	c.mu.Unlock()
 	_ = c.sendOut(controlFrame(evRefreshed, "", f.ID, frame.RefreshedPayload{ExpiresInMS: left}))
 }

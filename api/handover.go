@@ -106,7 +106,7 @@ func (m *movedSessions) get(id string) (string, bool) {
 
 // takeOver asks the session's home for it (following moves), into b.moved,
 // or sets b.reason. It reports whether the session was found anywhere.
-func (cl *cluster) takeOver(b *binding, req resume.Request) {
+func (cl *cluster) takeOver(b *handshake, req resume.Request) {
 	id, _ := resume.SessionOf(req.Token)
 	home := homeOf(id)
 	if to, ok := cl.moved.get(id); ok {
@@ -262,7 +262,7 @@ func (cl *cluster) handOver(id string, body string) []byte {
 
 // adopt makes the session handed over in b this node's, attached to lc.
 // On failure it sets b.reason; the session is then ended everywhere.
-func (s *Server) adopt(lc *loop.Conn, b *binding) bool {
+func (s *Server) adopt(lc *loop.Conn, b *handshake) bool {
 	h := b.moved
 	c := &Conn{srv: s, id: b.movedID, user: b.identity.User, lc: lc, token: b.movedToken,
 		stream: s.out.Adopt(h.frames, h.Last), adopting: true}

@@ -14,12 +14,22 @@ import (
 // transport is the Server as the loop sees it (loop.Handler).
 type transport Server
 
-// binding is what a transport carries: the session it serves, and, from
-// Upgrade to Open, the resume it asked for.
+// binding is what an open transport carries for life (its loop.Conn
+// value from Open on): the codec, the wire and the session it serves
+// (nil when Open attached none). Open sets it; Message and Closed, which
+// the loop serializes after Open, read it.
 type binding struct {
-	codec    frame.Codec
-	ep       *endpoint // the wire of a session on an Endpoint; nil: roomloop's
-	sess     *Conn
+	codec frame.Codec
+	ep    *endpoint // the wire of a session on an Endpoint; nil: roomloop's
+	sess  *Conn
+}
+
+// handshake is what a transport carries from Upgrade to Open (its
+// loop.Conn value meanwhile): the binding being made, the identity
+// Authorize gave and the resume it asked for. Open replaces it with its
+// binding, so that an idle connection does not keep it.
+type handshake struct {
+	binding
 	identity Identity
 	target   *Conn  // session to resume
 	lastSeq  uint64 // its client's last seq
@@ -49,7 +59,7 @@ func (t *transport) Upgrade(lc *loop.Conn, up *loop.Upgrade) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b := &binding{codec: codec}
+	b := &handshake{binding: binding{codec: codec}}
 	if err := s.authorize(lc, r, b); err != nil {
 		return "", err
 	}
@@ -76,7 +86,7 @@ func (t *transport) Upgrade(lc *loop.Conn, up *loop.Upgrade) (string, error) {
 
 // authorize runs Options.Authorize, if set, into b.identity, and turns
 // its refusal into the HTTP answer.
-func (s *Server) authorize(lc *loop.Conn, r *http.Request, b *binding) error {
+func (s *Server) authorize(lc *loop.Conn, r *http.Request, b *handshake) error {
 	if s.opts.Authorize == nil {
 		return nil
 	}
@@ -102,7 +112,7 @@ func (s *Server) authorize(lc *loop.Conn, r *http.Request, b *binding) error {
 
 // findResume validates a resume request into b.target, or says in
 // b.reason why it cannot be honoured.
-func (s *Server) findResume(b *binding, req resume.Request) {
+func (s *Server) findResume(b *handshake, req resume.Request) {
 	sess, reason := s.sess.Find(req.Token)
 	if sess == nil && reason == resume.ReasonUnknown && s.cl != nil && !req.Invalid {
 		s.cl.takeOver(b, req) // a session of another node
@@ -122,9 +132,14 @@ func (s *Server) findResume(b *binding, req resume.Request) {
 }
 
 // Open attaches the transport: to the session it resumes, or to a new one.
+// Whatever the outcome, the transport then carries its binding only.
 func (t *transport) Open(lc *loop.Conn) {
 	s := (*Server)(t)
-	b := lc.Value().(*binding)
+	b := lc.Value().(*handshake)
+	defer func() {
+		kept := b.binding
+		lc.SetValue(&kept)
+	}()
 	if b.moved != nil {
 		adopted := s.adopt(lc, b)
 		b.moved = nil
@@ -149,8 +164,7 @@ func (t *transport) Open(lc *loop.Conn) {
 			id = s.cl.sessionID(id)
 		}
 	}
-	c := &Conn{srv: s, id: id, user: b.identity.User, lc: lc, ep: b.ep,
-		initial: b.identity.Rooms, stream: s.out.New()}
+	c := &Conn{srv: s, id: id, user: b.identity.User, lc: lc, ep: b.ep, stream: s.out.New()}
 	c.setIdentityLocked(b.identity) // c is not shared yet
 	// A wire's sessions resume by id, never by token.
 	if !s.opts.DisableResume && b.ep == nil {
@@ -169,9 +183,7 @@ func (t *transport) Open(lc *loop.Conn) {
 	}); err != nil {
 		return
 	}
-	initial := c.initial
-	c.initial = nil
-	for _, room := range initial {
+	for _, room := range b.identity.Rooms {
 		if err := s.join(c, room, ""); err != nil {
 			s.log.Warn("initial room not joined", "session", c.id, "room", room, "err", err)
 		}
@@ -183,7 +195,7 @@ func (t *transport) Open(lc *loop.Conn) {
 
 // resumeSession attaches lc to b.target after b.lastSeq. On a gap, an
 // invalid seq or an ended session it records the reason and reports false.
-func (s *Server) resumeSession(lc *loop.Conn, b *binding) bool {
+func (s *Server) resumeSession(lc *loop.Conn, b *handshake) bool {
 	c := b.target
 	c.mu.Lock()
 	if c.gone {
@@ -303,12 +315,8 @@ func (s *Server) decode(lc *loop.Conn, codec frame.Codec, binary bool, data []by
 func (t *transport) Closed(lc *loop.Conn, li loop.CloseInfo) {
 	s := (*Server)(t)
 	info := closeInfo(li)
-	b := lc.Value().(*binding)
-	c := b.sess
+	c := lc.Value().(*binding).sess
 	if c == nil {
-		if b.moved != nil { // handed over, and gone before it opened
-			s.cl.abandon(b.movedID, b.moved.Rooms)
-		}
 		return
 	}
 	c.mu.Lock()

@@ -33,27 +33,22 @@ type Conn struct {
 	slot  int32 // index in shard.conns, guarded by shard.mu
 	state atomic.Int32
 
-	remote net.Addr
-	tls    *tlsConn // nil for a plain connection
+	tls *tlsConn // nil for a plain connection
 	// pipe is the connection's pipe, if it has one: under TLS, or once
 	// handed to the HTTP server.
-	pipe    atomic.Pointer[pipe]
-	request atomic.Pointer[http.Request] // held until Handler.Open returns
-	value   atomic.Pointer[any]
-	// adopted is the upgrade ServeHTTP took over, until onOpen starts it.
-	adopted *adoption
-	// cancel ends the upgrade request's context: when the upgrade is
-	// decided, or when the client goes away first. Guarded by mu.
-	cancel context.CancelFunc
+	pipe  atomic.Pointer[pipe]
+	value atomic.Pointer[any]
+	// hs is the handshake's own state, nil once the upgrade is decided
+	// (releaseRequest), so that an open connection does not carry it.
+	// Set and cleared with both readMu and mu held; read with either.
+	hs *handshakeState
 
 	// Read side: touched by the epoll loop, and by the worker (or the
 	// authorization timer) that finishes or refuses the upgrade. Guarded
 	// by readMu.
-	readMu   sync.Mutex
-	parser   wsproto.Parser
-	pending  []byte // handshake bytes, or bytes that arrived while authorizing
-	held     []byte // bytes read and not parsed while paused (see backpressure.go)
-	readDone bool   // a protocol error or close frame ended reading
+	readMu sync.Mutex
+	parser wsproto.Parser
+	held   []byte // bytes read and not parsed while paused (see backpressure.go)
 
 	// Deadlines in unix nanoseconds, read by the sweeper.
 	lastRead     atomic.Int64 // last whole frame (or accept)
@@ -68,28 +63,55 @@ type Conn struct {
 
 	// Write side.
 	dirty          atomic.Bool  // queued on its shard's dirty list
-	wantWritable   atomic.Bool  // waiting for nbio to drain before writing more
 	unsent         atomic.Int64 // bytes handed to nbio not yet in the kernel
 	dropPending    atomic.Bool  // drop TCP once unsent reaches 0
 	dropReady      atomic.Bool  // unsent reached 0: the flusher drops TCP
-	sndbuf         atomic.Int64 // the socket's send buffer (SO_SNDBUF) when last read; 0 not yet
 	ipCounted      atomic.Bool  // counted in Engine.perIP (set once in onOpen)
 	pendingCounted atomic.Bool  // counted in Engine.pendingIP until handshakeDone
 	deflate        atomic.Bool  // permessage-deflate negotiated (set once, before Open)
+	wantWritable   atomic.Bool  // waiting for nbio to drain before writing more
+	sndbuf         atomic.Int32 // the socket's send buffer (SO_SNDBUF) when last read; 0 not yet
+	// readDone: a protocol error or close frame ended reading. Guarded
+	// by readMu (it sits here to fill sndbuf's word).
+	readDone bool
 
-	mu  sync.Mutex // guards ctl, in, src and cancel
+	mu  sync.Mutex // guards ctl, in, src, hs.request and hs.cancel
 	ctl control
 	in  inbox
 	src Source // what the connection writes, once set
 }
 
+// handshakeState is what a connection needs only until its upgrade is
+// decided: 56 bytes an open connection does not keep.
+type handshakeState struct {
+	// request is the upgrade request, from the start of Handler.Upgrade
+	// until Handler.Open returns. Guarded by Conn.mu.
+	request *http.Request
+	// pending holds handshake bytes, or bytes that arrived while
+	// authorizing. Guarded by Conn.readMu.
+	pending []byte
+	// adopted is the upgrade ServeHTTP took over, until onOpen starts
+	// it. Guarded by Conn.readMu.
+	adopted *adoption
+	// cancel ends the upgrade request's context: when the upgrade is
+	// decided, or when the client goes away first. Guarded by Conn.mu.
+	cancel context.CancelFunc
+}
+
 // RemoteAddr returns the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // Request returns the upgrade request during Handler.Upgrade and
 // Handler.Open, and nil afterwards: a connection does not keep its headers
 // (over a kilobyte) for life. Its body is empty.
-func (c *Conn) Request() *http.Request { return c.request.Load() }
+func (c *Conn) Request() *http.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hs == nil {
+		return nil
+	}
+	return c.hs.request
+}
 
 // SetValue attaches v to the connection for the handler's own use.
 func (c *Conn) SetValue(v any) { c.value.Store(&v) }

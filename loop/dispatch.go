@@ -182,8 +182,7 @@ func (j *upgradeJob) accept(protocol string) {
 	// Bytes the client sent early are parsed before any that arrive later;
 	// their messages wait in the inbox until Open has run (this job holds
 	// the connection's worker turn).
-	early := c.pending
-	c.pending = nil
+	early := c.takeEarly()
 	if len(early) > 0 {
 		c.feed(early)
 	}

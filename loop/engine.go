@@ -257,7 +257,10 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 	// later reader takes one of these locks first.
 	c.readMu.Lock()
 	c.mu.Lock()
-	c.eng, c.nc, c.remote = e, nc, nc.RemoteAddr()
+	c.eng, c.nc = e, nc
+	if !adopted {
+		c.hs = new(handshakeState)
+	}
 	if !adopted && e.cfg.TLSConfig != nil {
 		c.startTLS(e.cfg.TLSConfig) // its handshake waits for readMu to read
 	}
@@ -290,8 +293,8 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 		c.reject(&HTTPError{Status: 503, Reason: "too many pending handshakes from this address"})
 	case adopted:
 		c.readMu.Lock()
-		up := c.adopted
-		c.adopted = nil
+		up := c.hs.adopted
+		c.hs.adopted = nil
 		c.beginUpgrade(up.parent, up.up)
 		c.readMu.Unlock()
 	}
@@ -318,8 +321,10 @@ func (e *Engine) onClose(nc *nbio.Conn, _ error) {
 	if start {
 		c.in.running = true
 	}
-	cancel := c.cancel
-	c.cancel = nil
+	var cancel context.CancelFunc
+	if c.hs != nil {
+		cancel, c.hs.cancel = c.hs.cancel, nil
+	}
 	c.mu.Unlock()
 	if cancel != nil {
 		cancel() // the client went away during its upgrade
@@ -330,7 +335,7 @@ func (e *Engine) onClose(nc *nbio.Conn, _ error) {
 	c.shard.remove(c)
 	e.conns.Add(-1)
 	if c.ipCounted.Load() {
-		e.perIP.remove(netaddr.IP(c.remote))
+		e.perIP.remove(netaddr.IP(c.RemoteAddr()))
 	}
 	c.handshakeDone()
 	if start {
@@ -356,7 +361,7 @@ func (e *Engine) onWritten(nc *nbio.Conn, _ []byte, n int) {
 func (c *Conn) reject(err error) {
 	he, detail := toWire(err)
 	if he == nil {
-		c.eng.log.Error("upgrade failed", "remote", c.remote.String(), "err", err)
+		c.eng.log.Error("upgrade failed", "remote", c.RemoteAddr().String(), "err", err)
 		he = &wsproto.HTTPError{Status: 500, Reason: "internal server error"}
 	}
 	for {
@@ -370,7 +375,7 @@ func (c *Conn) reject(err error) {
 	}
 	c.handshakeDone()
 	c.eng.counters.refuse(he.Status)
-	c.eng.refusals.log(c.remote.String(), he.Status, he.Reason, detail)
+	c.eng.refusals.log(c.RemoteAddr().String(), he.Status, he.Reason, detail)
 	if c.tls != nil && !c.tls.ready.Load() {
 		c.drop() // no HTTP answer before the TLS handshake is done
 		return

@@ -271,7 +271,7 @@ func (c *Conn) SendBuffer() int { return int(c.sndbuf.Load()) }
 func (c *Conn) readSendBuffer() {
 	c.withFD(func(fd int) {
 		if n, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF); err == nil && n > 0 {
-			c.sndbuf.Store(int64(n))
+			c.sndbuf.Store(int32(min(n, math.MaxInt32)))
 		}
 	})
 }

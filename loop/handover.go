@@ -94,8 +94,7 @@ func (h *httpServer) shutdown(ctx context.Context) {
 // TLS connection), and writes through it. Called on c's poller with
 // readMu held.
 func (c *Conn) handOver() {
-	read := c.pending
-	c.pending = nil
+	read := c.takeEarly()
 	c.deadline.Store(0) // the HTTP server's timeouts apply now
 	c.handshakeDone()
 	hc := &handedConn{c: c}
@@ -128,7 +127,12 @@ func (c *Conn) takeBack(parent context.Context, up *wsproto.Upgrade, early []byt
 		early = append(early, c.pipe.Load().take()...)
 		c.pipe.Store(nil)
 	}
-	c.pending = early
+	c.mu.Lock()
+	if c.hs == nil {
+		c.hs = new(handshakeState)
+	}
+	c.mu.Unlock()
+	c.hs.pending = early
 	c.beginUpgrade(parent, up)
 	if c.tls != nil {
 		c.readTLS() // what crypto/tls and its pipe still hold

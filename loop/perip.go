@@ -42,7 +42,7 @@ func (p *perIP) remove(ip netip.Addr) {
 // countIn counts c's address in p (the open-connection cap), reporting
 // whether it is within the cap.
 func (c *Conn) countIn(p *perIP) bool {
-	counted, ok := p.add(netaddr.IP(c.remote))
+	counted, ok := p.add(netaddr.IP(c.RemoteAddr()))
 	c.ipCounted.Store(counted)
 	return ok
 }
@@ -50,7 +50,7 @@ func (c *Conn) countIn(p *perIP) bool {
 // countPending counts c's address among pending handshakes, reporting
 // whether it is within MaxPendingPerIP.
 func (c *Conn) countPending(p *perIP) bool {
-	counted, ok := p.add(netaddr.IP(c.remote))
+	counted, ok := p.add(netaddr.IP(c.RemoteAddr()))
 	c.pendingCounted.Store(counted)
 	return ok
 }
@@ -59,6 +59,6 @@ func (c *Conn) countPending(p *perIP) bool {
 // is refused or closes.
 func (c *Conn) handshakeDone() {
 	if c.pendingCounted.CompareAndSwap(true, false) {
-		c.eng.pendingIP.remove(netaddr.IP(c.remote))
+		c.eng.pendingIP.remove(netaddr.IP(c.RemoteAddr()))
 	}
 }

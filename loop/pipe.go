@@ -77,7 +77,7 @@ func (p *pipe) append(b []byte) {
 	p.signal()
 	p.mu.Unlock()
 	if over {
-		p.c.eng.log.Debug("dropping a connection whose reader fell behind", "remote", p.c.remote.String())
+		p.c.eng.log.Debug("dropping a connection whose reader fell behind", "remote", p.c.RemoteAddr().String())
 		p.c.drop()
 	}
 }
@@ -217,7 +217,7 @@ func (p *pipe) closeRead() {
 }
 
 func (p *pipe) LocalAddr() net.Addr  { return p.c.nc.LocalAddr() }
-func (p *pipe) RemoteAddr() net.Addr { return p.c.remote }
+func (p *pipe) RemoteAddr() net.Addr { return p.c.RemoteAddr() }
 
 func (p *pipe) SetDeadline(t time.Time) error      { return p.setDeadlines(&t, &t) }
 func (p *pipe) SetReadDeadline(t time.Time) error  { return p.setDeadlines(&t, nil) }

@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -24,17 +25,18 @@ func (c *Conn) handle(data []byte) {
 // is parsed and handed to the worker pool for the Upgrade hook.
 func (c *Conn) readHandshake(data []byte) {
 	cfg := &c.eng.cfg
-	c.pending = append(c.pending, data...)
-	end, err := wsproto.HeadEnd(c.pending, cfg.headLimits())
+	hs := c.hs
+	hs.pending = append(hs.pending, data...)
+	end, err := wsproto.HeadEnd(hs.pending, cfg.headLimits())
 	if err != nil {
-		c.pending = nil // not kept while the refusal lingers
+		hs.pending = nil // not kept while the refusal lingers
 		c.reject(err)
 		return
 	}
 	if end < 0 {
 		return
 	}
-	req, err := wsproto.ReadRequest(c.pending[:end])
+	req, err := wsproto.ReadRequest(hs.pending[:end])
 	if err == nil && cfg.HTTPHandler != nil && !(wsproto.IsUpgrade(req) && req.URL.Path == cfg.upgradePath(req.URL.Path)) {
 		c.handOver() // not this engine's: HTTPHandler's
 		return
@@ -44,35 +46,58 @@ func (c *Conn) readHandshake(data []byte) {
 		up, err = wsproto.CheckUpgrade(req, cfg.upgradePath(req.URL.Path))
 	}
 	if err != nil {
-		c.pending = nil
+		hs.pending = nil
 		c.reject(err)
 		return
 	}
-	c.pending = append([]byte(nil), c.pending[end:]...)
-	if len(c.pending) == 0 {
-		c.pending = nil
+	hs.pending = append([]byte(nil), hs.pending[end:]...)
+	if len(hs.pending) == 0 {
+		hs.pending = nil
 	}
 	c.beginUpgrade(c.eng.ctx, up)
 }
 
 // holdEarly keeps bytes a client sent before its upgrade was answered, up
 // to one maximal message; they are parsed once the upgrade succeeds.
+// Once the upgrade is refused (hs released) they are dropped.
 func (c *Conn) holdEarly(data []byte) {
-	if len(c.pending)+len(data) > c.eng.cfg.MaxMessage+16 {
-		c.pending = nil
+	hs := c.hs
+	if hs == nil {
+		return // refused: the refusal follows, and nothing is parsed
+	}
+	if len(hs.pending)+len(data) > c.eng.cfg.MaxMessage+16 {
+		hs.pending = nil
 		c.reject(&wsproto.HTTPError{Status: 400, Reason: "data sent before the upgrade was answered"})
 		return
 	}
-	c.pending = append(c.pending, data...)
+	hs.pending = append(hs.pending, data...)
 }
 
-// releaseRequest forgets the upgrade request and ends its context.
+// takeEarly returns and forgets the bytes held during the handshake.
+// Called with readMu held.
+func (c *Conn) takeEarly() []byte {
+	if c.hs == nil {
+		return nil
+	}
+	early := c.hs.pending
+	c.hs.pending = nil
+	return early
+}
+
+// releaseRequest forgets the upgrade request (Request returns nil from
+// here on), ends its context and frees the handshake's state: the
+// upgrade is decided (opened or refused). Called without readMu and mu;
+// it takes both, as every change of Conn.hs does.
 func (c *Conn) releaseRequest() {
-	c.request.Store(nil)
+	c.readMu.Lock()
 	c.mu.Lock()
-	cancel := c.cancel
-	c.cancel = nil
+	var cancel context.CancelFunc
+	if c.hs != nil {
+		cancel = c.hs.cancel
+	}
+	c.hs = nil
 	c.mu.Unlock()
+	c.readMu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
@@ -82,7 +107,7 @@ func (c *Conn) releaseRequest() {
 // be parsed, and the refusal lingers up to CloseWait.
 func (c *Conn) forgetEarly() {
 	c.readMu.Lock()
-	c.pending = nil
+	_ = c.takeEarly()
 	c.readMu.Unlock()
 }
 

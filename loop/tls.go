@@ -47,7 +47,7 @@ func (c *Conn) tlsHandshake() {
 	err := t.conn.HandshakeContext(ctx)
 	cancel()
 	if err != nil {
-		c.eng.log.Debug("TLS handshake failed", "remote", c.remote.String(), "err", err)
+		c.eng.log.Debug("TLS handshake failed", "remote", c.RemoteAddr().String(), "err", err)
 		c.drop()
 		return
 	}

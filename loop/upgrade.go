@@ -23,10 +23,10 @@ func (c *Conn) beginUpgrade(parent context.Context, up *wsproto.Upgrade) {
 	c.deadline.Store(time.Now().Add(cfg.AuthTimeout + cfg.CloseWait).UnixNano())
 	ctx, cancel := context.WithTimeout(parent, cfg.AuthTimeout)
 	r := up.Request.WithContext(ctx)
-	r.RemoteAddr = c.remote.String()
-	c.request.Store(r)
+	r.RemoteAddr = c.RemoteAddr().String()
 	c.mu.Lock()
-	c.cancel = cancel
+	c.hs.request = r
+	c.hs.cancel = cancel
 	c.in.running = true // the upgrade job owns the connection's worker turn
 	c.mu.Unlock()
 	j := &upgradeJob{c: c, key: up.Key, up: &Upgrade{Request: r, Protocols: up.Protocols}}
@@ -100,10 +100,10 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.log.Error("cannot take over a WebSocket connection", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	c := &Conn{pending: early}
 	// The request's own context ends when this handler returns: keep its
 	// values (set by middleware), and end with the engine instead.
-	c.adopted = &adoption{parent: valuesOf{Context: e.ctx, values: r.Context()}, up: up}
+	c := &Conn{hs: &handshakeState{pending: early,
+		adopted: &adoption{parent: valuesOf{Context: e.ctx, values: r.Context()}, up: up}}}
 	nc.SetSession(c)
 	if _, err := e.nb.AddConn(nc); err != nil {
 		_ = nc.Close()

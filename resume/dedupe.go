@@ -4,9 +4,15 @@ import "slices"
 
 // Dedupe remembers the ids of a session's most recent accepted client
 // frames, up to a fixed window, so that a frame resent after a reconnect is
-// applied once. It costs nothing until the first id. Not safe for
-// concurrent use: the session's lock guards it.
+// applied once. Its zero value is one pointer wide and it allocates
+// nothing until the first id, so a session that never sends an id pays 8
+// bytes for it. Not safe for concurrent use: the session's lock guards it.
 type Dedupe struct {
+	s *dedupeState // nil until the first id
+}
+
+// dedupeState is a Dedupe's ids, allocated with its first.
+type dedupeState struct {
 	ids   []string          // ring of the window's ids, oldest at next
 	next  int               // ring position the next id takes
 	index map[string]uint64 // id -> its insertion number
@@ -16,13 +22,13 @@ type Dedupe struct {
 // Reserve records id as taken and reports true, or reports false if id is
 // already in the window (the frame is a duplicate). window bounds the ids
 // kept; the oldest is forgotten first.
-func (d *Dedupe) Reserve(id string, window int) bool {
+func (dd *Dedupe) Reserve(id string, window int) bool {
+	if dd.s == nil {
+		dd.s = &dedupeState{index: make(map[string]uint64), ids: make([]string, 0, min(window, 16))}
+	}
+	d := dd.s
 	if _, dup := d.index[id]; dup {
 		return false
-	}
-	if d.index == nil {
-		d.index = make(map[string]uint64)
-		d.ids = make([]string, 0, min(window, 16))
 	}
 	d.count++
 	if len(d.ids) < window {
@@ -40,17 +46,28 @@ func (d *Dedupe) Reserve(id string, window int) bool {
 }
 
 // Release forgets id again: a refused frame does not use up its id.
-func (d *Dedupe) Release(id string) {
-	delete(d.index, id)
+func (dd *Dedupe) Release(id string) {
+	if dd.s != nil {
+		delete(dd.s.index, id)
+	}
 }
 
 // Len returns the number of ids remembered.
-func (d *Dedupe) Len() int { return len(d.index) }
+func (dd *Dedupe) Len() int {
+	if dd.s == nil {
+		return 0
+	}
+	return len(dd.s.index)
+}
 
 // IDs returns the ids remembered, oldest first: Reserve them in order into
 // an empty Dedupe to carry the window over (a session moving to another
 // server).
-func (d *Dedupe) IDs() []string {
+func (dd *Dedupe) IDs() []string {
+	if dd.s == nil {
+		return nil
+	}
+	d := dd.s
 	out := make([]string, 0, len(d.index))
 	n := len(d.ids)
 	for i := range n {

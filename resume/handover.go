@@ -46,13 +46,12 @@ func (s *Stream) Handover(lastSeq uint64) (frames []frame.Frame, last uint64, co
 	if lastSeq == FromOldest {
 		lastSeq = s.first - 1
 	}
-	for s.n > 0 && s.first <= lastSeq {
+	for s.held() > 0 && s.first <= lastSeq {
 		s.popFirst()
 	}
-	frames = make([]frame.Frame, 0, s.n)
-	for i := 0; i < s.n; i++ {
-		e := s.ring[(s.head+i)&(len(s.ring)-1)]
-		out := e.out
+	frames = make([]frame.Frame, 0, s.held())
+	for i := range s.held() {
+		out := s.at(i).out
 		if out == nil {
 			out = s.takeDropNotice()
 		}
@@ -61,7 +60,7 @@ func (s *Stream) Handover(lastSeq uint64) (frames []frame.Frame, last uint64, co
 	last, conn = s.last, s.conn
 	s.conn = nil
 	s.ended = true
-	for s.n > 0 {
+	for s.held() > 0 {
 		s.popFirst()
 	}
 	return frames, last, conn, nil

@@ -76,11 +76,9 @@ type Stream struct {
 	conn  *loop.Conn  // attached transport; nil while suspended
 	codec frame.Codec // the attached transport's
 	ring  []entry     // power-of-two capacity; nil while empty
-	head  int         // ring index of seq first
-	n     int
-	first uint64 // seq of the oldest entry held (last+1 when none)
-	last  uint64 // highest seq assigned
-	sent  uint64 // highest seq written to the attached transport, or confirmed
+	first uint64      // seq of the oldest entry held (last+1 when none): ring[head]
+	last  uint64      // highest seq assigned
+	sent  uint64      // highest seq written to the attached transport, or confirmed
 
 	backlog     uint64 // frames up to this seq were owed at Attach: not counted below
 	queuedApp   int    // application frames with seq > max(sent, backlog)
@@ -94,12 +92,20 @@ type Stream struct {
 	// Written since the last ping the stream asked for; waiting: the
 	// window stopped a write, and a confirmation wakes the transport.
 	sinceFrames, sinceBytes int
-	waiting                 bool
 
-	dropped    int
-	dropRooms  []string
-	dropNotice bool
+	drops      *drops // since the last notice; nil until a frame is dropped
+	head       int32  // ring index of seq first (rings are far below 2^31)
+	waiting    bool
+	dropNotice bool // a "dropped" notice is queued and not yet written
 	ended      bool
+}
+
+// drops are the frames a Drop policy dropped since the last notice: a
+// stream allocates them with its first drop and lets go of them with the
+// notice, so that a stream that never drops pays one pointer for them.
+type drops struct {
+	count int
+	rooms []string // at most maxDropRooms, each once
 }
 
 // New returns an empty stream whose first frame will be seq 1.
@@ -166,9 +172,13 @@ func (s *Stream) Send(out *frame.Outgoing) error {
 // noteDrop counts a dropped frame and queues a notice unless one waits
 // already. It reports whether a notice was queued. Called with s.mu held.
 func (s *Stream) noteDrop(room string) bool {
-	s.dropped++
-	if room != "" && len(s.dropRooms) < maxDropRooms && !slices.Contains(s.dropRooms, room) {
-		s.dropRooms = append(s.dropRooms, room)
+	if s.drops == nil {
+		s.drops = new(drops)
+	}
+	d := s.drops
+	d.count++
+	if room != "" && len(d.rooms) < maxDropRooms && !slices.Contains(d.rooms, room) {
+		d.rooms = append(d.rooms, room)
 	}
 	if s.dropNotice {
 		return false
@@ -178,13 +188,18 @@ func (s *Stream) noteDrop(room string) bool {
 	return true
 }
 
+// held returns how many entries the ring holds: seqs first to last.
+func (s *Stream) held() int { return int(s.last + 1 - s.first) }
+
+// at returns the ring's i-th entry from the oldest (seq first+i).
+func (s *Stream) at(i int) *entry { return &s.ring[(int(s.head)+i)&(len(s.ring)-1)] }
+
 // push appends e as seq last+1.
 func (s *Stream) push(e entry) {
-	if s.n == len(s.ring) {
+	if s.held() == len(s.ring) {
 		s.grow()
 	}
-	s.ring[(s.head+s.n)&(len(s.ring)-1)] = e
-	s.n++
+	*s.at(s.held()) = e
 	s.last++
 	s.heldBytes += int(e.size)
 	s.out.queued.Add(int64(e.size))
@@ -203,8 +218,8 @@ func (s *Stream) grow() {
 		return
 	}
 	bigger := make([]entry, 2*len(s.ring))
-	for i := 0; i < s.n; i++ {
-		bigger[i] = s.ring[(s.head+i)&(len(s.ring)-1)]
+	for i := range s.held() {
+		bigger[i] = *s.at(i)
 	}
 	s.ring, s.head = bigger, 0
 }
@@ -213,19 +228,19 @@ func (s *Stream) grow() {
 // than the small ring) into one a quarter its size, so that a burst does
 // not cost a session its largest ring for as long as frames keep coming.
 func (s *Stream) shrink() {
-	if len(s.ring) <= smallRing || s.n > len(s.ring)/8 || s.n == 0 {
+	if n := s.held(); len(s.ring) <= smallRing || n > len(s.ring)/8 || n == 0 {
 		return
 	}
 	smaller := make([]entry, len(s.ring)/4)
-	for i := 0; i < s.n; i++ {
-		smaller[i] = s.ring[(s.head+i)&(len(s.ring)-1)]
+	for i := range s.held() {
+		smaller[i] = *s.at(i)
 	}
 	s.ring, s.head = smaller, 0
 }
 
 // popFirst forgets the oldest entry.
 func (s *Stream) popFirst() {
-	e := &s.ring[s.head]
+	e := s.at(0)
 	s.heldBytes -= int(e.size)
 	s.out.queued.Add(-int64(e.size))
 	if s.first <= s.sent {
@@ -237,10 +252,9 @@ func (s *Stream) popFirst() {
 		s.sent = s.first
 	}
 	*e = entry{}
-	s.head = (s.head + 1) & (len(s.ring) - 1)
-	s.n--
+	s.head = int32((int(s.head) + 1) & (len(s.ring) - 1))
 	s.first++
-	if s.n == 0 {
+	if s.held() == 0 {
 		s.release()
 	}
 }
@@ -264,12 +278,12 @@ func (s *Stream) unqueue(e *entry) {
 // bytes: what was unconfirmed at the drop and a full queue after it.
 func (s *Stream) trim() {
 	cfg := &s.out.cfg
-	for s.n > 0 {
+	for s.held() > 0 {
 		if !cfg.keeps() && s.first <= s.sent {
 			s.popFirst()
 			continue
 		}
-		if s.conn == nil && (s.n > cfg.ReplayFrames+cfg.QueueFrames+cfg.ControlFrames ||
+		if s.conn == nil && (s.held() > cfg.ReplayFrames+cfg.QueueFrames+cfg.ControlFrames ||
 			s.heldBytes > max(s.window, cfg.ReplayBytes)+cfg.QueueBytes) {
 			s.popFirst()
 			continue
@@ -345,7 +359,7 @@ func (s *Stream) Attach(c *loop.Conn, codec frame.Codec, lastSeq uint64, welcome
 		s.mu.Unlock()
 		return ErrGap
 	}
-	for s.n > 0 && s.first <= lastSeq {
+	for s.held() > 0 && s.first <= lastSeq {
 		s.popFirst()
 	}
 	// Everything held after lastSeq is owed to the new transport. That
@@ -389,7 +403,7 @@ func (s *Stream) Detach(c *loop.Conn) {
 // is woken to write on.
 func (s *Stream) Confirm(seq uint64) {
 	s.mu.Lock()
-	for s.n > 0 && s.first <= min(seq, s.sent) {
+	for s.held() > 0 && s.first <= min(seq, s.sent) {
 		s.popFirst()
 	}
 	s.shrink()
@@ -408,7 +422,7 @@ func (s *Stream) End() {
 	s.mu.Lock()
 	s.ended = true
 	s.conn = nil
-	for s.n > 0 {
+	for s.held() > 0 {
 		s.popFirst()
 	}
 	s.mu.Unlock()
@@ -418,7 +432,7 @@ func (s *Stream) End() {
 func (s *Stream) Held() (frames, bytes int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.n, s.heldBytes
+	return s.held(), s.heldBytes
 }
 
 // Position returns the highest seq assigned so far (loop.Source).
@@ -470,7 +484,7 @@ func (s *Stream) AppendTo(c *loop.Conn, buf []byte, upTo uint64, limit int) (_ [
 	full := false
 	for s.sent < end {
 		seq := s.sent + 1
-		e := &s.ring[(s.head+int(seq-s.first))&(len(s.ring)-1)]
+		e := s.at(int(seq - s.first))
 		if e.out == nil {
 			e.out = s.takeDropNotice()
 		}
@@ -562,9 +576,13 @@ func appendDeflated(buf []byte, codec frame.Codec, seq uint64, out *frame.Outgoi
 
 // takeDropNotice builds the coalesced "dropped" $error and resets the count.
 func (s *Stream) takeDropNotice() *frame.Outgoing {
+	var d drops
+	if s.drops != nil {
+		d = *s.drops
+	}
 	payload, _ := json.Marshal(frame.DroppedPayload{
 		ErrorPayload: frame.ErrorPayload{Code: "dropped", Message: "frames dropped: the client reads too slowly"},
-		Count:        s.dropped, Rooms: s.dropRooms})
-	s.dropped, s.dropRooms, s.dropNotice = 0, nil, false
+		Count:        d.count, Rooms: d.rooms})
+	s.drops, s.dropNotice = nil, false
 	return frame.NewOutgoing(frame.Frame{Event: "$error", Kind: frame.JSONPayload, Payload: payload})
 }

@@ -10,12 +10,15 @@ import (
 )
 
 // peers returns the comparators besides the baseline that ran t's
-// scenario: serve.Centrifuge, or none.
+// scenario, in this order: serve.Centrifuge, serve.Floor; or none.
 func (t *table) peers() []string {
-	if t.ran[serve.Centrifuge] {
-		return []string{serve.Centrifuge}
+	var ps []string
+	for _, p := range []string{serve.Centrifuge, serve.Floor} {
+		if t.ran[p] {
+			ps = append(ps, p)
+		}
 	}
-	return nil
+	return ps
 }
 
 // peerHeader returns the extra header cells of t's main table: each

@@ -42,3 +42,28 @@ func TestCentrifugeColumn(t *testing.T) {
 		t.Errorf("a run without centrifuge mentions it:\n%s", b.String())
 	}
 }
+
+// TestFloorColumn checks that idle's floor (nbio-floor) gets its column
+// and the ratio of roomloop to it, after centrifuge's when both ran.
+func TestFloorColumn(t *testing.T) {
+	m := func(v float64) []scenario.Metric {
+		return []scenario.Metric{{Name: "server RSS per connection", Unit: "KiB", Value: v}}
+	}
+	rounds := []runner.Round{
+		{Scenario: "idle", Impl: "roomloop", Metrics: m(3)},
+		{Scenario: "idle", Impl: "baseline", Metrics: m(30)},
+		{Scenario: "idle", Impl: "nbio-floor", Metrics: m(2)},
+		{Scenario: "idle", Impl: "centrifuge", Metrics: m(28)},
+	}
+	var b bytes.Buffer
+	Markdown(&b, rounds)
+	out := b.String()
+	for _, want := range []string{
+		"| metric | roomloop | baseline | ratio roomloop/baseline | centrifuge | ratio roomloop/centrifuge | nbio-floor | ratio roomloop/nbio-floor |\n",
+		"| server RSS per connection (KiB) | 3 | 30 | 0.10 | 28 | 0.11 | 2 | 1.50 |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+}

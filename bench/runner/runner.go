@@ -43,7 +43,8 @@ type arm struct{ impl, variant string }
 
 // arms returns what scenario name runs against in round r (0-based):
 // scenario.Impls; for idle with WaysIn the other ways in too; with
-// Centrifuge, the centrifuge comparator where it runs; for a scenario
+// Centrifuge, the centrifuge comparator where it runs; the floor
+// (serve.Floor) where it runs (scenario.RunsFloor); for a scenario
 // with variants, roomloop in each variant. The order rotates from round
 // to round, so that each goes first once in as many rounds as there are
 // arms (two: the first in odd rounds, the second in even ones).
@@ -64,6 +65,9 @@ func (cfg Config) arms(name string, r int) []arm {
 		}
 		if cfg.Centrifuge != "" && scenario.RunsCentrifuge(name) {
 			arms = append(arms, arm{impl: serve.Centrifuge})
+		}
+		if scenario.RunsFloor(name) {
+			arms = append(arms, arm{impl: serve.Floor})
 		}
 	}
 	k := r % len(arms)

@@ -14,6 +14,11 @@ func RunsCentrifuge(name string) bool {
 	return false
 }
 
+// RunsFloor reports whether scenario name also runs against the floor
+// (serve.Floor), in every run: idle, whose memory per connection is
+// reported against it. The floor speaks no more than idle needs.
+func RunsFloor(name string) bool { return name == "idle" }
+
 // ImplTarget is a Target that knows which implementation it runs.
 type ImplTarget interface {
 	Impl() string

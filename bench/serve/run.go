@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/lesismal/nbio/logging"
+
 	"github.com/roomloop/roomloop/internal/memrelease"
 )
 
@@ -23,11 +25,16 @@ func Run(ctx context.Context, cfg Config, in io.Reader, out io.Writer) error {
 		return err
 	}
 	defer stopProfile()
+	// nbio's own logger (the floor's engine uses it; roomloop routes its
+	// engines' lines to slog) writes to stdout by default, which carries
+	// this protocol. Run is a child process's entry point, called before
+	// any engine starts.
+	logging.Output = os.Stderr
 	s, err := Start(cfg)
 	if err != nil {
 		return err
 	}
-	if !isBaseline(cfg.Impl) {
+	if !isBaseline(cfg.Impl) && cfg.Impl != Floor {
 		// As the roomloop binary does by default (-release-memory).
 		defer memrelease.Start(ctx, memrelease.Config{})()
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/roomloop/roomloop/api"
 	"github.com/roomloop/roomloop/bench/baseline"
+	"github.com/roomloop/roomloop/bench/floor"
 )
 
 // The implementations Start knows. RoomloopHTTP and RoomloopTLS are
@@ -105,6 +106,12 @@ func Start(cfg Config) (Server, error) {
 		return startRoomloop(cfg)
 	case RoomloopHTTP:
 		return startRoomloopHTTP(cfg)
+	case Floor:
+		s := floor.New()
+		if err := s.Start(cfg.Addr); err != nil {
+			return nil, err
+		}
+		return floorServer{s}, nil
 	case Baseline, BaselineDeflate:
 		s := baseline.New(&baseline.Options{Compression: cfg.Impl == BaselineDeflate})
 		if err := s.Start(cfg.Addr); err != nil {
@@ -112,8 +119,8 @@ func Start(cfg Config) (Server, error) {
 		}
 		return baselineServer{s}, nil
 	}
-	return nil, fmt.Errorf("serve: unknown implementation %q (want %s, %s, %s, %s, %s, %s or %s)", cfg.Impl,
-		Roomloop, Baseline, RoomloopHTTP, RoomloopTLS, RoomloopMetrics, RoomloopDeflate, BaselineDeflate)
+	return nil, fmt.Errorf("serve: unknown implementation %q (want %s, %s, %s, %s, %s, %s, %s or %s)", cfg.Impl,
+		Roomloop, Baseline, RoomloopHTTP, RoomloopTLS, RoomloopMetrics, RoomloopDeflate, BaselineDeflate, Floor)
 }
 
 // roomloopServer adapts *api.Server and counts how its sessions end.
@@ -252,3 +259,15 @@ func (b baselineServer) Addr() string { return b.s.Addr().String() }
 
 // Close stops the server.
 func (b baselineServer) Close() error { return b.s.Close() }
+
+// floorServer adapts *floor.Server.
+type floorServer struct{ s *floor.Server }
+
+// report adds the rooms with members to st.
+func (f floorServer) report(st *Stats) { st.Rooms = f.s.Rooms() }
+
+// Addr returns the listening address.
+func (f floorServer) Addr() string { return f.s.Addr().String() }
+
+// Close stops the server.
+func (f floorServer) Close() error { return f.s.Close() }
