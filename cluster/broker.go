@@ -138,6 +138,11 @@ func Connect(cfg Config) (*Broker, error) {
 		nats.Timeout(cfg.Timeout),
 		nats.ReconnectHandler(func(*nats.Conn) { go b.reconnected() }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			select {
+			case <-b.stop:
+				return // closed on purpose (Detach)
+			default:
+			}
 			b.disconnectedAt.Store(time.Now().UnixNano())
 			b.epoch.Add(1) // live records wait for each room's catching up
 			b.log.Warn("cluster: lost NATS; publishes fail until it is back", "err", err)
