@@ -32,15 +32,24 @@ var clusterScenarios = map[string]bool{
 }
 
 // Nodes returns how many roomloop processes, meeting on one NATS server
-// that the runner also starts, the variant of scenario name runs against;
-// 0 for one roomloop process without NATS (every other scenario and
-// variant).
+// that the runner also starts, the variant of scenario name runs against:
+// HoldNodes for cluster-hold, ClusterNodes for the other cluster
+// scenarios; 0 for one roomloop process without NATS (every other
+// scenario and variant).
 func Nodes(name, variant string) int {
-	if clusterScenarios[name] && variant == VariantCluster {
+	switch {
+	case variant != VariantCluster:
+		return 0
+	case name == ClusterHoldName:
+		return HoldNodes
+	case clusterScenarios[name]:
 		return ClusterNodes
 	}
 	return 0
 }
+
+// readProc reads process pid's /proc.
+func readProc(pid int) (procstat.Sample, error) { return procstat.Read(pid) }
 
 // ClusterTarget is a Target of several roomloop nodes of one cluster.
 type ClusterTarget interface {

@@ -18,6 +18,7 @@ const clusterIdleRoom = 100
 // roomloop processes (NATS apart).
 type memReading struct {
 	rss, rssFreed, heap, goroutines, natsRSS float64
+	conns, maxConns                          float64 // connections: in all, on the busiest node
 }
 
 // readMem reads t's memory: every node of a NodeReader, summed, with the
@@ -62,6 +63,8 @@ func readMem(t Target) (m memReading, err error) {
 		m.goroutines += float64(stats[i].Goroutines)
 		m.rss += float64(samples[i].RSS)
 		m.rssFreed += float64(freed[i].RSS)
+		m.conns += float64(stats[i].Conns)
+		m.maxConns = max(m.maxConns, float64(stats[i].Conns))
 	}
 	return m, nil
 }

@@ -54,11 +54,18 @@ func ClusterResume(ctx context.Context, t Target, p Params) (r Result, err error
 	rooms := (n + crRoom - 1) / crRoom
 	var drained atomic.Bool
 	var joined, got, back, resumed, refused, complete, disorder, goingAway atomic.Int64
-	next := make([]atomic.Int64, n)     // session i's next k, across its connections
+	next := make([]atomic.Int64, n)      // session i's next k, across its connections
 	wasRefused := make([]atomic.Bool, n) // session i came back as a new session
 	var clients atomic.Pointer[[]*load.Conn]
 	closed := make(chan int, n) // sessions whose first connection ended after the drain began
 	wake := make(chan struct{}, 1)
+	var t0 atomic.Int64 // the signal's time, unix nanoseconds
+	backAt := new(load.Hist)
+	isBack := func() {
+		backAt.Add(time.Duration(time.Now().UnixNano() - t0.Load()))
+		back.Add(1)
+		signal(wake)
+	}
 	join := func(i int) []byte { return []byte(`{"event":"$join","room":"cr-` + strconv.Itoa(i) + `"}`) }
 	// Connections 0..n-1 are the sessions, on the first node until the
 	// drain and then on the others; n+j is room j's publisher, on the last.
@@ -79,8 +86,7 @@ func ClusterResume(ctx context.Context, t Target, p Params) (r Result, err error
 			}
 			if bytes.Contains(msg.Payload, []byte(`"resumed":true`)) {
 				resumed.Add(1)
-				back.Add(1)
-				signal(wake)
+				isBack()
 				return
 			}
 			refused.Add(1)
@@ -105,8 +111,7 @@ func ClusterResume(ctx context.Context, t Target, p Params) (r Result, err error
 			switch string(msg.Event) {
 			case "$joined":
 				if drained.Load() {
-					back.Add(1) // a refused session, back as a new one
-					signal(wake)
+					isBack() // a refused session, back as a new one
 				} else {
 					joined.Add(1)
 				}
@@ -174,8 +179,8 @@ func ClusterResume(ctx context.Context, t Target, p Params) (r Result, err error
 		return r, err
 	}
 
+	t0.Store(time.Now().UnixNano())
 	drained.Store(true)
-	t0 := time.Now()
 	exited := make(chan error, 1)
 	go func() { exited <- term.TerminateNode(0, crExitWait) }()
 	if err := sendAll(m); err != nil {
@@ -208,7 +213,7 @@ func ClusterResume(ctx context.Context, t Target, p Params) (r Result, err error
 	if err := waitWoken(ctx, wake, "sessions back", func() bool { return back.Load() >= int64(n) }, crWait); err != nil {
 		return r, fmt.Errorf("%w: %d back (%d resumed, %d refused)", err, back.Load(), resumed.Load(), refused.Load())
 	}
-	allBack := time.Since(t0)
+	allBack := time.Since(time.Unix(0, t0.Load()))
 	// Every session not refused has every message.
 	all := func() bool {
 		for i := range next {
@@ -221,14 +226,14 @@ func ClusterResume(ctx context.Context, t Target, p Params) (r Result, err error
 	if err := waitWoken(ctx, wake, "resumed sessions' messages", all, crWait); err != nil {
 		return r, fmt.Errorf("%w: %d sessions complete, %d resumed", err, complete.Load(), resumed.Load())
 	}
-	allIn := time.Since(t0)
+	allIn := time.Since(time.Unix(0, t0.Load()))
 	var exitErr error
 	select {
 	case exitErr = <-exited:
 	case <-ctx.Done():
 		return r, ctx.Err()
 	}
-	exitTime := time.Since(t0)
+	exitTime := time.Since(time.Unix(0, t0.Load()))
 	r.add("nodes", "count", float64(len(addrs)))
 	r.add("sessions on the drained node", "count", float64(n))
 	r.add("closed with 1001", "count", float64(goingAway.Load()))
@@ -238,7 +243,9 @@ func ClusterResume(ctx context.Context, t Target, p Params) (r Result, err error
 	r.add("cold connect + join, all sessions", "s", cold.Seconds())
 	r.add("SIGTERM to all back", "s", allBack.Seconds())
 	r.add("SIGTERM to every resumed session with every message", "s", allIn.Seconds())
+	r.add("SIGTERM to half back", "s", backAt.Quantile(0.5).Seconds())
 	r.add("all back / cold connect", "ratio", allBack.Seconds()/cold.Seconds())
+	r.add("sessions back per second", "1/s", float64(n)/allBack.Seconds())
 	r.add("SIGTERM to the drained node's exit", "s", exitTime.Seconds())
 	r.add("resumed sessions: messages lost, repeated or reordered", "count", float64(disorder.Load()))
 	switch e := firstErr.Load(); {

@@ -55,7 +55,7 @@ type Func func(ctx context.Context, t Target, p Params) (Result, error)
 
 // Names lists the scenarios in the order "all" runs them.
 func Names() []string {
-	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect", "resume-load", APIPublishName, BroadcastJSONName, ClusterFanoutName, ClusterPairsName, ClusterIdleName, ClusterResumeName}
+	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect", "resume-load", APIPublishName, BroadcastJSONName, ClusterFanoutName, ClusterPairsName, ClusterIdleName, ClusterResumeName, ClusterHoldName}
 }
 
 // ServerArgs returns the extra server flags scenario name needs: resume
@@ -83,7 +83,7 @@ func ServerArgs(name string) []string {
 // resume-load runs roomloop only, with its default options;
 // cluster-fanout, cluster-pairs and cluster-idle run roomloop only, as a
 // cluster of ClusterNodes nodes and as one node (Nodes); cluster-resume
-// as a cluster only. nil: the scenario runs against serve.Impls.
+// and cluster-hold as a cluster only. nil: the scenario runs against serve.Impls.
 func Variants(name string) []string {
 	switch name {
 	case "reconnect":
@@ -92,7 +92,7 @@ func Variants(name string) []string {
 		return []string{VariantDefaults}
 	case ClusterFanoutName, ClusterPairsName, ClusterIdleName:
 		return []string{VariantCluster, VariantSingle}
-	case ClusterResumeName:
+	case ClusterResumeName, ClusterHoldName:
 		return []string{VariantCluster}
 	}
 	return nil
@@ -154,6 +154,8 @@ func ByName(name string) (Func, bool) {
 		return ClusterIdle, true
 	case ClusterResumeName:
 		return ClusterResume, true
+	case ClusterHoldName:
+		return ClusterHold, true
 	}
 	return nil, false
 }

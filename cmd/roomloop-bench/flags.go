@@ -24,7 +24,7 @@ type sizeFlags struct {
 // register adds the flags to fs.
 func (f *sizeFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quick, "quick", false, "small sizes and 1s phases")
-	fs.IntVar(&f.n, "n", 0, "main size of every scenario: idle/connect/echo connections, broadcast members, slowconsumer readers, resume and resume-load sessions, reconnect clients, api-publish, broadcast-json and cluster-fanout members, cluster-idle connections, cluster-resume sessions, cluster-pairs connections (n/2 rooms) (0: default)")
+	fs.IntVar(&f.n, "n", 0, "main size of every scenario: idle/connect/echo connections, broadcast members, slowconsumer readers, resume and resume-load sessions, reconnect clients, api-publish, broadcast-json and cluster-fanout members, cluster-idle connections, cluster-resume sessions, cluster-hold connections, cluster-pairs connections (n/2 rooms) (0: default)")
 	fs.DurationVar(&f.duration, "duration", 0, "length of each timed phase (0: 5s, or 1s with -quick)")
 	fs.Float64Var(&f.lightRate, "light-rate", 0, "broadcast: messages/s of the light-load phase (0: 5, or 10 with -quick)")
 	fs.Float64Var(&f.echoRate, "echo-rate", 0, "echo: offered round trips/s of the fixed-rate phase (0: -echo-rate-fraction of the baseline's closed-loop rate, calibrated first)")
@@ -44,7 +44,7 @@ func (f *sizeFlags) params() scenario.Params {
 	if f.n > 0 {
 		p.IdleConns, p.Members, p.EchoConns, p.ConnectConns, p.SlowReaders, p.ResumeConns = f.n, f.n, f.n, f.n, f.n, f.n
 		p.Reconnects, p.ResumeLoadConns, p.APIMembers, p.JSONMembers, p.ClusterMembers = f.n, f.n, f.n, f.n, f.n
-		p.ClusterIdleConns, p.ClusterResumeConns, p.PairRooms = f.n, f.n, max(1, f.n/2)
+		p.ClusterIdleConns, p.ClusterResumeConns, p.HoldConns, p.PairRooms = f.n, f.n, f.n, max(1, f.n/2)
 	}
 	if f.inFlight > 0 {
 		p.ClusterInFlight, p.PairInFlight = f.inFlight, f.inFlight
