@@ -48,6 +48,17 @@ func Nodes(name, variant string) int {
 	return 0
 }
 
+// natsCPU returns the NATS server's CPU seconds so far; 0 for a target
+// that is not a NodeReader.
+func natsCPU(t Target) (float64, error) {
+	nr, ok := t.(NodeReader)
+	if !ok {
+		return 0, nil
+	}
+	s, err := nr.NATSSample()
+	return s.CPU, err
+}
+
 // readProc reads process pid's /proc.
 func readProc(pid int) (procstat.Sample, error) { return procstat.Read(pid) }
 

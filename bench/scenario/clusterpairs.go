@@ -22,7 +22,8 @@ const pairsWait = 60 * time.Second
 // publisher send the next one. It reports deliveries/s (every delivery of
 // the phase over the time from its first publish to its last delivery),
 // publish-to-delivery latency p50/p99/p999, and the CPU seconds of every
-// server process (NATS included) per million deliveries. Every receiver
+// server process (NATS included, and NATS's apart) per million
+// deliveries. Every receiver
 // must get its room's messages once, in the order sent.
 func ClusterPairs(ctx context.Context, t Target, p Params) (r Result, err error) {
 	addrs := nodeAddrs(t)
@@ -109,6 +110,10 @@ func ClusterPairs(ctx context.Context, t Target, p Params) (r Result, err error)
 	if err != nil {
 		return r, err
 	}
+	nats0, err := natsCPU(t)
+	if err != nil {
+		return r, err
+	}
 	start := time.Now()
 	running.Store(true)
 	for range p.PairInFlight {
@@ -132,12 +137,19 @@ func ClusterPairs(ctx context.Context, t Target, p Params) (r Result, err error)
 	if err != nil {
 		return r, err
 	}
+	nats1, err := natsCPU(t)
+	if err != nil {
+		return r, err
+	}
 	n := float64(delivered.Load() - d0)
 	r.add("nodes", "count", float64(len(addrs)))
 	r.add("rooms", "count", float64(p.PairRooms))
 	r.add("deliveries/s", "1/s", n/el.Seconds())
 	addLatency(&r, "latency", lat.Load())
 	r.add("server CPU per 1M deliveries (every server process)", "s", (cpu1-cpu0)*1e6/n)
+	if _, ok := t.(NodeReader); ok {
+		r.add("of which the NATS server", "s", (nats1-nats0)*1e6/n)
+	}
 	r.add("deliveries out of order or repeated", "count", float64(disorder.Load()))
 	if d := disorder.Load(); d > 0 {
 		return r, fmt.Errorf("%d deliveries out of order or repeated", d)
