@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/roomloop/roomloop/bench/child"
 	"github.com/roomloop/roomloop/bench/procstat"
@@ -65,11 +66,14 @@ func (f *fleet) NodeAddrs() []string {
 // Impl returns the implementation the nodes run.
 func (f *fleet) Impl() string { return f.nodes[0].Impl() }
 
-// Sample sums the readings of every process of the fleet, NATS included:
-// RSS, threads and CPU seconds.
+// Sample sums the readings of every process of the fleet still running,
+// NATS included: RSS, threads and CPU seconds.
 func (f *fleet) Sample() (procstat.Sample, error) {
 	var sum procstat.Sample
 	for _, s := range append([]*child.Server{f.nats}, f.nodes...) {
+		if exited(s) {
+			continue
+		}
 		x, err := s.Sample()
 		if err != nil {
 			return sum, err
@@ -87,6 +91,56 @@ func (f *fleet) Stats() (serve.Stats, error) { return f.nodes[0].Stats() }
 // StatsFreed returns the first node's runtime stats after it returned its
 // free memory to the OS.
 func (f *fleet) StatsFreed() (serve.Stats, error) { return f.nodes[0].StatsFreed() }
+
+// NodeSamples reads each node's process, in node order (NATS left out).
+func (f *fleet) NodeSamples() ([]procstat.Sample, error) {
+	out := make([]procstat.Sample, len(f.nodes))
+	for i, s := range f.nodes {
+		x, err := s.Sample()
+		if err != nil {
+			return nil, fmt.Errorf("runner: node %d: %w", i+1, err)
+		}
+		out[i] = x
+	}
+	return out, nil
+}
+
+// NATSSample reads the NATS child's process.
+func (f *fleet) NATSSample() (procstat.Sample, error) { return f.nats.Sample() }
+
+// NodeStats asks each node for its runtime stats (after a GC), in node
+// order; with freed, after it returned its free memory to the OS.
+func (f *fleet) NodeStats(freed bool) ([]serve.Stats, error) {
+	out := make([]serve.Stats, len(f.nodes))
+	for i, s := range f.nodes {
+		read := s.Stats
+		if freed {
+			read = s.StatsFreed
+		}
+		x, err := read()
+		if err != nil {
+			return nil, fmt.Errorf("runner: node %d: %w", i+1, err)
+		}
+		out[i] = x
+	}
+	return out, nil
+}
+
+// TerminateNode sends node i (0-based) SIGTERM, so that it drains, and
+// waits up to timeout for it to exit (then kills it).
+func (f *fleet) TerminateNode(i int, timeout time.Duration) error {
+	return f.nodes[i].Terminate(timeout)
+}
+
+// exited reports whether s's process has exited.
+func exited(s *child.Server) bool {
+	select {
+	case <-s.Exited():
+		return true
+	default:
+		return false
+	}
+}
 
 // stop stops the nodes, all at once, and then the NATS child.
 func (f *fleet) stop() error {

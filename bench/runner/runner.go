@@ -173,7 +173,7 @@ func runOne(ctx context.Context, cfg Config, fn scenario.Func, name string, a ar
 		rd.Err = err.Error()
 		return rd
 	}
-	p.Variant = a.variant
+	p.Variant, p.Exe = a.variant, cfg.Exe
 	sctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	res, err := fn(sctx, target, p)
 	cancel()

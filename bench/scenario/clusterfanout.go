@@ -29,23 +29,6 @@ const (
 	cfWait = 30 * time.Second
 )
 
-// Nodes returns how many roomloop processes, meeting on one NATS server
-// that the runner also starts, the variant of scenario name runs against;
-// 0 for one roomloop process without NATS (every other scenario and
-// variant).
-func Nodes(name, variant string) int {
-	if name == ClusterFanoutName && variant == VariantCluster {
-		return ClusterNodes
-	}
-	return 0
-}
-
-// ClusterTarget is a Target of several roomloop nodes of one cluster.
-type ClusterTarget interface {
-	// NodeAddrs returns each node's address; Addr is the first one's.
-	NodeAddrs() []string
-}
-
 // ClusterFanout fills one room with ClusterMembers connections, spread
 // round-robin over the target's nodes (ClusterTarget; one address for a
 // plain Target), and has the first member (on the first node) publish for

@@ -42,8 +42,23 @@ type Params struct {
 	// the publisher's messages in flight.
 	ClusterMembers  int
 	ClusterInFlight int
-	Duration        time.Duration // each timed phase
-	Dialers         int           // concurrent dials
+	// cluster-pairs: 2-member rooms, and messages in flight per room.
+	PairRooms    int
+	PairInFlight int
+	// cluster-idle: idle connections, in rooms of 100, spread over the
+	// nodes.
+	ClusterIdleConns int
+	// cluster-resume: sessions on the node that drains (in rooms of
+	// 100), and messages per room before the drain and again during it.
+	ClusterResumeConns  int
+	ClusterResumeMissed int
+	// cluster-hold: connections held over HoldNodes nodes.
+	HoldConns int
+	// Exe is the benchmark binary, which cluster-hold starts as its load
+	// generator processes ("hold"); the runner sets it.
+	Exe      string
+	Duration time.Duration // each timed phase
+	Dialers  int           // concurrent dials
 
 	// EchoRate is the offered rate (round trips/s, all connections
 	// together) of echo's fixed-rate phase; 0 skips the phase. The runner
@@ -65,6 +80,7 @@ func Full() Params {
 		ResumeConns: 5000, ResumeMissed: 20, Reconnects: 10000,
 		ResumeLoadConns: 1000, ResumeLoadRate: 200, ResumeLoadFlood: 10 * time.Second, ResumeLoadCuts: 3,
 		APIMembers: 1000, APIClients: 32, JSONMembers: 2000, JSONWindow: 32, JSONRate: 10, ClusterMembers: 2000, ClusterInFlight: 16,
+		PairRooms: 1000, PairInFlight: 4, ClusterIdleConns: 6000, ClusterResumeConns: 5000, ClusterResumeMissed: 5, HoldConns: 90000,
 		Duration: 5 * time.Second, Dialers: 64, EchoRateFraction: 0.5,
 	}
 }
@@ -77,6 +93,7 @@ func Quick() Params {
 		ResumeConns: 200, ResumeMissed: 5, Reconnects: 1000,
 		ResumeLoadConns: 100, ResumeLoadRate: 200, ResumeLoadFlood: 2 * time.Second, ResumeLoadCuts: 3,
 		APIMembers: 100, APIClients: 8, JSONMembers: 100, JSONWindow: 8, JSONRate: 50, ClusterMembers: 60, ClusterInFlight: 16,
+		PairRooms: 50, PairInFlight: 4, ClusterIdleConns: 300, ClusterResumeConns: 200, ClusterResumeMissed: 3, HoldConns: 1000,
 		Duration: time.Second, Dialers: 16, EchoRateFraction: 0.5,
 	}
 }

@@ -55,13 +55,14 @@ type Func func(ctx context.Context, t Target, p Params) (Result, error)
 
 // Names lists the scenarios in the order "all" runs them.
 func Names() []string {
-	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect", "resume-load", APIPublishName, BroadcastJSONName, ClusterFanoutName}
+	return []string{"idle", "broadcast", "echo", "connect", "slowconsumer", "resume", "reconnect", "resume-load", APIPublishName, BroadcastJSONName, ClusterFanoutName, ClusterPairsName, ClusterIdleName, ClusterResumeName, ClusterHoldName}
 }
 
 // ServerArgs returns the extra server flags scenario name needs: resume
 // and reconnect run roomloop with session resumption on (the baseline
 // ignores it), resume-load with api's default options, api-publish with
-// the HTTP API served.
+// the HTTP API served, cluster-resume with resumption on and its nodes
+// keeping drained sessions for ClusterResumeHandoverWait.
 func ServerArgs(name string) []string {
 	switch name {
 	case APIPublishName:
@@ -70,6 +71,8 @@ func ServerArgs(name string) []string {
 		return []string{"-resume"}
 	case "resume-load":
 		return []string{"-defaults"}
+	case ClusterResumeName:
+		return []string{"-resume", "-handover-wait", ClusterResumeHandoverWait}
 	}
 	return nil
 }
@@ -78,16 +81,19 @@ func ServerArgs(name string) []string {
 // implementations: reconnect runs roomloop only, once with the Go
 // client's jitter on and once with it off (Params.Variant says which);
 // resume-load runs roomloop only, with its default options;
-// cluster-fanout runs roomloop only, as a cluster of ClusterNodes nodes
-// and as one node (Nodes). nil: the scenario runs against serve.Impls.
+// cluster-fanout, cluster-pairs and cluster-idle run roomloop only, as a
+// cluster of ClusterNodes nodes and as one node (Nodes); cluster-resume
+// and cluster-hold as a cluster only. nil: the scenario runs against serve.Impls.
 func Variants(name string) []string {
 	switch name {
 	case "reconnect":
 		return []string{VariantJitter, VariantNoJitter}
 	case "resume-load":
 		return []string{VariantDefaults}
-	case ClusterFanoutName:
+	case ClusterFanoutName, ClusterPairsName, ClusterIdleName:
 		return []string{VariantCluster, VariantSingle}
+	case ClusterResumeName, ClusterHoldName:
+		return []string{VariantCluster}
 	}
 	return nil
 }
@@ -142,6 +148,14 @@ func ByName(name string) (Func, bool) {
 		return BroadcastJSON, true
 	case ClusterFanoutName:
 		return ClusterFanout, true
+	case ClusterPairsName:
+		return ClusterPairs, true
+	case ClusterIdleName:
+		return ClusterIdle, true
+	case ClusterResumeName:
+		return ClusterResume, true
+	case ClusterHoldName:
+		return ClusterHold, true
 	}
 	return nil, false
 }

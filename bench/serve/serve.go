@@ -91,6 +91,10 @@ type Config struct {
 	// in cmd/roomloop-bench), so that this package, which the centrifuge
 	// comparator's module links too, links no NATS.
 	Broker api.Broker
+	// HandoverWait, with Broker, is how long shutdown keeps the sessions
+	// its drain suspended for their clients to resume them on other nodes
+	// (Options.HandoverWait); Close then waits that much longer.
+	HandoverWait time.Duration
 }
 
 // Server is a started implementation.
@@ -127,14 +131,15 @@ func Start(cfg Config) (Server, error) {
 type roomloopServer struct {
 	s    *api.Server
 	hook *hooks
-	ex   *extras // the admin listener and the metrics scraper, if on
+	ex   *extras       // the admin listener and the metrics scraper, if on
+	wait time.Duration // Config.HandoverWait, which Close allows for
 }
 
 // startRoomloop starts roomloop on its own listener (Start), with a
 // self-signed certificate for RoomloopTLS.
 func startRoomloop(cfg Config) (Server, error) {
 	opts := roomloopOptions(cfg)
-	opts.Broker = cfg.Broker
+	opts.Broker, opts.HandoverWait = cfg.Broker, cfg.HandoverWait
 	if cfg.Impl == RoomloopTLS {
 		tc, err := selfSigned()
 		if err != nil {
@@ -151,7 +156,7 @@ func startRoomloop(cfg Config) (Server, error) {
 		_ = roomloopServer{s: s}.Close()
 		return nil, err
 	}
-	return roomloopServer{s, opts.hooks, ex}, nil
+	return roomloopServer{s: s, hook: opts.hooks, ex: ex, wait: cfg.HandoverWait}, nil
 }
 
 // options are roomloop's options with the hooks that count session ends.
@@ -237,10 +242,10 @@ func (r roomloopServer) Addr() string { return r.s.Addr().String() }
 func (r roomloopServer) AdminAddr() string { return r.ex.adminAddr() }
 
 // Close stops the admin listener and the scraper, then drains and stops
-// the server, waiting at most 5 seconds.
+// the server, waiting at most 5 seconds more than Config.HandoverWait.
 func (r roomloopServer) Close() error {
 	exErr := r.ex.close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second+r.wait)
 	defer cancel()
 	return errors.Join(exErr, r.s.Shutdown(ctx))
 }

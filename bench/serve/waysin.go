@@ -38,7 +38,7 @@ func startRoomloopHTTP(cfg Config) (Server, error) {
 	mux.Handle("/ws", s)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
-	return httpServer{roomloopServer{s, opts.hooks, ex}, hs, ln}, nil
+	return httpServer{roomloopServer{s: s, hook: opts.hooks, ex: ex}, hs, ln}, nil
 }
 
 // Addr returns the HTTP listener's address.

@@ -22,7 +22,7 @@ import (
 // TestMain lets the test binary serve as the benchmark's server child:
 // the runner re-executes it with "server".
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && (os.Args[1] == "server" || os.Args[1] == "nats") {
+	if len(os.Args) > 1 && (os.Args[1] == "server" || os.Args[1] == "nats" || os.Args[1] == "hold") {
 		os.Exit(dispatch(os.Args[1:]))
 	}
 	os.Exit(m.Run())
@@ -49,6 +49,7 @@ func TestRunAllQuick(t *testing.T) {
 		LightRate: 20, LightMembers: 10, ResumeConns: 30, ResumeMissed: 5, EchoRateFraction: 0.5,
 		Reconnects: 30, ResumeLoadConns: 20, ResumeLoadRate: 200, ResumeLoadFlood: time.Second, ResumeLoadCuts: 3,
 		APIMembers: 20, APIClients: 4, JSONMembers: 20, JSONWindow: 4, JSONRate: 50, ClusterMembers: 60, ClusterInFlight: 4,
+		PairRooms: 30, PairInFlight: 2, ClusterIdleConns: 120, ClusterResumeConns: 150, ClusterResumeMissed: 2, HoldConns: 500,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -220,11 +221,38 @@ func TestRunAllQuick(t *testing.T) {
 		assert.Equal(t, 0.0, m["client-seen protocol errors (malformed + seq gaps)"], v)
 	}
 	assert.Contains(t, md.String(), "| metric | cluster | single | ratio cluster/single |")
+	// cluster-pairs and cluster-idle ran against both too.
+	for v, nodes := range map[string]float64{scenario.VariantCluster: scenario.ClusterNodes, scenario.VariantSingle: 1} {
+		m := metrics[scenario.ClusterPairsName+"/"+v]
+		assert.Equal(t, nodes, m["nodes"], v)
+		assert.Positive(t, m["deliveries/s"], v)
+		assert.Equal(t, 0.0, m["deliveries out of order or repeated"], v)
+		assert.Equal(t, 0.0, m["client-seen protocol errors (malformed + seq gaps)"], v)
+		m = metrics[scenario.ClusterIdleName+"/"+v]
+		assert.Equal(t, nodes, m["nodes"], v)
+		assert.Equal(t, float64(p.ClusterIdleConns), m["connections"], v)
+		assert.Positive(t, m["roomloop heap in use per connection (all nodes)"], v)
+	}
+	// cluster-resume: every session on the drained node came back
+	// resumed on another node, every message once and in order.
+	m = metrics[scenario.ClusterResumeName+"/"+scenario.VariantCluster]
+	n := float64(p.ClusterResumeConns)
+	assert.Equal(t, n, m["closed with 1001"])
+	assert.Equal(t, n, m["sessions resumed on another node"])
+	assert.Equal(t, 0.0, m["resumes refused"])
+	assert.Equal(t, 0.0, m["resumed sessions: messages lost, repeated or reordered"])
+	assert.Equal(t, 0.0, m["client-seen protocol errors (malformed + seq gaps)"])
+	// cluster-hold: five nodes, each with a hold process of its own,
+	// held every connection.
+	m = metrics[scenario.ClusterHoldName+"/"+scenario.VariantCluster]
+	assert.Equal(t, float64(scenario.HoldNodes), m["nodes"])
+	assert.Equal(t, float64(p.HoldConns), m["connections held (hold processes)"])
+	assert.Equal(t, float64(p.HoldConns), m["connections held (nodes)"])
 }
 
 // TestScenarioList checks the scenario list and flag expansion.
 func TestScenarioList(t *testing.T) {
-	if got := scenarios("all"); len(got) != 11 || got[9] != scenario.BroadcastJSONName || got[10] != scenario.ClusterFanoutName {
+	if got := scenarios("all"); len(got) != 15 || got[9] != scenario.BroadcastJSONName || got[10] != scenario.ClusterFanoutName || got[13] != scenario.ClusterResumeName {
 		t.Fatalf("all = %v", got)
 	}
 	if got := scenarios("echo,,idle"); len(got) != 2 || got[0] != "echo" || got[1] != "idle" {

@@ -32,7 +32,7 @@ func runMain(args []string) error {
 	var sz sizeFlags
 	sz.register(fs)
 	var (
-		scen   = fs.String("scenario", "all", "all, or a comma-separated list of idle, broadcast, echo, connect, slowconsumer, resume, reconnect, resume-load, api-publish, broadcast-json, cluster-fanout")
+		scen   = fs.String("scenario", "all", "all, or a comma-separated list of idle, broadcast, echo, connect, slowconsumer, resume, reconnect, resume-load, api-publish, broadcast-json, cluster-fanout, cluster-pairs, cluster-idle, cluster-resume, cluster-hold")
 		rounds = fs.Int("rounds", 3, "rounds per implementation")
 		out    = fs.String("out", "bench/results", "directory for the JSON and Markdown results")
 		waysIn = fs.Bool("ways-in", false, "idle: also run roomloop mounted on net/http (ServeHTTP) and with native TLS, and report their memory per connection beside Start's")

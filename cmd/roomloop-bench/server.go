@@ -32,6 +32,7 @@ func serverMain(args []string) error {
 	fs.BoolVar(&cfg.API, "api", false, "roomloop serves the HTTP API on an admin listener at 127.0.0.1:0 (printed as ADMIN <addr>), key "+serve.APIKey)
 	natsURL := fs.String("nats", "", "roomloop runs as a node of a cluster on this NATS server (JetStream on; the room stream in memory)")
 	node := fs.String("node-id", "", "with -nats: this node's id (lower-case letters, digits and '-')")
+	fs.DurationVar(&cfg.HandoverWait, "handover-wait", 0, "with -nats: how long shutdown keeps drained sessions for their clients to resume them on other nodes (0: none kept)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
