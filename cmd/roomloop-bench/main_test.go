@@ -207,8 +207,18 @@ func TestRunAllQuick(t *testing.T) {
 	c := report.CompressionSummary(rounds)
 	require.NotNil(t, c)
 	require.Len(t, c.Goals, 4, "two goals, two phases")
-	for _, g := range c.Goals {
-		assert.NotNil(t, g.Ratio, g.What)
+	// A ratio is judged wherever its denominator was measured: at quick
+	// sizes a phase's server CPU can be under one clock tick.
+	for _, row := range c.Rows {
+		if !strings.HasSuffix(row.Metric, scenario.MetricJSONCPU) {
+			continue
+		}
+		if row.Impls[serve.Roomloop].Median > 0 {
+			assert.NotNil(t, row.Own, row.Metric)
+		}
+		if row.Impls[serve.BaselineDeflate].Median > 0 {
+			assert.NotNil(t, row.Peer, row.Metric)
+		}
 	}
 	// cluster-fanout ran against three nodes on a NATS child and against
 	// one node; every member got every message once, in order.
