@@ -37,9 +37,10 @@ type Broker interface {
 	// answer; ErrNoNode when that node is not there.
 	Request(node string, rec []byte) ([]byte, error)
 	// Sync calls fn in the order of a room this node holds, as if it were
-	// a record, once every record stored so far has been applied; pos is
-	// the last one. It returns when fn has returned.
-	Sync(room string, fn func(pos uint64)) error
+	// a record, once the records up to position atLeast have been applied
+	// (fetched from where they are stored, if they have not come yet);
+	// pos is the last one applied. It returns when fn has returned.
+	Sync(room string, atLeast uint64, fn func(pos uint64)) error
 	// Replay calls fn with the room's stored records from position from
 	// to to, in order; ErrAgedOut if some of them may no longer be
 	// stored.
@@ -62,11 +63,8 @@ type BrokerNode interface {
 	// (they aged out before it could fetch them); the ones after follow.
 	RoomLost(room string, pos uint64)
 	// Handle answers a Request from another node. It may be called
-	// concurrently, except for the requests InOrder reports true for:
-	// those are handled one at a time, in the order they came.
+	// concurrently.
 	Handle(rec []byte) []byte
-	// InOrder reports whether the request rec must be handled in order.
-	InOrder(rec []byte) bool
 	// NodeDown says that node has been silent for too long: its sessions
 	// are gone.
 	NodeDown(node string)

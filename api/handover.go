@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/loop"
 	"github.com/roomloop/roomloop/resume"
@@ -174,12 +176,20 @@ func (cl *cluster) awaitHandovers(ctx context.Context, wait time.Duration) {
 	}
 }
 
-// InOrder implements BrokerNode: handovers are handled one at a time, so
-// that of two resumes of one session one comes first.
-func (cl *cluster) InOrder(rec []byte) bool { return len(rec) > 0 && rec[0] == opHandover }
+// handoverLocks serialize the handovers of one session (striped by its
+// id), so that of two resumes of it one comes first; different sessions
+// move at once.
+var handoverLocks [64]sync.Mutex
+
+func handoverLock(id string) *sync.Mutex {
+	return &handoverLocks[xxhash.Sum64String(id)%uint64(len(handoverLocks))]
+}
 
 // handOver answers another node's handover request for session id.
 func (cl *cluster) handOver(id string, body string) []byte {
+	mu := handoverLock(id)
+	mu.Lock()
+	defer mu.Unlock()
 	var req handoverRequest
 	if json.Unmarshal([]byte(body), &req) != nil {
 		return append([]byte{answerRefused}, resume.ReasonInvalid...)
@@ -323,7 +333,7 @@ func (cl *cluster) adoptRoom(c *Conn, room string, cut uint64) error {
 		return err
 	}
 	var replayErr error
-	err = cl.b.Sync(room, func(pos uint64) {
+	err = cl.b.Sync(room, cut, func(pos uint64) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if cut < pos {

@@ -300,14 +300,9 @@ func (b *Broker) Request(node string, rec []byte) ([]byte, error) {
 	return m.Data, nil
 }
 
-// handleRequest answers another node's request: one that must be in
-// order at once, one at a time, anything else on a goroutine of its own,
-// since it may wait for a room's order (a join).
+// handleRequest answers another node's request on a goroutine of its
+// own, since it may wait for a room's order (a join).
 func (b *Broker) handleRequest(m *nats.Msg) {
-	if b.node.InOrder(m.Data) {
-		_ = m.Respond(b.node.Handle(m.Data))
-		return
-	}
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()

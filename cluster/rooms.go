@@ -345,14 +345,15 @@ func (l *lane) sync(r *room, m *nats.Msg) {
 	if fn == nil {
 		return
 	}
-	if r.started {
+	atLeast, _ := strconv.ParseUint(m.Header.Get(hdrLast), 10, 64)
+	if r.started && r.pos < atLeast {
 		l.catchUp(r, 0, 0, false)
 	}
 	fn(r.pos)
 }
 
 // Sync implements api.Broker.
-func (b *Broker) Sync(name string, fn func(pos uint64)) error {
+func (b *Broker) Sync(name string, atLeast uint64, fn func(pos uint64)) error {
 	done := make(chan struct{})
 	b.mu.Lock()
 	r := b.rooms[liveSubject(name)]
@@ -367,6 +368,7 @@ func (b *Broker) Sync(name string, fn func(pos uint64)) error {
 	ctl := &nats.Msg{Subject: r.live, Sub: r.sub, Header: nats.Header{}}
 	ctl.Header.Set(hdrCtl, "sync")
 	ctl.Header.Set(hdrPos, strconv.FormatUint(id, 10))
+	ctl.Header.Set(hdrLast, strconv.FormatUint(atLeast, 10))
 	select {
 	case r.lane.in <- ctl:
 	case <-b.stop:
