@@ -16,6 +16,7 @@ import (
 
 	"github.com/roomloop/roomloop/api"
 	"github.com/roomloop/roomloop/bench/baseline"
+	"github.com/roomloop/roomloop/loop"
 )
 
 // The implementations Start knows. RoomloopHTTP and RoomloopTLS are
@@ -30,6 +31,11 @@ const (
 	RoomloopHTTP    = "roomloop-http"
 	RoomloopTLS     = "roomloop-tls"
 	RoomloopMetrics = "roomloop-metrics"
+	// RoomloopURing is Roomloop with loop.Config.URingWrites on (set
+	// through loop.URingEnv in the child, as the roomloop binary's
+	// -uring-writes does, since api.Options has no field for it): the
+	// flushers submit their writes through io_uring.
+	RoomloopURing = "roomloop-uring"
 )
 
 // Impls returns the implementations in their default order.
@@ -85,6 +91,11 @@ func Start(cfg Config) (Server, error) {
 	switch cfg.Impl {
 	case Roomloop, RoomloopTLS, RoomloopMetrics:
 		return startRoomloop(cfg)
+	case RoomloopURing:
+		if err := os.Setenv(loop.URingEnv, "1"); err != nil {
+			return nil, err
+		}
+		return startRoomloop(cfg)
 	case RoomloopHTTP:
 		return startRoomloopHTTP(cfg)
 	case Baseline:
@@ -94,7 +105,7 @@ func Start(cfg Config) (Server, error) {
 		}
 		return baselineServer{s}, nil
 	}
-	return nil, fmt.Errorf("serve: unknown implementation %q (want %s, %s, %s, %s or %s)", cfg.Impl, Roomloop, Baseline, RoomloopHTTP, RoomloopTLS, RoomloopMetrics)
+	return nil, fmt.Errorf("serve: unknown implementation %q (want %s, %s, %s, %s, %s or %s)", cfg.Impl, Roomloop, Baseline, RoomloopHTTP, RoomloopTLS, RoomloopMetrics, RoomloopURing)
 }
 
 // roomloopServer adapts *api.Server and counts how its sessions end.
