@@ -98,7 +98,10 @@ func (s *shard) push(c *Conn) {
 // coarse (a 100 µs sleep takes 1.1 ms on an idle Linux process), so the
 // part of a wait under a millisecond is not slept: the flusher yields
 // once instead, letting the goroutines that are ready (a fan-out in
-// progress) queue their frames first.
+// progress) queue their frames first. With Config.URingWrites the
+// flushes queue their writes in the shard's batch, which is submitted
+// whenever it holds a ring's worth and after the tick's last flush, so
+// nothing of a tick is left unsent when the next one starts (uring.go).
 func (s *shard) run(stop <-chan struct{}) {
 	defer s.batch.close()
 	tick := s.eng.cfg.Tick
