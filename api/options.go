@@ -260,6 +260,12 @@ type Options struct {
 	// Shutdown a context that allows for it). Default 0: all at once.
 	DrainSpread time.Duration
 
+	// URingWrites has each flusher submit a flush tick's socket writes
+	// through io_uring, many sockets per system call (Linux; where io_uring
+	// is unavailable the server logs a warning and writes each socket
+	// itself). docs/architecture.md, "Batching writes". Default off.
+	URingWrites bool
+
 	// HandoverWait, with a Broker, is how long Shutdown keeps the
 	// sessions its drain suspended, for their clients to resume them on
 	// other nodes (docs/cluster.md), before it ends those left (within
@@ -361,6 +367,7 @@ func (o *Options) withDefaults() Options {
 
 func (o *Options) loopConfig() loop.Config {
 	cfg := loop.Config{
+		URingWrites:        o.URingWrites,
 		Path:               o.Path,
 		Tick:               o.Tick,
 		Workers:            o.Workers,

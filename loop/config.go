@@ -22,8 +22,10 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -90,6 +92,17 @@ type Config struct {
 	// is dropped. A backstop only: a flusher hands the event loop one
 	// write at a time. Default 1 MiB plus twice the largest message.
 	MaxWriteBuffer int
+	// URingWrites makes each flusher submit a tick's writes through
+	// io_uring: the sends of the connections it writes in one tick go to
+	// the kernel 128 per io_uring_enter, instead of one write(2) per
+	// socket (see uring.go). Off by default. Where io_uring is
+	// unavailable (not Linux, an old kernel, io_uring_disabled, a seccomp
+	// filter) the flushers write each socket as without it
+	// (Engine.URingFlushers says which). URingEnv (ROOMLOOP_URING_WRITES)
+	// set to 1 or true in the environment turns it on as well, for
+	// servers built through api.Options, which has no field for it (the
+	// roomloop binary's -uring-writes sets it).
+	URingWrites bool
 	// MaxInflight bounds received messages waiting for the worker pool per
 	// connection. When a connection's inbox is full the engine stops
 	// reading its socket, so TCP slows the peer down; reading resumes once
@@ -186,12 +199,19 @@ func (c *Config) upgradePath(path string) string {
 	return c.Path
 }
 
+// URingEnv is the environment variable that, set to 1 or true (any
+// value strconv.ParseBool takes as true), turns Config.URingWrites on.
+const URingEnv = "ROOMLOOP_URING_WRITES"
+
 func (c Config) withDefaults() Config {
 	if c.Path == "" {
 		c.Path = DefaultPath
 	}
 	if c.Tick <= 0 {
 		c.Tick = DefaultTick
+	}
+	if on, err := strconv.ParseBool(os.Getenv(URingEnv)); err == nil && on {
+		c.URingWrites = true
 	}
 	procs := runtime.GOMAXPROCS(0)
 	if c.Flushers <= 0 {

@@ -33,6 +33,10 @@ type Counters struct {
 	// its inbox was full; Stalls the connections closed with 1008 because
 	// it stayed full past Config.InboxTimeout.
 	Pauses, Stalls uint64
+	// URingSends counts the writes the flushers handed to io_uring
+	// (Config.URingWrites), URingShort those of them that the socket did
+	// not take whole, whose rest went to the event loop to write.
+	URingSends, URingShort uint64
 }
 
 // engineCounters are the engine-wide counters (per-connection events,
@@ -78,6 +82,8 @@ func (e *Engine) Counters() Counters {
 		c.BytesWritten += s.bytes.Load()
 		c.FramesRead += s.framesRead.Load()
 		c.BytesRead += s.bytesRead.Load()
+		c.URingSends += s.uringSends.Load()
+		c.URingShort += s.uringShort.Load()
 	}
 	return c
 }

@@ -132,6 +132,7 @@ func (e *Engine) run() error {
 			e.http = newHTTPServer(e)
 		}
 		for _, s := range e.shards {
+			s.batch = newBatch(s)
 			e.wg.Add(1)
 			go func() { defer e.wg.Done(); s.run(e.stop) }()
 		}
@@ -226,6 +227,19 @@ func (e *Engine) Writes() (writes, frames uint64) {
 		frames += s.frames.Load()
 	}
 	return writes, frames
+}
+
+// URingFlushers returns how many flushers submit their writes through
+// io_uring (Config.URingWrites, where the kernel allows it): 0 before
+// Start, or when they write each socket themselves.
+func (e *Engine) URingFlushers() int {
+	n := 0
+	for _, s := range e.shards {
+		if s.batch != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Each calls fn for every connection, in no particular order. fn must not

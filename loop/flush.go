@@ -24,11 +24,16 @@ type shard struct {
 
 	spare []*Conn // flusher-owned: the drained list, reused
 	buf   []byte  // flusher-owned: the output buffer, reused
+	batch *batch  // flusher-owned: the io_uring batch (Config.URingWrites), or nil
 
 	// writes counts the buffers with stream frames that the flusher handed
 	// to sockets, frames those frames; only the flusher adds, anyone may
 	// read.
 	writes, frames atomic.Uint64
+	// uringSends counts the writes handed to io_uring, uringShort those
+	// of them the socket did not take whole (the rest went to nbio);
+	// only the flusher adds, anyone may read.
+	uringSends, uringShort atomic.Uint64
 	// bytes counts every byte the flusher handed to sockets (flusher
 	// only); framesRead the messages handed to the Handler by workers of
 	// this shard's connections, bytesRead the bytes read from their
@@ -93,8 +98,12 @@ func (s *shard) push(c *Conn) {
 // coarse (a 100 µs sleep takes 1.1 ms on an idle Linux process), so the
 // part of a wait under a millisecond is not slept: the flusher yields
 // once instead, letting the goroutines that are ready (a fan-out in
-// progress) queue their frames first.
+// progress) queue their frames first. With Config.URingWrites the
+// flushes queue their writes in the shard's batch, which is submitted
+// whenever it holds a ring's worth and after the tick's last flush, so
+// nothing of a tick is left unsent when the next one starts (uring.go).
 func (s *shard) run(stop <-chan struct{}) {
+	defer s.batch.close()
 	tick := s.eng.cfg.Tick
 	var last time.Time
 	for {
@@ -118,11 +127,16 @@ func (s *shard) run(stop <-chan struct{}) {
 			s.flush(c)
 			list[i] = nil
 		}
+		if s.batch != nil {
+			s.batch.submit()
+		}
 		s.spare = list[:0]
 	}
 }
 
-// flush writes what c has pending in one write: its control frames, then
+// flush writes what c has pending in one write (with Config.URingWrites,
+// queued in the tick's io_uring batch, which run submits after the last
+// flush of the tick): its control frames, then
 // its source's messages, then the close frame once the messages it owes
 // before it are out. While nbio still holds bytes of an earlier write,
 // only a close frame that owes nothing is written; the rest waits until
@@ -181,6 +195,16 @@ func (s *shard) flush(c *Conn) {
 	}
 	if len(buf) > 0 {
 		s.bytes.Add(uint64(len(buf)))
+		if b := s.batch; b != nil && b.add(c, buf, closeNow) {
+			s.buf = b.buffer()
+			if b.full() {
+				b.submit()
+			}
+			if more {
+				c.Wake()
+			}
+			return
+		}
 		c.write(buf)
 	}
 	s.keep(buf)

@@ -18,9 +18,10 @@ import (
 // variants (reconnect) has a column per variant instead, and with them a
 // row per variant of its main metrics and the spread of its events over
 // time. A scenario run against one implementation (api-publish) has one
-// column. broadcast is followed by roomloop with metrics on against off.
-// broadcast-json has one table of its four implementations, with and
-// without compression, and the goals of compression (compress.go).
+// column. broadcast is followed by roomloop with metrics on against off,
+// or with its writes through io_uring (run with -uring). broadcast-json
+// has one table of its four implementations, with and without
+// compression, and the goals of compression (compress.go).
 func Markdown(w io.Writer, rounds []runner.Round) {
 	for _, t := range tables(rounds) {
 		cols := t.columns()
@@ -55,6 +56,9 @@ func Markdown(w io.Writer, rounds []runner.Round) {
 		}
 		if t.ran[serve.RoomloopMetrics] {
 			onOffTable(w, t)
+		}
+		if t.ran[serve.RoomloopURing] {
+			uringTable(w, t)
 		}
 		if t.scenario == "reconnect" {
 			reconnectTable(w, t)

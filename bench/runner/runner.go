@@ -35,6 +35,10 @@ type Config struct {
 	// (bench/centrifuge), started with ServerArgs like Exe: the scenarios
 	// it speaks (scenario.RunsCentrifuge) run against it too.
 	Centrifuge string
+	// URing runs broadcast against roomloop, roomloop with the
+	// experimental io_uring flusher (serve.RoomloopURing) and the
+	// baseline, instead of its usual three.
+	URing bool
 }
 
 // arm is what one run of a scenario runs against: an implementation,
@@ -59,6 +63,9 @@ func (cfg Config) arms(name string, r int) []arm {
 		if cfg.WaysIn && name == "idle" {
 			w := serve.WaysIn()
 			impls = append(w[:], serve.Baseline)
+		}
+		if cfg.URing && name == "broadcast" {
+			impls = []string{serve.Roomloop, serve.RoomloopURing, serve.Baseline}
 		}
 		for _, impl := range impls {
 			arms = append(arms, arm{impl: impl})

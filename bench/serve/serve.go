@@ -37,6 +37,9 @@ const (
 	RoomloopMetrics = "roomloop-metrics"
 	RoomloopDeflate = "roomloop-deflate"
 	BaselineDeflate = "baseline-deflate"
+	// RoomloopURing is Roomloop with Options.URingWrites on: the
+	// flushers submit their writes through io_uring.
+	RoomloopURing = "roomloop-uring"
 )
 
 // Deflates reports whether impl accepts permessage-deflate.
@@ -106,7 +109,7 @@ type Server interface {
 // Start starts the implementation cfg names.
 func Start(cfg Config) (Server, error) {
 	switch cfg.Impl {
-	case Roomloop, RoomloopTLS, RoomloopMetrics, RoomloopDeflate:
+	case Roomloop, RoomloopTLS, RoomloopMetrics, RoomloopDeflate, RoomloopURing:
 		return startRoomloop(cfg)
 	case RoomloopHTTP:
 		return startRoomloopHTTP(cfg)
@@ -123,8 +126,8 @@ func Start(cfg Config) (Server, error) {
 		}
 		return baselineServer{s}, nil
 	}
-	return nil, fmt.Errorf("serve: unknown implementation %q (want %s, %s, %s, %s, %s, %s, %s or %s)", cfg.Impl,
-		Roomloop, Baseline, RoomloopHTTP, RoomloopTLS, RoomloopMetrics, RoomloopDeflate, BaselineDeflate, Floor)
+	return nil, fmt.Errorf("serve: unknown implementation %q (want %s, %s, %s, %s, %s, %s, %s, %s or %s)", cfg.Impl,
+		Roomloop, Baseline, RoomloopHTTP, RoomloopTLS, RoomloopMetrics, RoomloopDeflate, BaselineDeflate, Floor, RoomloopURing)
 }
 
 // roomloopServer adapts *api.Server and counts how its sessions end.
@@ -140,6 +143,7 @@ type roomloopServer struct {
 func startRoomloop(cfg Config) (Server, error) {
 	opts := roomloopOptions(cfg)
 	opts.Broker, opts.HandoverWait = cfg.Broker, cfg.HandoverWait
+	opts.URingWrites = cfg.Impl == RoomloopURing
 	if cfg.Impl == RoomloopTLS {
 		tc, err := selfSigned()
 		if err != nil {

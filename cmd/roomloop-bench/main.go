@@ -2,7 +2,7 @@
 // baseline server.
 //
 //	roomloop-bench run -scenario all|idle|broadcast|echo|connect|slowconsumer|resume|reconnect|resume-load|api-publish|broadcast-json|cluster-fanout|cluster-pairs|cluster-idle|cluster-resume|cluster-hold [-quick] [-rounds N] [-out DIR] [-centrifuge]
-//	roomloop-bench server -impl roomloop|baseline|roomloop-metrics -addr 127.0.0.1:0 [-api] [-defaults] [-nats URL -node-id ID]
+//	roomloop-bench server -impl roomloop|baseline|roomloop-metrics|roomloop-uring -addr 127.0.0.1:0 [-api] [-defaults] [-nats URL -node-id ID]
 //	roomloop-bench load -scenario NAME -addr HOST:PORT [-pid PID] [-impl centrifuge] [-admin-addr HOST:PORT -api-key KEY]
 //	roomloop-bench soak -run idle|churn|chaos|slowmix|hostile|drain|all [-duration D] [-sample 10s] [-conns N]
 //

@@ -38,6 +38,7 @@ func runMain(args []string) error {
 		waysIn = fs.Bool("ways-in", false, "idle: also run roomloop mounted on net/http (ServeHTTP) and with native TLS, and report their memory per connection beside Start's")
 		pin    = fs.Bool("pin", runtime.NumCPU() >= 2, "pin servers to CPU 0 and the load generator to CPU 1 (taskset)")
 		cf     = fs.Bool("centrifuge", false, "also run idle, broadcast, echo and connect against the centrifuge comparator, built from ./bench/centrifuge (run from the repository root)")
+		uring  = fs.Bool("uring", false, "broadcast: run roomloop, roomloop-uring (loop.Config.URingWrites: writes submitted through io_uring) and the baseline, instead of roomloop, roomloop-metrics and the baseline")
 		cfBin  = fs.String("centrifuge-bin", "", "the centrifuge comparator's binary, built already (go build in bench/centrifuge); implies -centrifuge")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -60,7 +61,7 @@ func runMain(args []string) error {
 	cfg := runner.Config{
 		Exe: exe, ServerArgs: []string{"server"}, ServerCPUs: cpus,
 		Scenarios: scenarios(*scen), Rounds: *rounds, Params: sz.params(), Log: os.Stderr,
-		WaysIn: *waysIn, Centrifuge: *cfBin,
+		WaysIn: *waysIn, Centrifuge: *cfBin, URing: *uring,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -16,7 +16,7 @@ import (
 func serverMain(args []string) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	var cfg serve.Config
-	fs.StringVar(&cfg.Impl, "impl", serve.Roomloop, "roomloop, baseline, roomloop-http (mounted on net/http), roomloop-tls (wss://, self-signed) roomloop-metrics (Prometheus metrics on, scraped in-process every second), roomloop-deflate or baseline-deflate (permessage-deflate on), or nbio-floor (bench/floor: a minimal server on nbio, the idle scenario's floor)")
+	fs.StringVar(&cfg.Impl, "impl", serve.Roomloop, "roomloop, baseline, roomloop-http (mounted on net/http), roomloop-tls (wss://, self-signed) roomloop-metrics (Prometheus metrics on, scraped in-process every second), roomloop-deflate or baseline-deflate (permessage-deflate on), nbio-floor (bench/floor: a minimal server on nbio, the idle scenario's floor), or roomloop-uring (writes submitted through io_uring)")
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:0", "listen address")
 	fs.BoolVar(&cfg.Resume, "resume", false, "keep roomloop's session resumption on")
 	fs.IntVar(&cfg.QueueFrames, "queue-frames", 4096, "roomloop outbound queue bound per client, frames")
