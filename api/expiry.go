@@ -53,7 +53,12 @@ func (c *Conn) setExpiryLocked(at time.Time) {
 	if at.IsZero() {
 		return
 	}
-	c.expiry = &expiry{at: at, timer: time.AfterFunc(time.Until(at), func() { c.srv.credentialExpired(c, at) })}
+	// Set before the timer starts: one that fires at once (an expiry
+	// already past) reads it, under c.mu, while a caller that has not
+	// shared c yet writes without it.
+	e := &expiry{at: at}
+	c.expiry = e
+	e.timer = time.AfterFunc(time.Until(at), func() { c.srv.credentialExpired(c, at) })
 }
 
 // stopExpiryLocked drops the expiry and its timer. c.mu must be held.
