@@ -22,8 +22,11 @@ import (
 // those that aged out are reported lost.
 
 const (
-	laneCount  = 8
-	laneBuffer = 1 << 16
+	laneCount = 8
+	// laneBuffer is each lane's queue of records (32 KiB of pointers).
+	// A full one makes NATS drop that room's records as a slow
+	// consumer; the room then catches up from the stream.
+	laneBuffer = 1 << 12
 
 	// headers of the stream's republished records
 	hdrSeq  = "Nats-Sequence"
