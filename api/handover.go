@@ -26,9 +26,11 @@ import (
 // it went. The new home continues the stream from those frames, and for
 // each room replays the room's records after the cut to the session
 // alone before it joins it to the room, in the room's order: the client
-// gets every frame once, in order, with seq running on. Requests to a
-// node are answered one at a time, so of two resumes of one session
-// exactly one wins; the other is refused unknown.
+// gets every frame once, in order, with seq running on. A node hands
+// one session over at a time (handoverLock), so of two resumes of one
+// session one comes first; the second is refused unknown while the first
+// is still arriving, or else takes the session over from its new home,
+// as a second resume does on one node.
 
 const (
 	opHandover  byte = 'h'
