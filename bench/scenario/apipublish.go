@@ -57,10 +57,8 @@ func APIPublish(ctx context.Context, t Target, p Params) (r Result, err error) {
 	if err != nil {
 		return r, err
 	}
-	for _, c := range conns {
-		if err := c.Send([]byte(`{"event":"$join","room":"` + apiRoom + `"}`)); err != nil {
-			return r, err
-		}
+	if err := sendJoins(conns, func(_ int) string { return apiRoom }); err != nil {
+		return r, err
 	}
 	members := int64(len(conns))
 	if err := load.WaitFor(ctx, "joined", joined.Load, members, 60*time.Second); err != nil {

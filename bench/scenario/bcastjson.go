@@ -87,10 +87,8 @@ func BroadcastJSON(ctx context.Context, t Target, p Params) (r Result, err error
 	if impl != "" && serve.Deflates(impl) != (negotiated == int64(members)) {
 		return r, fmt.Errorf("%s: %d of %d connections negotiated permessage-deflate", impl, negotiated, members)
 	}
-	for _, c := range conns {
-		if err := c.Send([]byte(`{"event":"$join","room":"` + jsonRoom + `"}`)); err != nil {
-			return r, err
-		}
+	if err := sendJoins(conns, func(_ int) string { return jsonRoom }); err != nil {
+		return r, err
 	}
 	if err := load.WaitFor(ctx, "joined", joined.Load, int64(members), 60*time.Second); err != nil {
 		return r, err

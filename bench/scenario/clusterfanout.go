@@ -87,10 +87,8 @@ func ClusterFanout(ctx context.Context, t Target, p Params) (r Result, err error
 		return r, err
 	}
 	joins.start(int64(len(conns)))
-	for _, c := range conns {
-		if err := c.Send([]byte(`{"event":"$join","room":"` + cfRoom + `"}`)); err != nil {
-			return r, err
-		}
+	if err := sendJoins(conns, func(_ int) string { return cfRoom }); err != nil {
+		return r, err
 	}
 	if err := joins.wait(ctx, 60*time.Second); err != nil {
 		return r, fmt.Errorf("joins: %w", err)

@@ -85,10 +85,8 @@ func ClusterPairs(ctx context.Context, t Target, p Params) (r Result, err error)
 	}
 	conns.Store(&cs)
 	joins.start(int64(len(cs)))
-	for i, c := range cs {
-		if err := c.Send([]byte(`{"event":"$join","room":"p` + strconv.Itoa(i/2) + `"}`)); err != nil {
-			return r, err
-		}
+	if err := sendJoins(cs, func(i int) string { return "p" + strconv.Itoa(i/2) }); err != nil {
+		return r, err
 	}
 	if err := joins.wait(ctx, pairsWait); err != nil {
 		return r, fmt.Errorf("joins: %w", err)

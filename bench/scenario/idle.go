@@ -47,10 +47,8 @@ func Idle(ctx context.Context, t Target, p Params) (r Result, err error) {
 	if err != nil {
 		return r, err
 	}
-	for i, c := range conns {
-		if err := c.Send([]byte(`{"event":"$join","room":"idle-` + strconv.Itoa(i%idleRooms) + `"}`)); err != nil {
-			return r, err
-		}
+	if err := sendJoins(conns, func(i int) string { return "idle-" + strconv.Itoa(i%idleRooms) }); err != nil {
+		return r, err
 	}
 	if err := load.WaitFor(ctx, "joined", joined.Load, int64(len(conns)), 60*time.Second); err != nil {
 		return r, err

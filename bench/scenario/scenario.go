@@ -198,3 +198,14 @@ func serverCPU(t Target) (float64, error) {
 
 // ms converts a duration to milliseconds.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// sendJoins sends each connection a $join of room(i), i its index (room
+// names here need no JSON escaping).
+func sendJoins(conns []*load.Conn, room func(i int) string) error {
+	for i, c := range conns {
+		if err := c.Send([]byte(`{"event":"$join","room":"` + room(i) + `"}`)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
