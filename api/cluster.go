@@ -373,16 +373,11 @@ func (cl *cluster) RoomRecord(room string, pos uint64, rec []byte) {
 	rd := recordReader{b: rec}
 	switch rd.byte() {
 	case recFrame:
-		flags := rd.byte()
-		exclude := rd.strs()
-		f := rd.frame()
-		if rd.err != nil || f.Check() != nil {
+		rf, ok := readRoomFrame(&rd)
+		if !ok {
 			break
 		}
-		echo := flags&flagEcho != 0
-		cl.s.fanOut(room, frame.NewOutgoing(f), func(m *Conn) bool {
-			return (m.id == f.From && !echo) || slices.Contains(exclude, m.id)
-		})
+		cl.s.fanOut(room, frame.NewOutgoing(rf.f), func(m *Conn) bool { return rf.skips(m.id) })
 		return
 	case recJoin:
 		id, home, _ := rd.str(), rd.str(), rd.byte()

@@ -373,11 +373,7 @@ func (cl *cluster) replayTo(c *Conn, rec []byte) {
 	if rd.byte() != recFrame {
 		return // joins and leaves: the member list is the room's already
 	}
-	flags := rd.byte()
-	exclude := rd.strs()
-	f := rd.frame()
-	if rd.err != nil || f.Check() != nil || (f.From == c.id && flags&flagEcho == 0) || slices.Contains(exclude, c.id) {
-		return
+	if rf, ok := readRoomFrame(&rd); ok && !rf.skips(c.id) {
+		_ = c.sendOut(frame.NewOutgoing(rf.f))
 	}
-	_ = c.sendOut(frame.NewOutgoing(f))
 }

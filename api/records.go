@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 
 	"github.com/roomloop/roomloop/frame"
 )
@@ -135,6 +136,29 @@ func frameRecord(f *frame.Frame, echo bool, exclude []string) []byte {
 	w.strs(exclude)
 	w.frame(f)
 	return w.b
+}
+
+// roomFrame is a frame record as read: the frame, whether its sender
+// hears it, and the sessions it skips.
+type roomFrame struct {
+	f       frame.Frame
+	echo    bool
+	exclude []string
+}
+
+// readRoomFrame reads a frame record after its type byte; false when it
+// is malformed or its frame is not fit to send.
+func readRoomFrame(rd *recordReader) (roomFrame, bool) {
+	flags := rd.byte()
+	rf := roomFrame{exclude: rd.strs()}
+	rf.f = rd.frame()
+	rf.echo = flags&flagEcho != 0
+	return rf, rd.err == nil && rf.f.Check() == nil
+}
+
+// skips reports whether session id does not get the frame.
+func (rf *roomFrame) skips(id string) bool {
+	return (id == rf.f.From && !rf.echo) || slices.Contains(rf.exclude, id)
 }
 
 // memberRecord is the room record of session id, at home, joining or
