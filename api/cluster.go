@@ -37,6 +37,9 @@ type cluster struct {
 	mu    sync.Mutex
 	rooms map[string]*clusterRoom
 
+	names nodeNames // node ids in member lists, as numbers
+	self  nodeRef   // this node's number in names
+
 	moved movedSessions // sessions handed over to other nodes
 }
 
@@ -46,13 +49,12 @@ type clusterRoom struct {
 	ready chan struct{} // closed when the broker's Hold returned
 	err   error         // the Hold's error; read after ready
 
-	count atomic.Int64 // len(members), read without mu
+	count atomic.Int64 // members.len(), read without mu
 
 	mu      sync.Mutex
-	pos     uint64   // the last record applied
-	members []string // every node's members, in the order they joined
-	homes   map[string]string
-	joins   map[string]pendingJoin // local joins waiting to be applied, by session
+	pos     uint64                 // the last record applied
+	members memberList             // every node's members
+	joins   map[string]pendingJoin // local joins waiting to be applied, by session; nil when none
 }
 
 // pendingJoin is a local join waiting for its record: done closes when it
@@ -70,7 +72,9 @@ const publishTimeout = 5 * time.Second
 var errClusterDown = NewError(CodeInternal, "the cluster did not take the frame; try again")
 
 func newCluster(s *Server, b Broker) *cluster {
-	return &cluster{s: s, b: b, node: b.Node(), rooms: make(map[string]*clusterRoom)}
+	cl := &cluster{s: s, b: b, node: b.Node(), rooms: make(map[string]*clusterRoom)}
+	cl.self = cl.names.ref(cl.node)
+	return cl
 }
 
 // sessionID returns a new session id that names this node as its home.
@@ -91,7 +95,7 @@ func (cl *cluster) hold(room string) (*clusterRoom, error) {
 	r := cl.rooms[room]
 	first := r == nil
 	if first {
-		r = &clusterRoom{ready: make(chan struct{}), homes: make(map[string]string), joins: make(map[string]pendingJoin)}
+		r = &clusterRoom{ready: make(chan struct{})}
 		cl.rooms[strings.Clone(room)] = r
 	}
 	r.holds++
@@ -145,7 +149,7 @@ func (cl *cluster) join(c *Conn, room, id string) error {
 	case already:
 		if r := cl.held(room); r != nil {
 			r.mu.Lock()
-			_ = c.sendOut(sessionFrame(c, evJoined, room, id, cl.s.joinedPayload(r.members)))
+			_ = c.sendOut(sessionFrame(c, evJoined, room, id, cl.s.joinedPayload(&r.members)))
 			r.mu.Unlock()
 		}
 		return nil
@@ -164,7 +168,10 @@ func (cl *cluster) join(c *Conn, room, id string) error {
 		select {
 		case <-p.done:
 			if c.InRoom(room) {
-				_ = c.sendOut(sessionFrame(c, evJoined, room, id, cl.s.joinedPayload(cl.membersOf(r))))
+				r.mu.Lock()
+				joined := cl.s.joinedPayload(&r.members)
+				r.mu.Unlock()
+				_ = c.sendOut(sessionFrame(c, evJoined, room, id, joined))
 			}
 			return nil
 		case <-time.After(publishTimeout):
@@ -172,6 +179,9 @@ func (cl *cluster) join(c *Conn, room, id string) error {
 		}
 	}
 	p := pendingJoin{done: make(chan struct{}), id: id}
+	if r.joins == nil {
+		r.joins = make(map[string]pendingJoin)
+	}
 	r.joins[c.id] = p
 	r.mu.Unlock()
 	// Retries of one join carry one key, so that it is stored once.
@@ -189,7 +199,7 @@ func (cl *cluster) join(c *Conn, room, id string) error {
 	r.mu.Lock()
 	q, still := r.joins[c.id]
 	if still && q.done == p.done {
-		delete(r.joins, c.id)
+		r.doneJoin(c.id)
 	}
 	r.mu.Unlock()
 	if !still || q.done != p.done {
@@ -201,11 +211,13 @@ func (cl *cluster) join(c *Conn, room, id string) error {
 	return errClusterDown
 }
 
-// membersOf returns a copy of r's member list.
-func (cl *cluster) membersOf(r *clusterRoom) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.members)
+// doneJoin forgets id's pending join; a room with none left lets go of
+// the map (Go maps keep their size). Called with r.mu held.
+func (r *clusterRoom) doneJoin(id string) {
+	delete(r.joins, id)
+	if len(r.joins) == 0 {
+		r.joins = nil
+	}
 }
 
 // leave removes c from room on this node at once and publishes the leave
@@ -285,11 +297,7 @@ func (cl *cluster) members(room string, max int) ([]string, int) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ids := r.members
-	if max >= 0 && max < len(ids) {
-		ids = ids[:max]
-	}
-	return slices.Clone(ids), len(r.members)
+	return r.members.ids(max), r.members.len()
 }
 
 // roomState is a room's member list as one node gives it to another.
@@ -306,9 +314,9 @@ func (cl *cluster) RoomState(room string) (uint64, []byte, bool) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st := roomState{Members: r.members, Homes: make([]string, len(r.members))}
-	for i, id := range r.members {
-		st.Homes[i] = r.homes[id]
+	st := roomState{Members: make([]string, r.members.len()), Homes: make([]string, r.members.len())}
+	for i, m := range r.members.list {
+		st.Members[i], st.Homes[i] = m.id, cl.names.name(m.home)
 	}
 	b, _ := json.Marshal(st)
 	return r.pos, b, true
@@ -328,24 +336,26 @@ func (cl *cluster) RoomReset(room string, pos uint64, state []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pos = pos
-	r.members = r.members[:0]
-	clear(r.homes)
+	r.members.reset()
 	for i, id := range st.Members {
-		if _, dup := r.homes[id]; dup || id == "" {
+		if id == "" || r.members.find(id) >= 0 {
 			continue
 		}
-		r.homes[id] = st.Homes[i]
-		r.members = append(r.members, id)
-		if st.Homes[i] == cl.node {
-			if _, ok := cl.s.sess.Get(id); !ok {
+		home := cl.names.ref(st.Homes[i])
+		if home == cl.self {
+			c, ok := cl.s.sess.Get(id)
+			if !ok {
 				// Listed as this node's, but not here: this node
 				// restarted under its id before the others saw it
 				// gone.
 				cl.publishLeave(room, id, false)
+			} else {
+				id = c.id // shared with the session
 			}
 		}
+		r.members.put(id, home)
 	}
-	r.count.Store(int64(len(r.members)))
+	r.count.Store(int64(r.members.len()))
 }
 
 // RoomLost implements BrokerNode: the room's local members are told that
@@ -400,24 +410,27 @@ func (cl *cluster) RoomRecord(room string, pos uint64, rec []byte) {
 // applyJoin records that id (at home) joined; a local session joins the
 // room here and gets $joined. Called with r.mu held.
 func (cl *cluster) applyJoin(r *clusterRoom, room, id, home string) {
-	_, listed := r.homes[id]
-	r.homes[id] = home // a session that moved names its new home
-	if !listed {
-		r.members = append(r.members, id)
-		r.count.Store(int64(len(r.members)))
-	}
 	if home != cl.node {
-		if !listed {
+		// A session that moved names its new home.
+		if !r.members.put(id, cl.names.ref(home)) {
+			r.count.Store(int64(r.members.len()))
 			cl.s.rooms.Deliver(room, func(local []member) { cl.s.recordPresence(room, id, true, local) })
 		}
 		return
 	}
+	c, ok := cl.s.sess.Get(id)
+	if ok {
+		id = c.id // the list shares the session's own id
+	}
+	listed := r.members.put(id, cl.self)
+	if !listed {
+		r.count.Store(int64(r.members.len()))
+	}
 	pending, waited := r.joins[id]
-	delete(r.joins, id)
 	if waited {
+		r.doneJoin(id)
 		defer close(pending.done)
 	}
-	c, ok := cl.s.sess.Get(id)
 	if ok {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -447,7 +460,7 @@ func (cl *cluster) applyJoin(r *clusterRoom, room, id, home string) {
 		cl.mu.Unlock()
 	}
 	answer := func(_ bool, local []member) {
-		_ = c.sendOut(sessionFrame(c, evJoined, room, pending.id, cl.s.joinedPayload(r.members)))
+		_ = c.sendOut(sessionFrame(c, evJoined, room, pending.id, cl.s.joinedPayload(&r.members)))
 		if !listed {
 			cl.s.recordPresence(room, id, true, local)
 		}
@@ -472,15 +485,12 @@ func (cl *cluster) unholdLater(room string) { go cl.unhold(room) }
 // other leave of it (one that follows a join given up) takes it out
 // here too. Called with r.mu held.
 func (cl *cluster) applyLeave(r *clusterRoom, room, id, home string, reaped bool) {
-	listed, ok := r.homes[id]
-	if !ok || (home != "" && listed != home) {
+	i := r.members.find(id)
+	if i < 0 || (home != "" && cl.names.name(r.members.list[i].home) != home) {
 		return
 	}
-	delete(r.homes, id)
-	if i := slices.Index(r.members, id); i >= 0 {
-		r.members = slices.Delete(r.members, i, i+1)
-	}
-	r.count.Store(int64(len(r.members)))
+	r.members.remove(i)
+	r.count.Store(int64(r.members.len()))
 	if home == cl.node {
 		if c, ok := cl.s.sess.Get(id); ok {
 			c.mu.Lock()
@@ -513,9 +523,10 @@ func (cl *cluster) NodeDown(node string) {
 	for room, r := range rooms {
 		r.mu.Lock()
 		var gone []string
-		for id, home := range r.homes {
-			if home == node {
-				gone = append(gone, id)
+		down := cl.names.ref(node)
+		for _, m := range r.members.list {
+			if m.home == down {
+				gone = append(gone, m.id)
 			}
 		}
 		r.mu.Unlock()
@@ -634,15 +645,6 @@ func refusedErr(ans []byte) error {
 		}
 	}
 	return NewError(code, msg)
-}
-
-// joinedPayload is the $joined payload for a room whose members are ids.
-func (s *Server) joinedPayload(ids []string) frame.JoinedPayload {
-	listed := ids
-	if max := s.opts.MaxMembersListed; max >= 0 && max < len(listed) {
-		listed = listed[:max]
-	}
-	return frame.JoinedPayload{Count: len(ids), Members: slices.Clone(listed), Truncated: len(ids) > len(listed)}
 }
 
 // randomKey returns a short random string for publish keys.
