@@ -17,8 +17,8 @@ const clusterIdleRoom = 100
 // memReading is the servers' memory at one moment, summed over the
 // roomloop processes (NATS apart).
 type memReading struct {
-	rss, rssFreed, heap, goroutines, natsRSS float64
-	conns, maxConns                          float64 // connections: in all, on the busiest node
+	rss, rssFreed, heap, live, goroutines, natsRSS float64
+	conns, maxConns                                float64 // connections: in all, on the busiest node
 }
 
 // readMem reads t's memory: every node of a NodeReader, summed, with the
@@ -60,6 +60,7 @@ func readMem(t Target) (m memReading, err error) {
 	}
 	for i := range stats {
 		m.heap += float64(stats[i].HeapInuse)
+		m.live += float64(stats[i].HeapAlloc)
 		m.goroutines += float64(stats[i].Goroutines)
 		m.rss += float64(samples[i].RSS)
 		m.rssFreed += float64(freed[i].RSS)
@@ -125,6 +126,7 @@ func ClusterIdle(ctx context.Context, t Target, p Params) (r Result, err error) 
 	r.add("roomloop RSS per connection (all nodes)", "KiB", (after.rss-before.rss)/n/1024)
 	r.add("roomloop RSS per connection, free pages returned (all nodes)", "KiB", (after.rssFreed-before.rssFreed)/n/1024)
 	r.add("roomloop heap in use per connection (all nodes)", "KiB", (after.heap-before.heap)/n/1024)
+	r.add("roomloop live heap per connection (all nodes)", "KiB", (after.live-before.live)/n/1024)
 	r.add("roomloop goroutines (all nodes)", "count", after.goroutines)
 	if len(addrs) > 1 {
 		r.add("NATS server RSS growth per connection", "KiB", (after.natsRSS-before.natsRSS)/n/1024)

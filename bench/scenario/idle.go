@@ -94,6 +94,7 @@ func Idle(ctx context.Context, t Target, p Params) (r Result, err error) {
 	r.add("server RSS per connection", "KiB", (float64(s1.RSS)-float64(s0.RSS))/n/1024)
 	r.add("server RSS per connection, free pages returned", "KiB", (float64(freed1.RSS)-float64(freed0.RSS))/n/1024)
 	r.add("server heap in use per connection", "KiB", (float64(after.HeapInuse)-float64(before.HeapInuse))/n/1024)
+	r.add("server live heap per connection", "KiB", (float64(after.HeapAlloc)-float64(before.HeapAlloc))/n/1024)
 	r.add("server goroutines", "count", float64(after.Goroutines))
 	r.add("server OS threads", "count", float64(s1.Threads))
 	r.add("connect + join time", "s", setup.Seconds())

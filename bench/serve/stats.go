@@ -14,12 +14,15 @@ import (
 // Stats is what a server process reports about itself on "STATS". The
 // fields after CPU are roomloop's only (the baseline leaves them zero).
 type Stats struct {
-	Goroutines int     `json:"goroutines"`
-	HeapInuse  uint64  `json:"heap_inuse"` // bytes, after runtime.GC()
-	RSS        uint64  `json:"rss"`        // bytes, after runtime.GC()
-	Threads    int     `json:"threads"`
-	CPU        float64 `json:"cpu_s"`
-	FDs        int     `json:"fds"` // open file descriptors
+	Goroutines int    `json:"goroutines"`
+	HeapInuse  uint64 `json:"heap_inuse"` // bytes, after runtime.GC()
+	// HeapAlloc is the live heap (bytes of objects reachable at that GC);
+	// HeapInuse also counts the free slots of spans that hold live ones.
+	HeapAlloc uint64  `json:"heap_alloc"`
+	RSS       uint64  `json:"rss"` // bytes, after runtime.GC()
+	Threads   int     `json:"threads"`
+	CPU       float64 `json:"cpu_s"`
+	FDs       int     `json:"fds"` // open file descriptors
 	// Writes counts socket writes of frames since the start, Frames the
 	// frames in them (the baseline writes one frame per write).
 	Writes uint64 `json:"writes"`
@@ -56,7 +59,7 @@ func ReadStatsFreed() Stats {
 func readStats() Stats {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	st := Stats{Goroutines: runtime.NumGoroutine(), HeapInuse: ms.HeapInuse}
+	st := Stats{Goroutines: runtime.NumGoroutine(), HeapInuse: ms.HeapInuse, HeapAlloc: ms.HeapAlloc}
 	if p, err := procstat.Read(os.Getpid()); err == nil {
 		st.RSS, st.Threads, st.CPU = p.RSS, p.Threads, p.CPU
 	}
