@@ -43,7 +43,7 @@ func BenchmarkAppendMembers10kParallel(b *testing.B) {
 // (linear scan), in an indexed room, and in an empty room, which is created
 // and deleted each time.
 func BenchmarkJoinLeave(b *testing.B) {
-	for _, size := range []int{0, 4, 15, 31, 1000} {
+	for _, size := range []int{0, 4, 15, 31, 99, 255, 1000} {
 		b.Run(fmt.Sprintf("others=%d", size), func(b *testing.B) {
 			tb := New[*member](Options{})
 			for _, m := range newMembers(size) {

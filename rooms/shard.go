@@ -7,8 +7,11 @@ import (
 
 const (
 	// smallRoom is the largest member count kept without an index map;
-	// lookups in such rooms scan the member slice.
-	smallRoom = 32
+	// lookups in such rooms scan the member slice. An index costs about
+	// 30 bytes per member; a scan of 255 members makes a join and a leave
+	// 250 ns instead of 85 (BenchmarkJoinLeave), far below what the join's
+	// $joined list of such a room costs to encode.
+	smallRoom = 256
 	// dropIndexAt is the member count at or below which a shrinking room
 	// discards its index map. It is below smallRoom so that a room whose
 	// size hovers around smallRoom does not rebuild the map on every call.
