@@ -100,14 +100,14 @@ func (c *Conn) readTurn() {
 	c.readMu.Lock()
 	more := c.readSocket()
 	c.readMu.Unlock()
-	if more && c.readQueued.CompareAndSwap(false, true) {
+	if more && c.flags.cas(flagReadQueued, false, true) {
 		c.eng.submit(readJob{c})
 	}
 }
 
 // run is a readJob's turn.
 func (j readJob) run() {
-	j.c.readQueued.Store(false)
+	j.c.flags.store(flagReadQueued, false)
 	j.c.readTurn()
 }
 
@@ -206,12 +206,12 @@ func (c *Conn) resumeReading() {
 	c.lastRead.Store(nowNano()) // the silence was ours: its clock restarts
 	if held := c.held; held != nil {
 		c.held = nil
-		c.handle(held)
+		c.handle(*held)
 	}
 	if c.tls != nil && !c.paused() {
 		c.readTLS() // what crypto/tls and its pipe hold
 	}
-	if c.readSocket() && c.readQueued.CompareAndSwap(false, true) {
+	if c.readSocket() && c.flags.cas(flagReadQueued, false, true) {
 		c.eng.submit(readJob{c})
 	}
 }

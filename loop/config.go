@@ -106,7 +106,7 @@ type Config struct {
 	// MaxInflight bounds received messages waiting for the worker pool per
 	// connection. When a connection's inbox is full the engine stops
 	// reading its socket, so TCP slows the peer down; reading resumes once
-	// the inbox is down to half. Default 256.
+	// the inbox is down to half. Default 256; at most MaxInflightLimit.
 	MaxInflight int
 	// InboxTimeout closes with 1008 ("messages not handled in time") a
 	// connection whose inbox is full and whose worker has taken none of
@@ -180,6 +180,7 @@ const (
 	DefaultCloseWait        = 2 * time.Second
 	DefaultMessageTimeout   = 10 * time.Second
 	DefaultMaxInflight      = 256
+	MaxInflightLimit        = 1 << 20 // a larger MaxInflight is taken as this
 	DefaultInboxTimeout     = 30 * time.Second
 	DefaultMaxPendingPerIP  = 256
 	DefaultCompressionMin   = 256
@@ -239,6 +240,7 @@ func (c Config) withDefaults() Config {
 	opt.Default(&c.MessageTimeout, DefaultMessageTimeout)
 	opt.Default(&c.MaxWriteBuffer, 1<<20+2*c.MaxMessage)
 	opt.Default(&c.MaxInflight, DefaultMaxInflight)
+	c.MaxInflight = min(c.MaxInflight, MaxInflightLimit)
 	opt.Default(&c.InboxTimeout, DefaultInboxTimeout)
 	opt.Default(&c.CompressionMinSize, DefaultCompressionMin)
 	if c.MaxPendingPerIP == 0 {

@@ -48,7 +48,7 @@ type Conn struct {
 	// by readMu.
 	readMu sync.Mutex
 	parser wsproto.Parser
-	held   []byte // bytes read and not parsed while paused (see backpressure.go)
+	held   *[]byte // bytes read and not parsed while paused (see backpressure.go); nil: none
 
 	// Deadlines in unix nanoseconds, read by the sweeper.
 	lastRead     atomic.Int64 // last whole frame (or accept)
@@ -59,18 +59,11 @@ type Conn struct {
 	// filled, or when its worker last took a message since (see
 	// backpressure.go).
 	stalledSince atomic.Int64
-	readQueued   atomic.Bool // a readJob is queued (see backpressure.go)
 
 	// Write side.
-	dirty          atomic.Bool  // queued on its shard's dirty list
-	unsent         atomic.Int64 // bytes handed to nbio not yet in the kernel
-	dropPending    atomic.Bool  // drop TCP once unsent reaches 0
-	dropReady      atomic.Bool  // unsent reached 0: the flusher drops TCP
-	ipCounted      atomic.Bool  // counted in Engine.perIP (set once in onOpen)
-	pendingCounted atomic.Bool  // counted in Engine.pendingIP until handshakeDone
-	deflate        atomic.Bool  // permessage-deflate negotiated (set once, before Open)
-	wantWritable   atomic.Bool  // waiting for nbio to drain before writing more
-	sndbuf         atomic.Int32 // the socket's send buffer (SO_SNDBUF) when last read; 0 not yet
+	unsent atomic.Int64 // bytes handed to nbio not yet in the kernel
+	flags  connFlags    // the connection's atomic booleans (flags.go)
+	sndbuf atomic.Int32 // the socket's send buffer (SO_SNDBUF) when last read; 0 not yet
 	// readDone: a protocol error or close frame ended reading. Guarded
 	// by readMu (it sits here to fill sndbuf's word).
 	readDone bool
@@ -145,7 +138,7 @@ func (c *Conn) SetSource(src Source, preface []byte) {
 // AppendDeflatedHeader; control frames are never compressed. It is set
 // before Handler.Open and does not change.
 func (c *Conn) Deflate() (minSize int, ok bool) {
-	return c.eng.cfg.CompressionMinSize, c.deflate.Load()
+	return c.eng.cfg.CompressionMinSize, c.flags.load(flagDeflate)
 }
 
 // source returns the connection's source, or nil.
@@ -158,7 +151,7 @@ func (c *Conn) source() Source {
 // Wake tells the connection that its source has messages to write: its
 // flusher writes them on its next flush. It never blocks.
 func (c *Conn) Wake() {
-	if c.dirty.CompareAndSwap(false, true) {
+	if c.flags.cas(flagDirty, false, true) {
 		c.shard.push(c)
 	}
 }
@@ -168,8 +161,8 @@ func nowNano() int64 { return time.Now().UnixNano() }
 // dropWhenWritten closes the TCP connection once nbio has written all it
 // holds (our close frame among it); onWritten finishes the job otherwise.
 func (c *Conn) dropWhenWritten() {
-	c.dropPending.Store(true)
-	if c.unsent.Load() <= 0 && c.dropPending.CompareAndSwap(true, false) {
+	c.flags.store(flagDropPending, true)
+	if c.unsent.Load() <= 0 && c.flags.cas(flagDropPending, true, false) {
 		c.drop()
 	}
 }

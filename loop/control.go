@@ -12,17 +12,16 @@ import (
 // Conn.mu; the flusher writes it.
 type control struct {
 	preface []byte // written before anything else (SetSource)
+	pong    []byte // payload of the one pending pong
+	pingPos uint64 // the source position the pending ping follows (its payload); 0 none
 
-	pong      []byte // payload of the one pending pong
-	pongReady bool
-	ping      bool
-	pingPos   uint64 // the source position the pending ping follows (its payload); 0 none
+	closeUpTo   uint64 // source messages up to this position go out before the close frame
+	closeReason string
+	closeCode   uint16
 
+	pongReady, ping                    bool
 	closeQueued, closeSent, peerClosed bool
-	closeNow                           bool   // write the close frame without waiting for the source
-	closeUpTo                          uint64 // source messages up to this position go out before the close frame
-	closeCode                          uint16
-	closeReason                        string
+	closeNow                           bool // write the close frame without waiting for the source
 }
 
 // appendControl appends the preface, a pong and a ping, if pending; a

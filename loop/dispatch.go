@@ -16,15 +16,15 @@ import (
 // (running), so its messages are handled in arrival order.
 type inbox struct {
 	msgs    []message
-	head    int
-	running bool
-	opened  bool      // Handler.Open ran (or is running); Closed is owed
-	closed  bool      // the transport is gone; Closed is pending
 	info    CloseInfo // how it ended
+	head    int32     // msgs[head:] wait; an inbox holds far fewer than 2^31
+	running bool
+	opened  bool // Handler.Open ran (or is running); Closed is owed
+	closed  bool // the transport is gone; Closed is pending
 }
 
 // waiting is the number of messages not yet taken by a worker.
-func (in *inbox) waiting() int { return len(in.msgs) - in.head }
+func (in *inbox) waiting() int { return len(in.msgs) - int(in.head) }
 
 type message struct {
 	binary bool
@@ -62,11 +62,11 @@ func (c *Conn) drain() {
 	h := c.eng.h
 	for range drainBatch {
 		c.mu.Lock()
-		if c.in.head < len(c.in.msgs) {
+		if int(c.in.head) < len(c.in.msgs) {
 			m := c.in.msgs[c.in.head]
 			c.in.msgs[c.in.head] = message{}
 			c.in.head++
-			if c.in.head == len(c.in.msgs) {
+			if int(c.in.head) == len(c.in.msgs) {
 				c.in.msgs, c.in.head = nil, 0
 			}
 			resume := c.tookWhilePaused()
@@ -174,7 +174,7 @@ func (j *upgradeJob) accept(protocol string) {
 		return
 	}
 	if j.deflate != "" {
-		c.deflate.Store(true)
+		c.flags.store(flagDeflate, true)
 		c.parser.EnableDeflate()
 	}
 	c.write(wsproto.AppendSwitchingExt(nil, j.key, protocol, j.deflate))

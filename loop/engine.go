@@ -348,7 +348,7 @@ func (e *Engine) onClose(nc *nbio.Conn, _ error) {
 	}
 	c.shard.remove(c)
 	e.conns.Add(-1)
-	if c.ipCounted.Load() {
+	if c.flags.load(flagIPCounted) {
 		e.perIP.remove(netaddr.IP(c.RemoteAddr()))
 	}
 	c.handshakeDone()

@@ -142,11 +142,11 @@ func (s *shard) run(stop <-chan struct{}) {
 // only a close frame that owes nothing is written; the rest waits until
 // nbio reports the socket drained (see onWritten).
 func (s *shard) flush(c *Conn) {
-	c.dirty.Store(false)
+	c.flags.store(flagDirty, false)
 	if c.state.Load() == stateClosed {
 		return
 	}
-	if c.dropReady.CompareAndSwap(true, false) {
+	if c.flags.cas(flagDropReady, true, false) {
 		c.drop()
 		return
 	}
@@ -219,8 +219,8 @@ func (s *shard) flush(c *Conn) {
 // claimWritable registers c as waiting for nbio to drain, and reports
 // whether it drained meanwhile (then the caller may write after all).
 func (s *shard) claimWritable(c *Conn) bool {
-	c.wantWritable.Store(true)
-	return c.unsent.Load() <= 0 && c.wantWritable.CompareAndSwap(true, false)
+	c.flags.store(flagWantWritable, true)
+	return c.unsent.Load() <= 0 && c.flags.cas(flagWantWritable, true, false)
 }
 
 // flushCloseOnly writes a queued close frame while nbio still holds bytes,

@@ -53,11 +53,11 @@ func (e *HTTPError) Error() string {
 
 // CloseInfo says how a connection ended.
 type CloseInfo struct {
-	// Code and Reason are of the close frame that ended the connection:
+	// Reason and Code are of the close frame that ended the connection:
 	// the peer's when PeerClosed, else the server's; 1006 when the
 	// transport dropped without any close frame.
-	Code   uint16
 	Reason string
+	Code   uint16
 	// PeerClosed is true when the peer started the close handshake.
 	PeerClosed bool
 	// ServerClosed is true when the server sent a close frame first.

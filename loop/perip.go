@@ -43,7 +43,7 @@ func (p *perIP) remove(ip netip.Addr) {
 // whether it is within the cap.
 func (c *Conn) countIn(p *perIP) bool {
 	counted, ok := p.add(netaddr.IP(c.RemoteAddr()))
-	c.ipCounted.Store(counted)
+	c.flags.store(flagIPCounted, counted)
 	return ok
 }
 
@@ -51,14 +51,14 @@ func (c *Conn) countIn(p *perIP) bool {
 // whether it is within MaxPendingPerIP.
 func (c *Conn) countPending(p *perIP) bool {
 	counted, ok := p.add(netaddr.IP(c.RemoteAddr()))
-	c.pendingCounted.Store(counted)
+	c.flags.store(flagPendingCounted, counted)
 	return ok
 }
 
 // handshakeDone uncounts c from pending handshakes, once: when it opens,
 // is refused or closes.
 func (c *Conn) handshakeDone() {
-	if c.pendingCounted.CompareAndSwap(true, false) {
+	if c.flags.cas(flagPendingCounted, true, false) {
 		c.eng.pendingIP.remove(netaddr.IP(c.RemoteAddr()))
 	}
 }

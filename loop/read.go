@@ -111,6 +111,15 @@ func (c *Conn) forgetEarly() {
 	c.readMu.Unlock()
 }
 
+// hold keeps a copy of data after the bytes held already. Called with
+// readMu held.
+func (c *Conn) hold(data []byte) {
+	if c.held == nil {
+		c.held = new([]byte)
+	}
+	*c.held = append(*c.held, data...)
+}
+
 // feed parses WebSocket frames. When a message fills the inbox, parsing
 // stops there and the rest of data is held until reading resumes (see
 // backpressure.go). Called with readMu held.
@@ -121,12 +130,12 @@ func (c *Conn) feed(data []byte) {
 	if c.paused() {
 		// Not reached by the readers, which stop while paused; kept so that
 		// bytes can never overtake the ones held.
-		c.held = append(c.held, data...)
+		c.hold(data)
 		return
 	}
 	n, err := c.parser.FeedSome(data, (*reader)(c))
 	if err == nil && n < len(data) {
-		c.held = append([]byte(nil), data[n:]...)
+		c.hold(data[n:])
 	}
 	if err != nil {
 		c.readDone = true

@@ -115,12 +115,12 @@ func (c *Conn) written(n int) {
 	if left > 0 {
 		return
 	}
-	if c.dropPending.CompareAndSwap(true, false) {
-		c.dropReady.Store(true)
+	if c.flags.cas(flagDropPending, true, false) {
+		c.flags.store(flagDropReady, true)
 		c.Wake()
 		return
 	}
-	if c.wantWritable.CompareAndSwap(true, false) {
+	if c.flags.cas(flagWantWritable, true, false) {
 		c.Wake()
 	}
 }
