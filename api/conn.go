@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/loop"
@@ -32,11 +31,11 @@ type Conn struct {
 	mu        sync.Mutex // guards the fields below; taken before any rooms.Table lock
 	lc        *loop.Conn // the connection now; nil while suspended
 	rooms     []string
-	gone      bool      // the session ended: no more joins
-	adopting  bool      // arriving from another node (cluster): not yet attached
-	moving    bool      // being handed over to another node: its stream goes with it
-	suspended time.Time // when it was suspended; zero while attached
-	expiry    *expiry   // Identity.Expires and its timer; nil: never expires
+	gone      bool    // the session ended: no more joins
+	adopting  bool    // arriving from another node (cluster): not yet attached
+	moving    bool    // being handed over to another node: its stream goes with it
+	suspended int64   // when it was suspended, in unix nanoseconds; 0 while attached
+	expiry    *expiry // Identity.Expires and its timer; nil: never expires
 	dedupe    resume.Dedupe
 
 	limits *buckets // rate limits, allocated on first use; guarded by handling

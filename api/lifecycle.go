@@ -56,14 +56,14 @@ func (s *Server) expire() {
 	since := func(c *Conn) time.Time {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.suspended
+		return time.Unix(0, c.suspended)
 	}
 	held := func(c *Conn) int64 {
 		_, b := c.stream.Held()
 		return int64(b)
 	}
 	// A resume may have attached the session since it was listed.
-	stillSuspended := func(c *Conn) bool { return c.lc == nil && !c.suspended.IsZero() }
+	stillSuspended := func(c *Conn) bool { return c.lc == nil && c.suspended != 0 }
 	end := func(c *Conn, reason string) bool {
 		return s.endSessionIf(c, CloseInfo{Code: CloseAbnormal, Reason: reason}, stillSuspended)
 	}

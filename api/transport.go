@@ -226,7 +226,7 @@ func (s *Server) resumeSession(lc *loop.Conn, b *handshake) bool {
 		return false
 	}
 	c.lc = lc
-	c.suspended = time.Time{}
+	c.suspended = 0
 	c.setIdentityLocked(b.identity) // the credential this resume came with
 	s.sess.Unsuspend(c)
 	c.mu.Unlock()
@@ -339,7 +339,7 @@ func (t *transport) Closed(lc *loop.Conn, li loop.CloseInfo) {
 		s.endSession(c, info)
 		return
 	}
-	c.suspended = time.Now()
+	c.suspended = time.Now().UnixNano()
 	s.sess.Suspend(c)
 	c.mu.Unlock()
 	if s.opts.OnSuspend != nil {
