@@ -21,6 +21,9 @@ type Broker interface {
 	Detach()
 	// Node returns this node's id: letters, digits and '-'.
 	Node() string
+	// Nodes returns the other nodes that are up now (heard from lately),
+	// in no order.
+	Nodes() []string
 	// Publish puts rec at the end of room's order and returns once it is
 	// there. key, if not empty, makes a retry of the same record a no-op.
 	// An error means rec may not have been published: the caller reports

@@ -538,20 +538,23 @@ func (cl *cluster) NodeDown(node string) {
 }
 
 // request asks the home node of session id to do op; ErrNoSuchSession when
-// no node has it.
+// no node has it. A session id this server made names its home; one
+// Authorize chose may name none, or a node that does not have it, and is
+// then asked of every node (askAll).
 func (cl *cluster) request(op byte, id, arg string, f *frame.Frame) error {
+	rec := request(op, id, arg, f)
 	home := homeOf(id)
 	if to, ok := cl.moved.get(id); ok {
 		home = to
 	}
 	for hops := 0; hops < 4; hops++ {
 		if home == "" || home == cl.node {
-			return ErrNoSuchSession
+			break
 		}
-		ans, err := cl.b.Request(home, request(op, id, arg, f))
+		ans, err := cl.b.Request(home, rec)
 		switch {
 		case errors.Is(err, ErrNoNode):
-			return ErrNoSuchSession
+			return cl.askAll(rec, home)
 		case err != nil:
 			cl.s.log.Warn("cluster: a request to another node failed", "node", home, "err", err)
 			return errClusterDown
@@ -562,14 +565,71 @@ func (cl *cluster) request(op byte, id, arg string, f *frame.Frame) error {
 		case answerOK:
 			return nil
 		case answerNoSuch:
-			return ErrNoSuchSession
+			return cl.askAll(rec, home)
 		case answerMoved:
 			home = string(ans[1:])
 		default:
 			return refusedErr(ans[1:])
 		}
 	}
+	return cl.askAll(rec, home)
+}
+
+// askAll sends a session's request to every other node but skip (asked
+// already): the node that has the session answers. Nodes that cannot be
+// reached count as not having it, unless none answered at all.
+func (cl *cluster) askAll(rec []byte, skip string) error {
+	var refused error
+	failed, answered := 0, 0
+	for _, a := range cl.everyNode(rec, skip) {
+		switch {
+		case a.err != nil || len(a.ans) == 0:
+			failed++
+			continue
+		case a.ans[0] == answerOK:
+			return nil
+		case a.ans[0] == answerRefused:
+			refused = refusedErr(a.ans[1:])
+		}
+		answered++
+	}
+	switch {
+	case refused != nil:
+		return refused
+	case failed > 0 && answered == 0:
+		return errClusterDown
+	}
 	return ErrNoSuchSession
+}
+
+// nodeAnswer is one node's answer to a request, or why there is none.
+type nodeAnswer struct {
+	node string
+	ans  []byte
+	err  error
+}
+
+// everyNode sends rec to every other node that is up but skip, at once,
+// and returns their answers when all have answered or failed (each
+// within the broker's timeout).
+func (cl *cluster) everyNode(rec []byte, skip string) []nodeAnswer {
+	var out []nodeAnswer
+	for _, n := range cl.b.Nodes() {
+		if n != skip && n != cl.node {
+			out = append(out, nodeAnswer{node: n})
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Go(func() {
+			out[i].ans, out[i].err = cl.b.Request(out[i].node, rec)
+			if out[i].err != nil && !errors.Is(out[i].err, ErrNoNode) {
+				cl.s.log.Warn("cluster: a request to another node failed", "node", out[i].node, "err", out[i].err)
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // Handle implements BrokerNode: another node's request for a session of
@@ -580,8 +640,11 @@ func (cl *cluster) Handle(rec []byte) []byte {
 	if rd.err != nil {
 		return refusal(NewError(CodeBadRequest, "malformed request"))
 	}
-	if op == opHandover {
+	switch op {
+	case opHandover:
 		return cl.handOver(id, arg)
+	case opSessionsOf, opSendUser, opKickUser:
+		return cl.handleUser(op, id, arg, &rd)
 	}
 	c, ok := cl.s.sess.Get(id)
 	if !ok {

@@ -27,6 +27,12 @@ const (
 	opJoin  byte = 'j' // put a session into a room
 	opLeave byte = 'L' // take a session out of a room
 
+	// A user's sessions on the node that is asked: the answer lists their
+	// ids, or counts those a frame was queued for or that were ended.
+	opSessionsOf byte = 'u'
+	opSendUser   byte = 'U'
+	opKickUser   byte = 'K'
+
 	answerOK      byte = 0
 	answerNoSuch  byte = 1 // no such session
 	answerRefused byte = 2 // refused; the message follows

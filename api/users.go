@@ -1,9 +1,6 @@
 package api
 
-import (
-	"slices"
-	"sync"
-)
+import "sync"
 
 // userIndex maps Identity.User to the user's live sessions (connected or
 // suspended). Sessions without a user are not indexed. A session enters
@@ -42,23 +39,6 @@ func (u *userIndex) remove(c *Conn) {
 	if len(set) == 0 {
 		delete(u.byUser, c.user)
 	}
-}
-
-// SessionsOf returns, sorted, the ids of the live sessions (connected or
-// suspended) whose Identity.User is user; none for "" (sessions without a
-// user are not tracked).
-func (s *Server) SessionsOf(user string) []string {
-	if user == "" {
-		return nil
-	}
-	s.users.mu.Lock()
-	ids := make([]string, 0, len(s.users.byUser[user]))
-	for c := range s.users.byUser[user] {
-		ids = append(ids, c.id)
-	}
-	s.users.mu.Unlock()
-	slices.Sort(ids)
-	return ids
 }
 
 // User returns the session's Identity.User ("" when Authorize gave none).

@@ -214,6 +214,9 @@ func (b *Broker) reconnected() {
 // Node implements api.Broker.
 func (b *Broker) Node() string { return b.cfg.Node }
 
+// Nodes implements api.Broker: the nodes heard from and not down.
+func (b *Broker) Nodes() []string { return b.peers.up() }
+
 // Attach implements api.Broker: it starts the lanes that apply room
 // records, answers requests and snapshot requests, and starts the
 // heartbeats.

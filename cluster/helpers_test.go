@@ -93,10 +93,16 @@ func startBrokerNodeOpts(t *testing.T, b *Broker, opts api.Options) *node {
 // startCluster starts n nodes on one embedded NATS server.
 func startCluster(t *testing.T, n int) (*natsServer, []*node) {
 	t.Helper()
+	return startClusterOpts(t, n, api.Options{})
+}
+
+// startClusterOpts starts n nodes with opts on one embedded NATS server.
+func startClusterOpts(t *testing.T, n int, opts api.Options) (*natsServer, []*node) {
+	t.Helper()
 	ns := startNATS(t, 0, t.TempDir())
 	nodes := make([]*node, n)
 	for i := range nodes {
-		nodes[i] = startNode(t, ns.url(), "n"+strconv.Itoa(i+1), api.Options{})
+		nodes[i] = startNode(t, ns.url(), "n"+strconv.Itoa(i+1), opts)
 	}
 	// Every node has heard every other: snapshots wait for them all.
 	for _, nd := range nodes {

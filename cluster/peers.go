@@ -21,16 +21,19 @@ type peers struct {
 
 // alive returns how many other nodes have been heard from and are not
 // down.
-func (p *peers) alive() int {
+func (p *peers) alive() int { return len(p.up()) }
+
+// up returns the other nodes that have been heard from and are not down.
+func (p *peers) up() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := 0
+	var out []string
 	for node := range p.seen {
 		if !p.down[node] {
-			n++
+			out = append(out, node)
 		}
 	}
-	return n
+	return out
 }
 
 // heard notes a heartbeat of node from boot, and reports whether it is a

@@ -215,8 +215,9 @@ type userParams struct {
 	Payload json.RawMessage `json:"payload"`
 }
 
-// sendUser queues a frame for every live session of a user
-// (api.Server.SessionsOf); delivered counts those it was queued for.
+// sendUser queues a frame for every live session of a user, on every node
+// of a cluster (api.Server.SendUser); delivered counts those it was
+// queued for.
 func (h *Handler) sendUser(b []byte) (int, any, *apiError) {
 	var p userParams
 	if e := decode(b, &p); e != nil {
@@ -228,12 +229,9 @@ func (h *Handler) sendUser(b []byte) (int, any, *apiError) {
 	if e := h.checkEvent(p.Event); e != nil {
 		return 0, nil, e
 	}
-	f := makeFrame(p.Event, p.Payload)
-	n := 0
-	for _, id := range h.srv.SessionsOf(p.User) {
-		if h.srv.Send(id, f) == nil {
-			n++
-		}
+	n, err := h.srv.SendUser(p.User, makeFrame(p.Event, p.Payload))
+	if err != nil {
+		return 0, nil, fromServer(err)
 	}
 	return http.StatusOK, publishResult{Delivered: n}, nil
 }
@@ -243,7 +241,8 @@ type kickUserParams struct {
 	Reason string `json:"reason"`
 }
 
-// kickUser ends every live session of a user; kicked counts them.
+// kickUser ends every live session of a user, on every node of a
+// cluster (api.Server.KickUser); kicked counts them.
 func (h *Handler) kickUser(b []byte) (int, any, *apiError) {
 	var p kickUserParams
 	if e := decode(b, &p); e != nil {
@@ -255,11 +254,9 @@ func (h *Handler) kickUser(b []byte) (int, any, *apiError) {
 	if e := checkReason(p.Reason); e != nil {
 		return 0, nil, e
 	}
-	n := 0
-	for _, id := range h.srv.SessionsOf(p.User) {
-		if h.srv.Kick(id, p.Reason) == nil {
-			n++
-		}
+	n, err := h.srv.KickUser(p.User, p.Reason)
+	if err != nil {
+		return 0, nil, fromServer(err)
 	}
 	return http.StatusOK, map[string]int{"kicked": n}, nil
 }
