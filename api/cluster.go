@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -538,23 +539,32 @@ func (cl *cluster) NodeDown(node string) {
 }
 
 // request asks the home node of session id to do op; ErrNoSuchSession when
-// no node has it. A session id this server made names its home; one
-// Authorize chose may name none, or a node that does not have it, and is
-// then asked of every node (askAll).
+// no node has it. A session id this server made names its home node. An
+// id that names no node that is up (one Authorize chose, or one of a node
+// that is gone) is looked for on every node first (find).
 func (cl *cluster) request(op byte, id, arg string, f *frame.Frame) error {
-	rec := request(op, id, arg, f)
 	home := homeOf(id)
 	if to, ok := cl.moved.get(id); ok {
 		home = to
+	} else if home == cl.node {
+		return ErrNoSuchSession // this node's, and not here
 	}
+	if home == "" || !slices.Contains(cl.b.Nodes(), home) {
+		found, err := cl.find(id)
+		if err != nil || found == "" {
+			return cmp.Or(err, ErrNoSuchSession)
+		}
+		home = found
+	}
+	rec := request(op, id, arg, f)
 	for hops := 0; hops < 4; hops++ {
 		if home == "" || home == cl.node {
-			break
+			return ErrNoSuchSession
 		}
 		ans, err := cl.b.Request(home, rec)
 		switch {
 		case errors.Is(err, ErrNoNode):
-			return cl.askAll(rec, home)
+			return ErrNoSuchSession
 		case err != nil:
 			cl.s.log.Warn("cluster: a request to another node failed", "node", home, "err", err)
 			return errClusterDown
@@ -565,41 +575,42 @@ func (cl *cluster) request(op byte, id, arg string, f *frame.Frame) error {
 		case answerOK:
 			return nil
 		case answerNoSuch:
-			return cl.askAll(rec, home)
+			return ErrNoSuchSession
 		case answerMoved:
 			home = string(ans[1:])
 		default:
 			return refusedErr(ans[1:])
 		}
 	}
-	return cl.askAll(rec, home)
+	return ErrNoSuchSession
 }
 
-// askAll sends a session's request to every other node but skip (asked
-// already): the node that has the session answers. Nodes that cannot be
-// reached count as not having it, unless none answered at all.
-func (cl *cluster) askAll(rec []byte, skip string) error {
-	var refused error
-	failed, answered := 0, 0
-	for _, a := range cl.everyNode(rec, skip) {
+// find asks every other node that is up whether it has session id, and
+// returns the first that has it connected, else one that has it
+// suspended (a client that reconnects to another node by id leaves a
+// suspended session behind until its resume window passes), else "".
+// A node that does not answer in time makes it errClusterDown, unless
+// another has the session connected.
+func (cl *cluster) find(id string) (string, error) {
+	answers := cl.askEvery(request(opWho, id, "", nil))
+	suspended, failed := "", false
+	for a := range answers {
 		switch {
+		case errors.Is(a.err, ErrNoNode):
 		case a.err != nil || len(a.ans) == 0:
-			failed++
-			continue
-		case a.ans[0] == answerOK:
-			return nil
-		case a.ans[0] == answerRefused:
-			refused = refusedErr(a.ans[1:])
+			failed = true
+		case a.ans[0] == answerOK && len(a.ans) > 1 && a.ans[1] == 1:
+			return a.node, nil
+		case a.ans[0] == answerOK && suspended == "":
+			suspended = a.node
+		case a.ans[0] == answerMoved && len(a.ans) > 1 && suspended == "":
+			suspended = string(a.ans[1:]) // followed by request
 		}
-		answered++
 	}
-	switch {
-	case refused != nil:
-		return refused
-	case failed > 0 && answered == 0:
-		return errClusterDown
+	if suspended == "" && failed {
+		return "", errClusterDown
 	}
-	return ErrNoSuchSession
+	return suspended, nil
 }
 
 // nodeAnswer is one node's answer to a request, or why there is none.
@@ -609,26 +620,23 @@ type nodeAnswer struct {
 	err  error
 }
 
-// everyNode sends rec to every other node that is up but skip, at once,
-// and returns their answers when all have answered or failed (each
-// within the broker's timeout).
-func (cl *cluster) everyNode(rec []byte, skip string) []nodeAnswer {
-	var out []nodeAnswer
-	for _, n := range cl.b.Nodes() {
-		if n != skip && n != cl.node {
-			out = append(out, nodeAnswer{node: n})
-		}
-	}
+// askEvery sends rec to every other node that is up, at once, and yields
+// their answers as they come; each comes within the broker's timeout, and
+// the requests a caller stops waiting for finish on their own.
+func (cl *cluster) askEvery(rec []byte) <-chan nodeAnswer {
+	nodes := slices.DeleteFunc(cl.b.Nodes(), func(n string) bool { return n == cl.node })
+	out := make(chan nodeAnswer, len(nodes))
 	var wg sync.WaitGroup
-	for i := range out {
+	for _, n := range nodes {
 		wg.Go(func() {
-			out[i].ans, out[i].err = cl.b.Request(out[i].node, rec)
-			if out[i].err != nil && !errors.Is(out[i].err, ErrNoNode) {
-				cl.s.log.Warn("cluster: a request to another node failed", "node", out[i].node, "err", out[i].err)
+			ans, err := cl.b.Request(n, rec)
+			if err != nil && !errors.Is(err, ErrNoNode) {
+				cl.s.log.Warn("cluster: a request to another node failed", "node", n, "err", err)
 			}
+			out <- nodeAnswer{node: n, ans: ans, err: err}
 		})
 	}
-	wg.Wait()
+	go func() { wg.Wait(); close(out) }()
 	return out
 }
 
@@ -655,6 +663,11 @@ func (cl *cluster) Handle(rec []byte) []byte {
 	}
 	var err error
 	switch op {
+	case opWho:
+		if c.transport() != nil {
+			return []byte{answerOK, 1}
+		}
+		return []byte{answerOK, 0}
 	case opSend:
 		f := rd.frame()
 		if rd.err != nil {

@@ -10,10 +10,6 @@ import (
 // a user (SessionsOf, SendUser, KickUser) ask every other node that is up
 // for its part, at once, and add the answers to this node's.
 
-// errNodesSilent is a user call that some nodes did not answer: what the
-// others did is done, and counted.
-var errNodesSilent = NewError(CodeInternal, "some nodes of the cluster did not answer; the count is of the others")
-
 // userSessions returns the live sessions of user on this node.
 func (s *Server) userSessions(user string) []*Conn {
 	if user == "" {
@@ -59,7 +55,7 @@ func (s *Server) SessionsOf(user string) []string {
 		ids = append(ids, c.id)
 	}
 	if s.cl != nil && user != "" {
-		for _, a := range s.cl.everyNode(request(opSessionsOf, user, "", nil), "") {
+		for a := range s.cl.askEvery(request(opSessionsOf, user, "", nil)) {
 			if a.err == nil && len(a.ans) > 0 && a.ans[0] == answerOK {
 				rd := recordReader{b: a.ans[1:]}
 				if more := rd.strs(); rd.err == nil {
@@ -75,8 +71,7 @@ func (s *Server) SessionsOf(user string) []string {
 // SendUser queues f for every live session of user (see Conn.Send) and
 // returns how many it was queued for; 0 for "". With a Broker it reaches
 // the user's sessions on every node; when some node does not answer in
-// time, the count is of the others and the error is an *Error with
-// CodeInternal.
+// time, the count is of the others and the error is ErrIncomplete.
 func (s *Server) SendUser(user string, f Frame) (int, error) {
 	if err := checkFrame(&f); err != nil {
 		return 0, err
@@ -101,14 +96,14 @@ func (s *Server) KickUser(user, reason string) (int, error) {
 }
 
 // countAll sends a user request to every other node and adds up the
-// counts they answer; errNodesSilent if some did not answer.
+// counts they answer; ErrIncomplete if some did not answer.
 func (cl *cluster) countAll(rec []byte) (int, error) {
 	n := 0
 	var err error
-	for _, a := range cl.everyNode(rec, "") {
+	for a := range cl.askEvery(rec) {
 		if a.err != nil || len(a.ans) == 0 || a.ans[0] != answerOK {
 			if !errors.Is(a.err, ErrNoNode) { // a node gone since has no sessions
-				err = errNodesSilent
+				err = ErrIncomplete
 			}
 			continue
 		}

@@ -45,6 +45,10 @@ var (
 	// ErrServerClosed: the server has been shut down (Serve returns it
 	// after Shutdown, Start after Shutdown).
 	ErrServerClosed = errors.New("roomloop: server closed")
+	// ErrIncomplete: a call that asks every node of a cluster (SendUser,
+	// KickUser) did not hear from some of them in time; the count that
+	// comes with it is of what the others did.
+	ErrIncomplete = errors.New("roomloop: some nodes of the cluster did not answer")
 )
 
 // Error is a refusal that a handler or CanJoin returns to answer the

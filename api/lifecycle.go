@@ -56,7 +56,7 @@ func (s *Server) expire() {
 	since := func(c *Conn) time.Time {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return time.Unix(0, c.suspended)
+		return suspendedAt(c.suspended)
 	}
 	held := func(c *Conn) int64 {
 		_, b := c.stream.Held()
@@ -76,6 +76,23 @@ func (s *Server) expire() {
 			s.failures.sweep(now)
 		}
 	}
+}
+
+// monoStart is the moment suspension times count from: they are kept as
+// nanoseconds since (8 bytes a session rather than a time.Time's 24) and
+// read on the monotonic clock, so that a step of the wall clock does not
+// end suspended sessions early or late.
+var monoStart = time.Now()
+
+// suspendedNow is the suspension time of a session suspended now, never 0.
+func suspendedNow() int64 { return max(int64(time.Since(monoStart)), 1) }
+
+// suspendedAt is the time a suspension time stands for; zero for 0.
+func suspendedAt(t int64) time.Time {
+	if t == 0 {
+		return time.Time{}
+	}
+	return monoStart.Add(time.Duration(t))
 }
 
 // endAll ends every remaining session (after the engine has stopped).

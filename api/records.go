@@ -26,6 +26,7 @@ const (
 	opKick  byte = 'k' // end a session
 	opJoin  byte = 'j' // put a session into a room
 	opLeave byte = 'L' // take a session out of a room
+	opWho   byte = 'w' // have you the session? (answered OK and 1 if connected, 0 if suspended)
 
 	// A user's sessions on the node that is asked: the answer lists their
 	// ids, or counts those a frame was queued for or that were ended.

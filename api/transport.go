@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/roomloop/roomloop/frame"
 	"github.com/roomloop/roomloop/loop"
@@ -339,7 +338,7 @@ func (t *transport) Closed(lc *loop.Conn, li loop.CloseInfo) {
 		s.endSession(c, info)
 		return
 	}
-	c.suspended = time.Now().UnixNano()
+	c.suspended = suspendedNow()
 	s.sess.Suspend(c)
 	c.mu.Unlock()
 	if s.opts.OnSuspend != nil {

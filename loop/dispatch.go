@@ -17,7 +17,7 @@ import (
 type inbox struct {
 	msgs    []message
 	info    CloseInfo // how it ended
-	head    int32     // msgs[head:] wait; an inbox holds far fewer than 2^31
+	head    int32     // msgs[:head] are taken, msgs[head:] wait; at most MaxInflight+1 wait (push)
 	running bool
 	opened  bool // Handler.Open ran (or is running); Closed is owed
 	closed  bool // the transport is gone; Closed is pending
@@ -25,6 +25,19 @@ type inbox struct {
 
 // waiting is the number of messages not yet taken by a worker.
 func (in *inbox) waiting() int { return len(in.msgs) - int(in.head) }
+
+// push appends m. When msgs is full and at least half of it has been
+// taken, the waiting messages move to the front instead of msgs growing,
+// so an inbox that never empties stays within twice the most messages
+// that wait at once (each move copies at most as many as it frees).
+func (in *inbox) push(m message) {
+	if n := len(in.msgs); n == cap(in.msgs) && in.head > 0 && int(in.head) >= n/2 {
+		w := copy(in.msgs, in.msgs[in.head:])
+		clear(in.msgs[w:])
+		in.msgs, in.head = in.msgs[:w], 0
+	}
+	in.msgs = append(in.msgs, m)
+}
 
 type message struct {
 	binary bool
@@ -45,7 +58,7 @@ func (c *Conn) deliver(binary bool, data []byte) (full bool) {
 		c.mu.Unlock()
 		return false
 	}
-	c.in.msgs = append(c.in.msgs, message{binary, data})
+	c.in.push(message{binary, data})
 	full = c.pauseIfFull()
 	start := !c.in.running
 	c.in.running = true

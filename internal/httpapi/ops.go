@@ -128,6 +128,9 @@ type publishParams struct {
 type publishResult struct {
 	Delivered int  `json:"delivered"`
 	Duplicate bool `json:"duplicate,omitempty"`
+	// Incomplete: some nodes of a cluster did not answer (send_user);
+	// Delivered counts what the others did.
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 // publish broadcasts to a room. With an idempotency key seen within the
@@ -230,10 +233,16 @@ func (h *Handler) sendUser(b []byte) (int, any, *apiError) {
 		return 0, nil, e
 	}
 	n, err := h.srv.SendUser(p.User, makeFrame(p.Event, p.Payload))
-	if err != nil {
+	if err != nil && !errors.Is(err, api.ErrIncomplete) {
 		return 0, nil, fromServer(err)
 	}
-	return http.StatusOK, publishResult{Delivered: n}, nil
+	return http.StatusOK, publishResult{Delivered: n, Incomplete: err != nil}, nil
+}
+
+// kickResult answers kick_user; Incomplete as publishResult's.
+type kickResult struct {
+	Kicked     int  `json:"kicked"`
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 type kickUserParams struct {
@@ -255,10 +264,10 @@ func (h *Handler) kickUser(b []byte) (int, any, *apiError) {
 		return 0, nil, e
 	}
 	n, err := h.srv.KickUser(p.User, p.Reason)
-	if err != nil {
+	if err != nil && !errors.Is(err, api.ErrIncomplete) {
 		return 0, nil, fromServer(err)
 	}
-	return http.StatusOK, map[string]int{"kicked": n}, nil
+	return http.StatusOK, kickResult{Kicked: n, Incomplete: err != nil}, nil
 }
 
 func checkReason(reason string) *apiError {
