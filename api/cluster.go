@@ -521,10 +521,10 @@ func (cl *cluster) NodeDown(node string) {
 		rooms[name] = r
 	}
 	cl.mu.Unlock()
+	down := cl.names.ref(node)
 	for room, r := range rooms {
 		r.mu.Lock()
 		var gone []string
-		down := cl.names.ref(node)
 		for _, m := range r.members.list {
 			if m.home == down {
 				gone = append(gone, m.id)
