@@ -16,11 +16,12 @@ import (
 
 // maxIdleHeap bounds the live heap an idle connection keeps, joined to a
 // room of 100, with the bench's options (no resumption, no presence):
-// 1,400–1,430 B when it was set (loop.Conn 448, api.Conn 192,
+// 1,296–1,306 B when it was set (loop.Conn 384, api.Conn 176,
 // resume.Stream 176, nbio's Conn and addresses 368, the binding 64, the
 // room's and the registry's entries, the session id). A change that adds
-// a field to one of these, or keeps handshake state past Open, shows here.
-const maxIdleHeap = 1536
+// a size class to one of these, or keeps handshake state past Open,
+// shows here.
+const maxIdleHeap = 1360
 
 // TestIdleConnectionHeap holds 1,000 connections that connected, joined
 // a room of 100 and went quiet, and requires the live heap they keep
