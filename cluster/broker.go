@@ -8,7 +8,9 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -274,18 +276,53 @@ func (b *Broker) Detach() {
 }
 
 // Publish implements api.Broker. It fails at once while NATS is away.
+// It sends the record as a plain NATS request to the stream's subject
+// and reads JetStream's acknowledgement itself: the JetStream client's
+// publish decodes every acknowledgement with encoding/json, which was a
+// third of a publish's CPU.
 func (b *Broker) Publish(room, key string, rec []byte) error {
 	if !b.nc.IsConnected() {
 		return errors.New("cluster: not connected to NATS")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Timeout)
-	defer cancel()
-	var opts []jetstream.PublishOpt
+	m := &nats.Msg{Subject: roomSubject(room), Data: rec}
 	if key != "" {
-		opts = append(opts, jetstream.WithMsgID(key))
+		m.Header = nats.Header{jetstream.MsgIDHeader: []string{key}}
 	}
-	_, err := b.js.Publish(ctx, roomSubject(room), rec, opts...)
-	return err
+	ack, err := b.nc.RequestMsg(m, b.cfg.Timeout)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return errors.New("cluster: the room stream did not answer (no responders)")
+	case err != nil:
+		return err
+	}
+	return pubAckError(ack.Data)
+}
+
+// pubAckError returns nil for JetStream's acknowledgement of a stored (or
+// de-duplicated) record, and the error it answered otherwise. An
+// acknowledgement is {"stream":…,"seq":N} with an optional "duplicate";
+// a refusal has "error".
+func pubAckError(ack []byte) error {
+	if bytes.Contains(ack, []byte(`"seq":`)) && !bytes.Contains(ack, []byte(`"error"`)) {
+		return nil
+	}
+	var r struct {
+		Seq   uint64 `json:"seq"`
+		Error *struct {
+			Code        int    `json:"code"`
+			ErrCode     int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	switch {
+	case json.Unmarshal(ack, &r) != nil:
+		return fmt.Errorf("cluster: an unreadable answer to a publish: %.100q", ack)
+	case r.Error != nil:
+		return fmt.Errorf("cluster: JetStream refused the record: %s (%d)", r.Error.Description, r.Error.ErrCode)
+	case r.Seq == 0:
+		return fmt.Errorf("cluster: an answer to a publish without a position: %.100q", ack)
+	}
+	return nil
 }
 
 // Request implements api.Broker.

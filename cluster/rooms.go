@@ -144,21 +144,32 @@ func (b *Broker) roomState(name string) (uint64, []byte, error) {
 	case !errors.Is(err, jetstream.ErrMsgNotFound):
 		return 0, nil, err
 	}
+	// One answer per node, this one's included (it hears its own
+	// question): a channel with room for twice as many, rather than a
+	// synchronous subscription's 65,536-message queue (half a megabyte
+	// allocated for every room a node begins to hold).
+	want := b.peers.alive()
+	replies := make(chan *nats.Msg, 2*(want+1)+4)
 	inbox := b.nc.NewRespInbox()
-	replies, err := b.nc.SubscribeSync(inbox)
+	sub, err := b.nc.ChanSubscribe(inbox, replies)
 	if err != nil {
 		return 0, nil, err
 	}
-	defer func() { _ = replies.Unsubscribe() }()
+	defer func() { _ = sub.Unsubscribe() }()
 	if err := b.nc.PublishRequest(snapshotSubject(name), inbox, nil); err != nil {
 		return 0, nil, err
 	}
 	var best *nats.Msg
 	var bestPos uint64
-	deadline := time.Now().Add(b.cfg.Timeout)
-	for answered, want := 0, b.peers.alive(); answered < want; {
-		m, err := replies.NextMsg(time.Until(deadline))
-		if err != nil {
+	timeout := time.NewTimer(b.cfg.Timeout)
+	defer timeout.Stop()
+	for answered := 0; answered < want; {
+		var m *nats.Msg
+		select {
+		case m = <-replies:
+		case <-timeout.C:
+		}
+		if m == nil {
 			break // the silent ones do not hold it
 		}
 		if m.Header.Get(hdrNode) == b.cfg.Node {

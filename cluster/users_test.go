@@ -130,10 +130,10 @@ func TestChosenIDOnTwoNodesGetsOneRequest(t *testing.T) {
 type slowNode struct{ delay time.Duration }
 
 func (slowNode) RoomState(string) (uint64, []byte, bool) { return 0, nil, false }
-func (slowNode) RoomReset(string, uint64, []byte)         {}
-func (slowNode) RoomRecord(string, uint64, []byte)        {}
-func (slowNode) RoomLost(string, uint64)                  {}
-func (slowNode) NodeDown(string)                          {}
+func (slowNode) RoomReset(string, uint64, []byte)        {}
+func (slowNode) RoomRecord(string, uint64, []byte)       {}
+func (slowNode) RoomLost(string, uint64)                 {}
+func (slowNode) NodeDown(string)                         {}
 func (s slowNode) Handle([]byte) []byte {
 	time.Sleep(s.delay)
 	return []byte{1} // no such session
