@@ -268,9 +268,12 @@ func (b *Broker) Detach() {
 	b.mu.Unlock()
 	b.stopOnce.Do(func() { close(b.stop) })
 	// The others reap this node's sessions now rather than after its
-	// silence.
-	_ = b.nc.Publish(byeSubject(b.cfg.Node), []byte(b.boot))
-	_ = b.nc.Flush()
+	// silence. Without NATS there is no one to tell, and a flush would
+	// wait for its timeout.
+	if b.nc.IsConnected() {
+		_ = b.nc.Publish(byeSubject(b.cfg.Node), []byte(b.boot))
+		_ = b.nc.FlushTimeout(b.cfg.Timeout)
+	}
 	b.wg.Wait()
 	b.nc.Close()
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"encoding/json"
 	"runtime"
 	"strconv"
@@ -112,4 +113,29 @@ func TestGoroutinesConstantInRooms(t *testing.T) {
 	joinRooms(5, 60)
 	after := runtime.NumGoroutine()
 	assert.LessOrEqual(t, after-before, 5, "goroutines: %d with 5 rooms, %d with 60", before, after)
+}
+
+// TestShutdownWithoutNATS: a node whose NATS server is gone still shuts
+// down promptly: there is no one to say goodbye to, and nothing waits for
+// NATS to come back.
+func TestShutdownWithoutNATS(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	b, err := Connect(testConfig(ns.url(), "n1"))
+	require.NoError(t, err)
+	opts := api.Options{Broker: b, Logger: testConfig("", "").Logger}
+	srv := api.New(&opts)
+	require.NoError(t, srv.Start("127.0.0.1:0"))
+	ns.s.Shutdown()
+	require.Eventually(t, func() bool { return !b.nc.IsConnected() }, wait, 10*time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(context.Background()) }()
+	// A generous bound, yet below the NATS client's 10 s flush timeout,
+	// which Shutdown used to wait out.
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(6 * time.Second):
+		require.Fail(t, "Shutdown waited for NATS")
+		<-done
+	}
 }
