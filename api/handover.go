@@ -161,13 +161,15 @@ func (h *handover) decode() bool {
 }
 
 // awaitHandovers waits, after a drain, until every session has moved to
-// another node, for at most wait or until ctx ends.
+// another node, for at most wait or until ctx ends. With no other node up
+// (the last node of a cluster, or one cut off from NATS) there is nowhere
+// to move to, and it does not wait.
 func (cl *cluster) awaitHandovers(ctx context.Context, wait time.Duration) {
 	limit := time.NewTimer(wait)
 	defer limit.Stop()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for cl.s.sess.Len() > 0 {
+	for cl.s.sess.Len() > 0 && len(cl.b.Nodes()) > 0 {
 		select {
 		case <-ctx.Done():
 			return

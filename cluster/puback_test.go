@@ -10,15 +10,15 @@ import (
 // the wire: stored, de-duplicated, refused, and neither.
 func TestPubAckError(t *testing.T) {
 	for _, ok := range []string{
-		`{"stream":"ROOMLOOP_ROOMS","seq":42}`,
-		`{"stream":"ROOMLOOP_ROOMS","seq":42,"duplicate":true}`,
+		`{"stream":"ROOMS","seq":42}`,
+		`{"stream":"ROOMS","seq":42,"duplicate":true}`,
 		`{"stream":"error-log","seq":7}`, // "error" in a stream's name
 	} {
 		assert.NoError(t, pubAckError([]byte(ok)), ok)
 	}
 	for ans, want := range map[string]string{
-		`{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"},"stream":"ROOMLOOP_ROOMS","seq":0}`: "maximum messages exceeded (10077)",
-		`{"stream":"ROOMLOOP_ROOMS"}`: "without a position",
+		`{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"},"stream":"ROOMS","seq":0}`: "maximum messages exceeded (10077)",
+		`{"stream":"ROOMS"}`: "without a position",
 		`not json`:                    "unreadable",
 		``:                            "unreadable",
 	} {

@@ -218,3 +218,25 @@ func TestDrainThenResumeElsewhere(t *testing.T) {
 		t.Fatal("Shutdown did not return")
 	}
 }
+
+// TestLastNodeDoesNotWaitForHandovers: the last node up has no one to
+// hand its drained sessions to, so its Shutdown ends them at once rather
+// than keeping them for HandoverWait.
+func TestLastNodeDoesNotWaitForHandovers(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	b, err := Connect(testConfig(ns.url(), "n1"))
+	require.NoError(t, err)
+	const handoverWait = time.Minute
+	n1 := startBrokerNodeOpts(t, b, api.Options{HandoverWait: handoverWait})
+	x, _ := welcomed(t, n1)
+	x.join("room")
+	done := make(chan error, 1)
+	go func() { done <- n1.srv.Shutdown(context.Background()) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(wait): // a generous bound, far below HandoverWait
+		require.Fail(t, "Shutdown kept the sessions for their handover with no other node up")
+		<-done
+	}
+}
