@@ -19,8 +19,8 @@ func TestPubAckError(t *testing.T) {
 	for ans, want := range map[string]string{
 		`{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"},"stream":"ROOMS","seq":0}`: "maximum messages exceeded (10077)",
 		`{"stream":"ROOMS"}`: "without a position",
-		`not json`:                    "unreadable",
-		``:                            "unreadable",
+		`not json`:           "unreadable",
+		``:                   "unreadable",
 	} {
 		err := pubAckError([]byte(ans))
 		if assert.Error(t, err, ans) {
