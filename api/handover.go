@@ -162,8 +162,9 @@ func (h *handover) decode() bool {
 
 // awaitHandovers waits, after a drain, until every session has moved to
 // another node, for at most wait or until ctx ends. With no other node up
-// (the last node of a cluster, or one cut off from NATS) there is nowhere
-// to move to, and it does not wait.
+// (the last node of a cluster) there is nowhere to move to, and it does
+// not wait. A node cut off from NATS still counts the nodes it heard last
+// as up and waits: NATS may come back within the wait.
 func (cl *cluster) awaitHandovers(ctx context.Context, wait time.Duration) {
 	limit := time.NewTimer(wait)
 	defer limit.Stop()

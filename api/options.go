@@ -269,8 +269,8 @@ type Options struct {
 	// HandoverWait, with a Broker, is how long Shutdown keeps the
 	// sessions its drain suspended, for their clients to resume them on
 	// other nodes (docs/cluster.md), before it ends those left (within
-	// Shutdown's context); not at all while no other node is up. Default
-	// 0: none is kept.
+	// Shutdown's context); not at all when no other node is up (the
+	// last node). Default 0: none is kept.
 	HandoverWait time.Duration
 	// MaxPendingPerIP caps connections from one address still sending
 	// their upgrade request or being authorized (503), against slow

@@ -106,14 +106,18 @@ type Broker struct {
 	lanes []*lane
 	peers peers
 
-	created        time.Time    // when the stream was made; guarded by mu
-	disconnectedAt atomic.Int64 // when NATS was last lost, Unix ns
+	created        time.Time     // when the stream was made; guarded by mu
+	disconnectedAt atomic.Int64  // when NATS was last lost, Unix ns
+	reconnects     atomic.Uint64 // reconnections so far: the latest owns the stream's re-making
 	// epoch counts the losses of NATS; a room applies live records only
 	// once it has caught up from the stream after the latest.
 	epoch atomic.Uint64
 	// lose, set by tests before Attach, drops the live records it
 	// returns true for, as a lossy network would.
 	lose func(room string, seq uint64) bool
+	// noStream, set by tests, is called when a publish found no stream
+	// to answer it and is about to wait and retry.
+	noStream func()
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -194,22 +198,37 @@ func (b *Broker) ensureStream() (jetstream.JetStream, jetstream.Stream, error) {
 }
 
 // reconnected makes sure the stream is there (a NATS server restarted
-// without its storage has lost it) and has every held room catch up.
+// without its storage has lost it) and has every held room catch up. If
+// the stream cannot be made (JetStream not ready yet on a server that
+// just started, or not enabled), it tries again, less and less often,
+// while this connection lasts: a later reconnection starts over.
 func (b *Broker) reconnected() {
+	gen := b.reconnects.Add(1)
 	kind := resyncShort
 	if time.Since(time.Unix(0, b.disconnectedAt.Load())) > b.cfg.History/2 {
 		kind = resyncLong
 	}
-	_, st, err := b.ensureStream()
-	if err != nil {
-		b.log.Error("cluster: the room stream after reconnecting", "err", err)
-	} else {
-		b.mu.Lock()
-		if created := st.CachedInfo().Created; !created.Equal(b.created) {
-			b.created, kind = created, resyncRestart
+	var st jetstream.Stream
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		var err error
+		if _, st, err = b.ensureStream(); err == nil {
+			break
 		}
-		b.mu.Unlock()
+		b.log.Error("cluster: the room stream after reconnecting; trying again", "err", err, "in", wait)
+		select {
+		case <-b.stop:
+			return
+		case <-time.After(wait):
+		}
+		if b.reconnects.Load() != gen || !b.nc.IsConnected() {
+			return
+		}
 	}
+	b.mu.Lock()
+	if created := st.CachedInfo().Created; !created.Equal(b.created) {
+		b.created, kind = created, resyncRestart
+	}
+	b.mu.Unlock()
 	b.resyncAll(kind)
 }
 
@@ -291,15 +310,38 @@ func (b *Broker) Publish(room, key string, rec []byte) error {
 	if key != "" {
 		m.Header = nats.Header{jetstream.MsgIDHeader: []string{key}}
 	}
-	ack, err := b.nc.RequestMsg(m, b.cfg.Timeout)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return errors.New("cluster: the room stream did not answer (no responders)")
-	case err != nil:
-		return err
+	deadline := time.Now().Add(b.cfg.Timeout)
+	for tries := 0; ; tries++ {
+		ack, err := b.nc.RequestMsg(m, time.Until(deadline))
+		switch {
+		case errors.Is(err, nats.ErrNoResponders) && tries < publishRetries && time.Until(deadline) > publishRetryWait:
+			// The stream has no leader for a moment (a NATS cluster
+			// electing one, or a restarted server before the stream is
+			// made again): JetStream's own client waits and retries too.
+			if b.noStream != nil {
+				b.noStream()
+			}
+			select {
+			case <-time.After(publishRetryWait):
+			case <-b.stop:
+				return errors.New("cluster: detached")
+			}
+			continue
+		case errors.Is(err, nats.ErrNoResponders):
+			return errors.New("cluster: the room stream did not answer (no responders)")
+		case err != nil:
+			return err
+		}
+		return pubAckError(ack.Data)
 	}
-	return pubAckError(ack.Data)
 }
+
+// A publish that finds no stream to answer it is retried publishRetries
+// times, publishRetryWait apart, within the publish timeout.
+const (
+	publishRetries   = 2
+	publishRetryWait = 250 * time.Millisecond
+)
 
 // pubAckError returns nil for JetStream's acknowledgement of a stored (or
 // de-duplicated) record, and the error it answered otherwise. An

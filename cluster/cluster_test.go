@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -247,4 +248,43 @@ func TestConnectFailsWithoutNATS(t *testing.T) {
 	assert.Contains(t, err.Error(), "connecting to NATS")
 	_, err = Connect(Config{URL: "nats://127.0.0.1:1", Node: "Bad.Node"})
 	assert.ErrorContains(t, err, "node id")
+}
+
+// TestStreamMadeWhenJetStreamComesBack: NATS restarts on its port without
+// JetStream (or with it not ready yet), so the nodes cannot make the room
+// stream again when they reconnect; once JetStream is enabled, they do,
+// and the room serves again without a process restart.
+func TestStreamMadeWhenJetStreamComesBack(t *testing.T) {
+	dir := t.TempDir()
+	ns := startNATS(t, 0, dir)
+	port := ns.port()
+	nodes := []*node{startNode(t, ns.url(), "n1", api.Options{}), startNode(t, ns.url(), "n2", api.Options{})}
+	for _, n := range nodes {
+		require.Eventually(t, func() bool { return n.broker.peers.alive() == 1 }, wait, 10*time.Millisecond)
+	}
+	a, b := dial(t, nodes[0]), dial(t, nodes[1])
+	a.join("room")
+	b.join("room")
+	waitCount(t, nodes, "room", 2)
+
+	ns.s.Shutdown()
+	ns.s.WaitForShutdown()
+	plain, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	require.NoError(t, err)
+	go plain.Start()
+	require.True(t, plain.ReadyForConnections(wait))
+	t.Cleanup(func() { plain.Shutdown(); plain.WaitForShutdown() })
+	for _, n := range nodes {
+		require.Eventually(t, func() bool { return n.broker.nc.IsConnected() }, wait, 10*time.Millisecond)
+	}
+	require.NoError(t, plain.EnableJetStream(&natsserver.JetStreamConfig{StoreDir: dir}))
+	require.Eventually(t, func() bool {
+		a.send(map[string]any{"event": "msg", "room": "room", "id": "m1", "payload": map[string]int{"n": 1}})
+		f := a.read()
+		for f.Event != "$ack" && f.Event != "$error" {
+			f = a.read()
+		}
+		return f.Event == "$ack"
+	}, 2*wait, 100*time.Millisecond)
+	assert.Equal(t, 1, payloadN(t, b.next("msg")))
 }

@@ -139,3 +139,30 @@ func TestShutdownWithoutNATS(t *testing.T) {
 		<-done
 	}
 }
+
+// TestPublishWaitsForTheStream: a publish that finds no stream (between a
+// NATS server's restart and the stream being made again, or while a NATS
+// cluster elects the stream's leader) waits and retries within its
+// timeout rather than failing at once.
+func TestPublishWaitsForTheStream(t *testing.T) {
+	ns := startNATS(t, 0, t.TempDir())
+	b, err := Connect(testConfig(ns.url(), "n1"))
+	require.NoError(t, err)
+	t.Cleanup(b.nc.Close)
+	require.NoError(t, b.js.DeleteStream(context.Background(), b.cfg.Stream))
+	var waits atomic.Int32
+	b.noStream = func() {
+		if waits.Add(1) == 1 {
+			_, _, err := b.ensureStream() // the stream comes back meanwhile
+			assert.NoError(t, err)
+		}
+	}
+	require.NoError(t, b.Publish("room", "", []byte{'x'}))
+	assert.Equal(t, int32(1), waits.Load(), "the first try found no stream")
+
+	require.NoError(t, b.js.DeleteStream(context.Background(), b.cfg.Stream))
+	b.noStream = nil
+	err = b.Publish("room", "", []byte{'x'})
+	require.Error(t, err, "no stream at all: the publish gives up")
+	assert.Contains(t, err.Error(), "no responders")
+}
