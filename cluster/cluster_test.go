@@ -196,6 +196,35 @@ func TestNodeCrashReapsItsMembers(t *testing.T) {
 	waitCount(t, []*node{nodes[0], nodes[2]}, "room", 1)
 }
 
+// twoNodesInARoom starts nodes n1 and n2 on ns and a client of each,
+// both in "room".
+func twoNodesInARoom(t *testing.T, ns *natsServer) (nodes []*node, a, b *client) {
+	t.Helper()
+	nodes = []*node{startNode(t, ns.url(), "n1", api.Options{}), startNode(t, ns.url(), "n2", api.Options{})}
+	for _, n := range nodes {
+		require.Eventually(t, func() bool { return n.broker.peers.alive() == 1 }, wait, 10*time.Millisecond)
+	}
+	a, b = dial(t, nodes[0]), dial(t, nodes[1])
+	a.join("room")
+	b.join("room")
+	waitCount(t, nodes, "room", 2)
+	return nodes, a, b
+}
+
+// sendUntilAcked sends frame m1 ({"n":1}) to "room" from a, again after
+// each $error, until it is acknowledged, for at most within.
+func sendUntilAcked(t *testing.T, a *client, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		a.send(map[string]any{"event": "msg", "room": "room", "id": "m1", "payload": map[string]int{"n": 1}})
+		f := a.read()
+		for f.Event != "$ack" && f.Event != "$error" {
+			f = a.read()
+		}
+		return f.Event == "$ack"
+	}, within, 100*time.Millisecond)
+}
+
 // TestNATSOutage: while NATS is away a room frame gets $error internal at
 // once and its id is not used up; once NATS is back (restarted on its
 // port, storage lost), the retry is applied and delivered once.
@@ -203,14 +232,7 @@ func TestNATSOutage(t *testing.T) {
 	dir := t.TempDir()
 	ns := startNATS(t, 0, dir)
 	port := ns.port()
-	nodes := []*node{startNode(t, ns.url(), "n1", api.Options{}), startNode(t, ns.url(), "n2", api.Options{})}
-	for _, n := range nodes {
-		require.Eventually(t, func() bool { return n.broker.peers.alive() == 1 }, wait, 10*time.Millisecond)
-	}
-	a, b := dial(t, nodes[0]), dial(t, nodes[1])
-	a.join("room")
-	b.join("room")
-	waitCount(t, nodes, "room", 2)
+	nodes, a, b := twoNodesInARoom(t, ns)
 
 	ns.s.Shutdown()
 	ns.s.WaitForShutdown()
@@ -225,14 +247,7 @@ func TestNATSOutage(t *testing.T) {
 		require.Eventually(t, func() bool { return n.broker.nc.IsConnected() }, wait, 10*time.Millisecond)
 	}
 	// The retry goes through once the stream is back.
-	require.Eventually(t, func() bool {
-		a.send(map[string]any{"event": "msg", "room": "room", "id": "m1", "payload": map[string]int{"n": 1}})
-		f := a.read()
-		for f.Event != "$ack" && f.Event != "$error" {
-			f = a.read()
-		}
-		return f.Event == "$ack"
-	}, wait, 100*time.Millisecond)
+	sendUntilAcked(t, a, wait)
 	f := b.next("msg")
 	assert.Equal(t, 1, payloadN(t, f))
 	// Once: the next frame b gets is the next one sent.
@@ -258,14 +273,7 @@ func TestStreamMadeWhenJetStreamComesBack(t *testing.T) {
 	dir := t.TempDir()
 	ns := startNATS(t, 0, dir)
 	port := ns.port()
-	nodes := []*node{startNode(t, ns.url(), "n1", api.Options{}), startNode(t, ns.url(), "n2", api.Options{})}
-	for _, n := range nodes {
-		require.Eventually(t, func() bool { return n.broker.peers.alive() == 1 }, wait, 10*time.Millisecond)
-	}
-	a, b := dial(t, nodes[0]), dial(t, nodes[1])
-	a.join("room")
-	b.join("room")
-	waitCount(t, nodes, "room", 2)
+	nodes, a, b := twoNodesInARoom(t, ns)
 
 	ns.s.Shutdown()
 	ns.s.WaitForShutdown()
@@ -278,13 +286,6 @@ func TestStreamMadeWhenJetStreamComesBack(t *testing.T) {
 		require.Eventually(t, func() bool { return n.broker.nc.IsConnected() }, wait, 10*time.Millisecond)
 	}
 	require.NoError(t, plain.EnableJetStream(&natsserver.JetStreamConfig{StoreDir: dir}))
-	require.Eventually(t, func() bool {
-		a.send(map[string]any{"event": "msg", "room": "room", "id": "m1", "payload": map[string]int{"n": 1}})
-		f := a.read()
-		for f.Event != "$ack" && f.Event != "$error" {
-			f = a.read()
-		}
-		return f.Event == "$ack"
-	}, 2*wait, 100*time.Millisecond)
+	sendUntilAcked(t, a, 2*wait)
 	assert.Equal(t, 1, payloadN(t, b.next("msg")))
 }
