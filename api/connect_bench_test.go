@@ -133,7 +133,7 @@ func rawConnectJoin(port uint16, req, join, buf []byte) (fd int, err error) {
 	if err = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
 		return fd, err
 	}
-	if err = syscall.Connect(fd, &syscall.SockaddrInet4{Port: int(port), Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+	if err = connectRetrying(fd, &syscall.SockaddrInet4{Port: int(port), Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		return fd, err
 	}
 	if err = writeAll(fd, req); err != nil {
@@ -169,6 +169,9 @@ func (r *rawReader) fill() error {
 		return fmt.Errorf("a frame over %d bytes", len(r.buf))
 	}
 	m, err := syscall.Read(r.fd, r.buf[r.n:])
+	for err == syscall.EINTR { // a signal (the runtime's preemption) cut the call short
+		m, err = syscall.Read(r.fd, r.buf[r.n:])
+	}
 	if err != nil {
 		return err
 	}
@@ -231,10 +234,29 @@ func (r *rawReader) until(want []byte) error {
 func writeAll(fd int, p []byte) error {
 	for len(p) > 0 {
 		n, err := syscall.Write(fd, p)
+		if err == syscall.EINTR {
+			continue
+		}
 		if err != nil {
 			return err
 		}
 		p = p[n:]
 	}
 	return nil
+}
+
+// connectRetrying connects a blocking socket, going on where a signal
+// interrupted the call: the connection goes on meanwhile, and a later
+// call reports it in progress, or made.
+func connectRetrying(fd int, sa syscall.Sockaddr) error {
+	for {
+		switch err := syscall.Connect(fd, sa); err {
+		case syscall.EINTR, syscall.EALREADY:
+			continue
+		case syscall.EISCONN:
+			return nil
+		default:
+			return err
+		}
+	}
 }
