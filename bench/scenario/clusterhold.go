@@ -65,12 +65,7 @@ func ClusterHold(ctx context.Context, t Target, p Params) (r Result, err error) 
 		held += n
 	}
 	setup := time.Since(start)
-	select { // a settling time, as idle's, not a condition
-	case <-time.After(3 * time.Second):
-	case <-ctx.Done():
-		return r, ctx.Err()
-	}
-	after, err := readMem(t)
+	after, err := readMemSettled(ctx, t)
 	if err != nil {
 		return r, err
 	}

@@ -70,6 +70,18 @@ func readMem(t Target) (m memReading, err error) {
 	return m, nil
 }
 
+// readMemSettled reads t's memory (readMem) after a settling time of 3 s,
+// as idle's: not a condition to wait for, but time for the connect
+// burst's pool workers to expire.
+func readMemSettled(ctx context.Context, t Target) (memReading, error) {
+	select {
+	case <-time.After(3 * time.Second):
+	case <-ctx.Done():
+		return memReading{}, ctx.Err()
+	}
+	return readMem(t)
+}
+
 // ClusterIdle opens ClusterIdleConns connections, connection i on node
 // i modulo the target's nodes and in room i/100, so that each room of 100
 // has members on every node, and reports what they cost, summed over the
@@ -111,12 +123,7 @@ func ClusterIdle(ctx context.Context, t Target, p Params) (r Result, err error) 
 		return r, err
 	}
 	setup := time.Since(start)
-	select { // a settling time, as idle's, not a condition
-	case <-time.After(3 * time.Second):
-	case <-ctx.Done():
-		return r, ctx.Err()
-	}
-	after, err := readMem(t)
+	after, err := readMemSettled(ctx, t)
 	if err != nil {
 		return r, err
 	}
